@@ -1,0 +1,341 @@
+//! The protocol entry: one record of the protocol, the public data model.
+//!
+//! The JSON form of [`ProtocolEntry`] is the protocol's public contract (see
+//! `DESIGN.md`): fields may be added, never renamed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The version of the entry format written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What happened: the kind of an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// An agent run began.
+    AgentStart,
+    /// An agent run finished.
+    AgentEnd,
+    /// A model call began.
+    LlmStart,
+    /// A model call finished.
+    LlmEnd,
+    /// A tool call began.
+    ToolStart,
+    /// A tool call finished.
+    ToolEnd,
+    /// One agent handed the conversation to another.
+    Handoff,
+    /// A guardrail check began.
+    GuardrailStart,
+    /// A guardrail check finished.
+    GuardrailEnd,
+    /// Any other span began (kept only when the config asks for it).
+    SpanStart,
+    /// Any other span finished (kept only when the config asks for it).
+    SpanEnd,
+}
+
+impl EventType {
+    /// Every event type, in a stable order.
+    pub const ALL: [EventType; 11] = [
+        EventType::AgentStart,
+        EventType::AgentEnd,
+        EventType::LlmStart,
+        EventType::LlmEnd,
+        EventType::ToolStart,
+        EventType::ToolEnd,
+        EventType::Handoff,
+        EventType::GuardrailStart,
+        EventType::GuardrailEnd,
+        EventType::SpanStart,
+        EventType::SpanEnd,
+    ];
+
+    /// The name used in the protocol file, e.g. `"tool_end"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::AgentStart => "agent_start",
+            EventType::AgentEnd => "agent_end",
+            EventType::LlmStart => "llm_start",
+            EventType::LlmEnd => "llm_end",
+            EventType::ToolStart => "tool_start",
+            EventType::ToolEnd => "tool_end",
+            EventType::Handoff => "handoff",
+            EventType::GuardrailStart => "guardrail_start",
+            EventType::GuardrailEnd => "guardrail_end",
+            EventType::SpanStart => "span_start",
+            EventType::SpanEnd => "span_end",
+        }
+    }
+
+    /// Whether this type opens a start/end pair.
+    pub fn is_start(self) -> bool {
+        matches!(
+            self,
+            EventType::AgentStart
+                | EventType::LlmStart
+                | EventType::ToolStart
+                | EventType::GuardrailStart
+                | EventType::SpanStart
+        )
+    }
+
+    /// Whether this type closes a start/end pair (and so carries `duration_ms`).
+    pub fn is_end(self) -> bool {
+        matches!(
+            self,
+            EventType::AgentEnd
+                | EventType::LlmEnd
+                | EventType::ToolEnd
+                | EventType::GuardrailEnd
+                | EventType::SpanEnd
+        )
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error returned when parsing an unknown event type name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type {0:?}; expected one of agent_start, agent_end, llm_start, llm_end, tool_start, tool_end, handoff, guardrail_start, guardrail_end, span_start, span_end")]
+pub struct UnknownEventType(pub String);
+
+impl FromStr for EventType {
+    type Err = UnknownEventType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownEventType(s.to_owned()))
+    }
+}
+
+/// How the step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// Not known yet: every start entry.
+    Unset,
+    /// Finished without an error.
+    Ok,
+    /// Finished with an error (see [`ProtocolEntry::error`]).
+    Error,
+}
+
+impl EntryStatus {
+    /// The name used in the protocol file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Unset => "unset",
+            EntryStatus::Ok => "ok",
+            EntryStatus::Error => "error",
+        }
+    }
+}
+
+impl FromStr for EntryStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "unset" => Ok(EntryStatus::Unset),
+            "ok" => Ok(EntryStatus::Ok),
+            "error" => Ok(EntryStatus::Error),
+            other => Err(format!("unknown entry status {other:?}")),
+        }
+    }
+}
+
+/// What went wrong, from the span status, `error.type` and `exception` events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryError {
+    /// The error's type or class (`error.type`, `exception.type`).
+    #[serde(rename = "type")]
+    pub error_type: Option<String>,
+    /// The human-readable message.
+    pub message: Option<String>,
+    /// The stack trace, where the source recorded one.
+    pub stacktrace: Option<String>,
+}
+
+/// One protocol entry, exactly as it is stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolEntry {
+    /// The entry format version ([`SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// `trace_id:span_id:start|end`: writing the same entry twice stores it once.
+    pub entry_id: String,
+    /// The span's start for start entries and handoffs, its end for end entries.
+    #[serde(with = "rfc3339_micros")]
+    pub timestamp: DateTime<Utc>,
+    /// What happened.
+    pub event_type: EventType,
+    /// The trace, as 32 lowercase hex digits.
+    pub trace_id: String,
+    /// The span, as 16 lowercase hex digits.
+    pub span_id: String,
+    /// The parent span, when there is one.
+    pub parent_span_id: Option<String>,
+    /// The session or conversation, own or inherited from an ancestor span.
+    pub session_id: Option<String>,
+    /// The `service.name` of the emitting application.
+    pub service_name: Option<String>,
+    /// The agent: the span's own for agent entries, the enclosing agent's otherwise.
+    pub agent_name: Option<String>,
+    /// The step's name (agent, model call, tool, or the agent taking over in a handoff).
+    pub name: String,
+    /// The model asked for, or the one that answered.
+    pub model: Option<String>,
+    /// The model provider (`openai`, `anthropic`, …).
+    pub provider: Option<String>,
+    /// The tool, on tool entries.
+    pub tool_name: Option<String>,
+    /// The tool call's id, on tool entries.
+    pub tool_call_id: Option<String>,
+    /// Input content: messages, tool arguments (by detail level).
+    pub input: Option<Value>,
+    /// Output content: messages, tool results (by detail level).
+    pub output: Option<Value>,
+    /// Tokens read by the model.
+    pub input_tokens: Option<u64>,
+    /// Tokens written by the model.
+    pub output_tokens: Option<u64>,
+    /// Span end − span start, in milliseconds, on every end entry.
+    pub duration_ms: Option<f64>,
+    /// How the step ended.
+    pub status: EntryStatus,
+    /// What went wrong, when something did.
+    pub error: Option<EntryError>,
+    /// Every remaining attribute and span event, at `DetailLevel::Full`.
+    pub attributes: Option<Map<String, Value>>,
+}
+
+impl ProtocolEntry {
+    /// Builds the deterministic entry id: `trace_id:span_id:suffix`.
+    pub fn make_id(trace_id: &str, span_id: &str, suffix: &str) -> String {
+        let mut id = String::with_capacity(trace_id.len() + span_id.len() + suffix.len() + 2);
+        id.push_str(trace_id);
+        id.push(':');
+        id.push_str(span_id);
+        id.push(':');
+        id.push_str(suffix);
+        id
+    }
+
+    /// The entry as one JSON Lines record, without the trailing newline.
+    pub fn to_json_line(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// Whether the step failed.
+    pub fn is_error(&self) -> bool {
+        self.status == EntryStatus::Error || self.error.is_some()
+    }
+}
+
+/// Formats a timestamp the way the protocol stores it: RFC 3339, UTC, microseconds.
+pub fn format_timestamp(ts: &DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+mod rfc3339_micros {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_timestamp(ts))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ProtocolEntry {
+        ProtocolEntry {
+            schema: SCHEMA_VERSION,
+            entry_id: ProtocolEntry::make_id(
+                "4bf92f3577b34da6a3ce929d0e0e4736",
+                "00f067aa0ba902b7",
+                "end",
+            ),
+            timestamp: DateTime::parse_from_rfc3339("2026-11-27T03:00:00.123456Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            event_type: EventType::ToolEnd,
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: "00f067aa0ba902b7".into(),
+            parent_span_id: Some("53995c3f42cd8ad8".into()),
+            session_id: Some("conv-42".into()),
+            service_name: Some("travel-agent".into()),
+            agent_name: Some("planner".into()),
+            name: "search_flights".into(),
+            model: None,
+            provider: None,
+            tool_name: Some("search_flights".into()),
+            tool_call_id: Some("call_1".into()),
+            input: Some(serde_json::json!({"from": "BER"})),
+            output: Some(Value::String("3 flights".into())),
+            input_tokens: None,
+            output_tokens: None,
+            duration_ms: Some(182.4),
+            status: EntryStatus::Ok,
+            error: None,
+            attributes: None,
+        }
+    }
+
+    #[test]
+    fn json_line_matches_the_design_example_field_for_field() {
+        let line = sample().to_json_line().unwrap();
+        let expected = r#"{"schema":1,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null}"#;
+        assert_eq!(line, expected);
+    }
+
+    #[test]
+    fn json_line_round_trips() {
+        let entry = sample();
+        let back: ProtocolEntry = serde_json::from_str(&entry.to_json_line().unwrap()).unwrap();
+        assert_eq!(back, entry);
+    }
+
+    #[test]
+    fn event_type_names_round_trip_and_unknown_names_are_rejected() {
+        for t in EventType::ALL {
+            assert_eq!(t.as_str().parse::<EventType>().unwrap(), t);
+            assert_eq!(serde_json::to_value(t).unwrap(), Value::String(t.as_str().into()));
+        }
+        assert!("tool".parse::<EventType>().is_err());
+    }
+
+    #[test]
+    fn error_serializes_its_type_under_the_contract_name() {
+        let err = EntryError {
+            error_type: Some("Timeout".into()),
+            message: Some("took too long".into()),
+            stacktrace: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&err).unwrap(),
+            r#"{"type":"Timeout","message":"took too long","stacktrace":null}"#
+        );
+    }
+}

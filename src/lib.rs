@@ -1,0 +1,42 @@
+//! # reagentic-protocol
+//!
+//! A durable, queryable protocol of what AI agents do — every agent run, model
+//! call, tool call, handoff and error, with timings, tokens, content and
+//! session — built from OpenTelemetry spans and written to SQLite (the
+//! default) or JSON Lines, next to whatever else the application exports.
+//!
+//! ```no_run
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//! use reagentic_protocol::{DetailLevel, ProtocolConfig, ProtocolProcessor, SqliteStorage};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let storage = SqliteStorage::open("protocol.db")?;
+//! let processor = ProtocolProcessor::builder(storage)
+//!     .with_config(ProtocolConfig::default().with_detail(DetailLevel::Standard))
+//!     .build()?;
+//! let provider = SdkTracerProvider::builder().with_span_processor(processor).build();
+//! // … install `tracing_opentelemetry::layer().with_tracer(provider.tracer("app"))` …
+//! provider.force_flush()?; // every entry so far is committed and readable
+//! provider.shutdown()?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod config;
+mod entry;
+mod error;
+mod extract;
+mod pipeline;
+mod query;
+mod storage;
+
+pub use config::{DetailLevel, ProtocolConfig};
+pub use entry::{
+    format_timestamp, EntryError, EntryStatus, EventType, ProtocolEntry, UnknownEventType,
+    SCHEMA_VERSION,
+};
+pub use error::{ProtocolError, Result};
+pub use extract::Extractor;
+pub use storage::{
+    Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
+};

@@ -1,0 +1,1 @@
+//! The pipeline: processor, exporter and the writer thread.

@@ -1,0 +1,91 @@
+//! Where entries go: the [`Storage`] trait and its SQLite and JSON Lines forms.
+
+mod jsonl;
+mod sqlite;
+
+pub use jsonl::{JsonlStorage, JsonlStorageBuilder};
+pub use sqlite::{SqliteStorage, SqliteStorageBuilder};
+
+use crate::entry::ProtocolEntry;
+use crate::error::Result;
+
+/// How hard a commit works to survive a crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Durability {
+    /// A committed batch survives the process crashing (SQLite
+    /// `synchronous=NORMAL` in WAL mode; JSONL written to the OS), but the last
+    /// batches may be lost if the machine loses power.
+    #[default]
+    Normal,
+    /// A committed batch survives power loss too (SQLite `synchronous=FULL`;
+    /// JSONL `fsync` after every batch). Slower.
+    Full,
+}
+
+/// A place the writer thread puts entries.
+///
+/// Implementations are driven from one thread (the pipeline's writer), so they
+/// take `&mut self` and need only be `Send`.
+pub trait Storage: Send + 'static {
+    /// Writes a batch atomically: after `Ok`, every entry is committed and
+    /// readable by another connection or process; after `Err`, none of the batch
+    /// is visible, so the caller can retry it as a whole. Entries whose
+    /// `entry_id` is already stored are stored once.
+    fn write_batch(&mut self, entries: &[ProtocolEntry]) -> Result<()>;
+
+    /// Records the total number of entries the pipeline has dropped so far
+    /// (`protocol_meta` key `dropped_entries`).
+    fn record_dropped(&mut self, total_dropped: u64) -> Result<()>;
+
+    /// Flushes and releases the file. Further writes fail.
+    fn close(&mut self) -> Result<()>;
+
+    /// A short description for messages, usually the file path.
+    fn describe(&self) -> String;
+}
+
+/// Creates missing parent folders of `path`, so `open("logs/protocol.db")` works.
+fn ensure_parent_dir(path: &std::path::Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.exists() => {
+            std::fs::create_dir_all(parent).map_err(|source| crate::ProtocolError::Open {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens (creating if needed) a file readable and writable by its owner only.
+/// An existing file keeps its content; its mode is tightened to owner-only.
+fn open_owner_only(path: &std::path::Path, append: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).create(true);
+    if append {
+        options.append(true);
+    } else {
+        options.write(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    restrict_to_owner(path)?;
+    Ok(file)
+}
+
+/// Makes an existing file readable and writable by its owner only.
+fn restrict_to_owner(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
