@@ -321,7 +321,10 @@ mod tests {
     fn event_type_names_round_trip_and_unknown_names_are_rejected() {
         for t in EventType::ALL {
             assert_eq!(t.as_str().parse::<EventType>().unwrap(), t);
-            assert_eq!(serde_json::to_value(t).unwrap(), Value::String(t.as_str().into()));
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                Value::String(t.as_str().into())
+            );
         }
         assert!("tool".parse::<EventType>().is_err());
     }

@@ -37,6 +37,10 @@ pub use entry::{
 };
 pub use error::{ProtocolError, Result};
 pub use extract::Extractor;
+pub use pipeline::{
+    ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
+    ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy,
+};
 pub use storage::{
     Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
 };

@@ -33,3 +33,13 @@ impl Extractor {
     /// Entries (start and end) for a batch of finished spans, as an exporter gets them.
     pub fn on_finished_batch(&mut self, _spans: &[SpanData], _out: &mut Vec<ProtocolEntry>) {}
 }
+
+/// How many entries a span's start produces (0 or 1), for exact drop counts.
+pub(crate) fn start_entry_count(_config: &ProtocolConfig, _span: &SpanData) -> u64 {
+    1
+}
+
+/// How many entries a span's end produces (0 or 1), for exact drop counts.
+pub(crate) fn end_entry_count(_config: &ProtocolConfig, _span: &SpanData) -> u64 {
+    1
+}

@@ -1,1 +1,15 @@
-//! The pipeline: processor, exporter and the writer thread.
+//! The pipeline: the span processor and exporter in front, one named writer
+//! thread behind a bounded queue, and the handle that flushes and shuts it down.
+
+mod core;
+mod exporter;
+mod options;
+mod processor;
+mod stats;
+mod writer;
+
+pub use self::core::ProtocolHandle;
+pub use exporter::{ProtocolExporter, ProtocolExporterBuilder};
+pub use options::QueueFullPolicy;
+pub use processor::{ProtocolProcessor, ProtocolProcessorBuilder};
+pub use stats::ProtocolStats;

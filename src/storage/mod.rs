@@ -45,6 +45,14 @@ pub trait Storage: Send + 'static {
     fn describe(&self) -> String;
 }
 
+impl std::fmt::Debug for dyn Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("target", &self.describe())
+            .finish()
+    }
+}
+
 /// Creates missing parent folders of `path`, so `open("logs/protocol.db")` works.
 fn ensure_parent_dir(path: &std::path::Path) -> Result<()> {
     match path.parent() {

@@ -1,0 +1,257 @@
+//! The writer thread: extraction, batching, one storage transaction per
+//! batch, retries after storage faults, and answers to flush and shutdown.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::core::{entries_in, Message, Reply};
+use super::options::PipelineOptions;
+use super::stats::Counters;
+use crate::config::ProtocolConfig;
+use crate::entry::ProtocolEntry;
+use crate::extract::Extractor;
+use crate::storage::Storage;
+
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(20);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+pub(crate) struct Writer {
+    receiver: Receiver<Message>,
+    storage: Box<dyn Storage>,
+    extractor: Extractor,
+    config: ProtocolConfig,
+    counters: Arc<Counters>,
+    stalled: Arc<AtomicBool>,
+    max_batch_entries: usize,
+    max_pending_entries: usize,
+    /// Extracted entries not yet committed: the next batch, or a failed batch
+    /// kept for retry (bounded by `max_pending_entries`).
+    pending: Vec<ProtocolEntry>,
+    /// Flush requests whose entries are all in `pending` or already committed.
+    waiters: Vec<Reply>,
+    /// The storage error of the current fault, if the last write failed.
+    failing: Option<String>,
+    retry_at: Instant,
+    retry_delay: Duration,
+    dropped_recorded: u64,
+    warned_about_drops: bool,
+}
+
+/// Whether the writer loop goes on after a message.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        receiver: Receiver<Message>,
+        storage: Box<dyn Storage>,
+        extractor: Extractor,
+        counters: Arc<Counters>,
+        stalled: Arc<AtomicBool>,
+        options: &PipelineOptions,
+    ) -> Self {
+        Self {
+            receiver,
+            storage,
+            extractor,
+            config: options.config.clone(),
+            counters,
+            stalled,
+            max_batch_entries: options.max_batch_entries,
+            max_pending_entries: options.max_pending_entries,
+            pending: Vec::with_capacity(options.max_batch_entries),
+            waiters: Vec::new(),
+            failing: None,
+            retry_at: Instant::now(),
+            retry_delay: FIRST_RETRY_DELAY,
+            dropped_recorded: 0,
+            warned_about_drops: false,
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        loop {
+            if let Flow::Stop = self.receive_batch() {
+                return;
+            }
+            self.commit(!self.waiters.is_empty());
+            self.answer_waiters();
+        }
+    }
+
+    /// Blocks for the first message, then takes whatever else is queued, up
+    /// to a batch. While retrying a failed batch it wakes up for the retry.
+    fn receive_batch(&mut self) -> Flow {
+        if self.pending.len() >= self.max_pending_entries {
+            // Full of unwritten entries: take nothing more (producers feel the
+            // back-pressure) until the storage accepts a write again.
+            std::thread::sleep(self.retry_at.saturating_duration_since(Instant::now()));
+            return Flow::Continue;
+        }
+        let first = if self.pending.is_empty() {
+            match self.receiver.recv() {
+                Ok(message) => message,
+                Err(_) => return self.stop_without_request(),
+            }
+        } else {
+            match self.receiver.recv_deadline(self.retry_at) {
+                Ok(message) => message,
+                Err(RecvTimeoutError::Timeout) => return Flow::Continue,
+                Err(RecvTimeoutError::Disconnected) => return self.stop_without_request(),
+            }
+        };
+        if let Flow::Stop = self.handle(first) {
+            return Flow::Stop;
+        }
+        while self.pending.len() < self.max_batch_entries {
+            match self.receiver.try_recv() {
+                Ok(message) => {
+                    if let Flow::Stop = self.handle(message) {
+                        return Flow::Stop;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        Flow::Continue
+    }
+
+    fn handle(&mut self, message: Message) -> Flow {
+        match message {
+            Message::Started(span) => self.extractor.on_start(&span, &mut self.pending),
+            Message::Ended(span) => self.extractor.on_end(&span, &mut self.pending),
+            Message::Finished(spans) => self.extractor.on_finished_batch(&spans, &mut self.pending),
+            Message::ServiceName(name) => self.extractor.set_service_name(name),
+            Message::Flush(reply) => self.waiters.push(reply),
+            Message::Shutdown { reply, deadline } => {
+                self.shut_down(reply, deadline);
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Writes `pending` as one batch. A failed batch stays pending and is
+    /// retried with a growing delay, or at once when someone is waiting on a flush.
+    fn commit(&mut self, urgent: bool) {
+        if !self.pending.is_empty()
+            && (urgent || self.failing.is_none() || Instant::now() >= self.retry_at)
+        {
+            match self.storage.write_batch(&self.pending) {
+                Ok(()) => {
+                    Counters::add(&self.counters.entries_written, self.pending.len() as u64);
+                    Counters::add(&self.counters.batches_committed, 1);
+                    self.pending.clear();
+                    self.stalled.store(false, Ordering::Relaxed);
+                    if self.failing.take().is_some() {
+                        tracing::info!(
+                            storage = %self.storage.describe(),
+                            "protocol storage recovered; writing again"
+                        );
+                    }
+                    self.retry_delay = FIRST_RETRY_DELAY;
+                }
+                Err(err) => {
+                    Counters::add(&self.counters.write_failures, 1);
+                    if self.failing.is_none() {
+                        // One warning per fault, not one per retry.
+                        tracing::warn!(
+                            storage = %self.storage.describe(),
+                            error = %err,
+                            "protocol storage failed; entries are kept and retried"
+                        );
+                    }
+                    self.failing = Some(err.to_string());
+                    self.retry_at = Instant::now() + self.retry_delay;
+                    self.retry_delay = (self.retry_delay * 2).min(MAX_RETRY_DELAY);
+                }
+            }
+        }
+        self.record_drops();
+    }
+
+    /// Puts the running drop count into the protocol, and warns once.
+    fn record_drops(&mut self) {
+        let dropped = self.counters.dropped_queue_full.load(Ordering::Relaxed);
+        if dropped == self.dropped_recorded || self.failing.is_some() {
+            return;
+        }
+        if !self.warned_about_drops {
+            self.warned_about_drops = true;
+            tracing::warn!(
+                storage = %self.storage.describe(),
+                dropped,
+                "protocol queue overflowed; entries were dropped and the count is recorded in the protocol"
+            );
+        }
+        if self.storage.record_dropped(dropped).is_ok() {
+            self.dropped_recorded = dropped;
+        }
+    }
+
+    fn answer_waiters(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let answer = match (&self.failing, self.pending.is_empty()) {
+            (_, true) => Ok(()),
+            (Some(error), false) => Err(error.clone()),
+            (None, false) => Err("entries are still waiting to be written".to_owned()),
+        };
+        for waiter in self.waiters.drain(..) {
+            // A waiter that gave up (timed out) has dropped its receiver.
+            let _ = waiter.send(answer.clone());
+        }
+    }
+
+    /// Final flush, with retries until the caller's deadline, then close.
+    fn shut_down(&mut self, reply: Reply, deadline: Instant) {
+        loop {
+            self.commit(true);
+            if self.pending.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(
+                self.retry_at
+                    .min(deadline)
+                    .saturating_duration_since(Instant::now()),
+            );
+        }
+        self.answer_waiters();
+        let mut result = match self.failing.take() {
+            Some(error) => {
+                Counters::add(&self.counters.dropped_unwritable, self.pending.len() as u64);
+                self.pending.clear();
+                Err(error)
+            }
+            None => Ok(()),
+        };
+        if let Err(err) = self.storage.close() {
+            result = result.and(Err(err.to_string()));
+        }
+        self.refuse_stragglers();
+        let _ = reply.send(result);
+    }
+
+    /// Everything left in the queue after shutdown: flush requests are told the
+    /// pipeline is gone (by dropping their reply), span data is counted.
+    fn refuse_stragglers(&mut self) {
+        while let Ok(message) = self.receiver.try_recv() {
+            let lost = entries_in(&self.config, &message);
+            Counters::add(&self.counters.dropped_after_shutdown, lost);
+        }
+    }
+
+    /// Every producer is gone without a shutdown request (cannot happen while
+    /// a `Core` lives, since it holds a sender): write what is left and close.
+    fn stop_without_request(&mut self) -> Flow {
+        self.commit(true);
+        let _ = self.storage.close();
+        Flow::Stop
+    }
+}

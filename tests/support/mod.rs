@@ -1,0 +1,192 @@
+//! Shared harness: a real `tracing` → `tracing-opentelemetry` →
+//! `SdkTracerProvider` → protocol pipeline writing a real file in a temp dir,
+//! read back through a second connection.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::path::PathBuf;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use reagentic_protocol::{
+    EntryFilter, EventType, JsonlStorage, ProtocolConfig, ProtocolEntry, ProtocolHandle,
+    ProtocolProcessor, ProtocolProcessorBuilder, ProtocolReader, SqliteStorage,
+};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The two storage forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Sqlite,
+    Jsonl,
+}
+
+impl Format {
+    pub const BOTH: [Format; 2] = [Format::Sqlite, Format::Jsonl];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Sqlite => "protocol.db",
+            Format::Jsonl => "protocol.jsonl",
+        }
+    }
+}
+
+/// A running pipeline and the file it writes.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub provider: SdkTracerProvider,
+    pub handle: ProtocolHandle,
+    pub dispatch: Dispatch,
+}
+
+impl Harness {
+    /// SQLite at default settings.
+    pub fn sqlite() -> Self {
+        Self::new(Format::Sqlite, |b| b)
+    }
+
+    /// JSON Lines at default settings.
+    pub fn jsonl() -> Self {
+        Self::new(Format::Jsonl, |b| b)
+    }
+
+    /// Default settings but the given extraction config.
+    pub fn with_config(format: Format, config: ProtocolConfig) -> Self {
+        Self::new(format, |b| b.with_config(config))
+    }
+
+    /// A pipeline whose processor builder the caller may adjust.
+    pub fn new(
+        format: Format,
+        configure: impl FnOnce(ProtocolProcessorBuilder) -> ProtocolProcessorBuilder,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(format.file_name());
+        let builder = match format {
+            Format::Sqlite => ProtocolProcessor::builder(SqliteStorage::open(&path).expect("open")),
+            Format::Jsonl => ProtocolProcessor::builder(JsonlStorage::open(&path).expect("open")),
+        };
+        let processor = configure(builder).build().expect("build processor");
+        let handle = processor.handle();
+        let provider = SdkTracerProvider::builder()
+            .with_resource(Resource::builder().with_service_name("test-agent").build())
+            .with_span_processor(processor)
+            .build();
+        let dispatch = dispatch_for(&provider);
+        Self {
+            dir,
+            path,
+            provider,
+            handle,
+            dispatch,
+        }
+    }
+
+    /// Runs `f` with this pipeline as the thread's subscriber.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        tracing::dispatcher::with_default(&self.dispatch, f)
+    }
+
+    /// `force_flush` through the provider, as an application would.
+    pub fn flush(&self) {
+        self.provider.force_flush().expect("force_flush");
+    }
+
+    /// Every entry in the file, read through a separate reader.
+    pub fn entries(&self) -> Vec<ProtocolEntry> {
+        read_all(&self.path)
+    }
+
+    /// The entries of one type.
+    pub fn entries_of(&self, event_type: EventType) -> Vec<ProtocolEntry> {
+        self.entries()
+            .into_iter()
+            .filter(|e| e.event_type == event_type)
+            .collect()
+    }
+}
+
+/// A `tracing` dispatcher that sends spans into `provider`.
+pub fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
+    let tracer = provider.tracer("reagentic-protocol-tests");
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    Dispatch::new(subscriber)
+}
+
+/// Reads a protocol file through a fresh reader (a second connection).
+pub fn read_all(path: &std::path::Path) -> Vec<ProtocolEntry> {
+    ProtocolReader::open(path)
+        .expect("open reader")
+        .query(&EntryFilter::default())
+        .expect("query")
+}
+
+/// The one entry matching `event_type` and `name`; panics with the list otherwise.
+pub fn only<'a>(
+    entries: &'a [ProtocolEntry],
+    event_type: EventType,
+    name: &str,
+) -> &'a ProtocolEntry {
+    let found: Vec<_> = entries
+        .iter()
+        .filter(|e| e.event_type == event_type && e.name == name)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {event_type} named {name:?}, got {}: {:#?}",
+        found.len(),
+        entries
+            .iter()
+            .map(|e| (e.event_type, e.name.clone()))
+            .collect::<Vec<_>>()
+    );
+    found[0]
+}
+
+/// Opens a GenAI agent span the way agent code does with `tracing`.
+#[macro_export]
+macro_rules! agent_span {
+    ($name:expr $(, $($field:tt)*)?) => {
+        tracing::info_span!(
+            "invoke_agent",
+            otel.name = format!("invoke_agent {}", $name),
+            gen_ai.operation.name = "invoke_agent",
+            gen_ai.agent.name = $name
+            $(, $($field)*)?
+        )
+    };
+}
+
+/// Opens a GenAI model-call span.
+#[macro_export]
+macro_rules! llm_span {
+    ($model:expr $(, $($field:tt)*)?) => {
+        tracing::info_span!(
+            "chat",
+            otel.name = format!("chat {}", $model),
+            gen_ai.operation.name = "chat",
+            gen_ai.request.model = $model,
+            gen_ai.provider.name = "openai"
+            $(, $($field)*)?
+        )
+    };
+}
+
+/// Opens a GenAI tool span.
+#[macro_export]
+macro_rules! tool_span {
+    ($tool:expr $(, $($field:tt)*)?) => {
+        tracing::info_span!(
+            "execute_tool",
+            otel.name = format!("execute_tool {}", $tool),
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = $tool
+            $(, $($field)*)?
+        )
+    };
+}
