@@ -293,6 +293,21 @@ fn insert_count(map: &mut Map<String, Json>, key: &str, count: u32) {
     }
 }
 
+/// How many entries a span's start produces (0 or 1). Used by producers to
+/// count a dropped start exactly, so `written + dropped = emitted` holds.
+pub(crate) fn start_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64 {
+    let kind = classify::classify(&attributes::Attributes::new(&span.attributes), &span.name);
+    u64::from(
+        kind.start_event().is_some() && (kind != StepKind::Other || config.keep_other_spans()),
+    )
+}
+
+/// How many entries a span's end produces (0 or 1), for exact drop counts.
+pub(crate) fn end_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64 {
+    let kind = classify::classify(&attributes::Attributes::new(&span.attributes), &span.name);
+    u64::from(kind != StepKind::Other || config.keep_other_spans())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
@@ -1169,14 +1184,4 @@ mod tests {
             (EntryStatus::Ok, "planner")
         );
     }
-}
-
-/// How many entries a span's start produces (0 or 1), for exact drop counts.
-pub(crate) fn start_entry_count(_config: &ProtocolConfig, _span: &SpanData) -> u64 {
-    1
-}
-
-/// How many entries a span's end produces (0 or 1), for exact drop counts.
-pub(crate) fn end_entry_count(_config: &ProtocolConfig, _span: &SpanData) -> u64 {
-    1
 }
