@@ -37,6 +37,9 @@ pub use entry::{
 };
 pub use error::{ProtocolError, Result};
 pub use extract::Extractor;
+pub use query::{
+    query_file, EntryFilter, ProtocolFormat, ProtocolMeta, ProtocolReader, SkippedLine,
+};
 pub use storage::{
     Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
 };
