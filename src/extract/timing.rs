@@ -27,10 +27,12 @@ pub(crate) fn timestamp(time: SystemTime) -> DateTime<Utc> {
 
 /// `end − start` in milliseconds; 0 when the clock went backwards.
 pub(crate) fn duration_ms(start: SystemTime, end: SystemTime) -> f64 {
+    // One division from whole nanoseconds rounds once, so 9 510 ns is stored
+    // as 0.00951, not 0.009510000000000001.
     end.duration_since(start)
         .unwrap_or(Duration::ZERO)
-        .as_secs_f64()
-        * 1_000.0
+        .as_nanos() as f64
+        / 1_000_000.0
 }
 
 #[cfg(test)]
