@@ -1,0 +1,809 @@
+//! The pipeline benchmark: ours against the span-consumer ceiling, a peer a
+//! user would write, the seed's design and the storage limit — one workload,
+//! one run, each scenario in its own child process so peak memory is its own.
+//!
+//! ```text
+//! cargo bench --bench pipeline                   # default size, about a minute
+//! cargo bench --bench pipeline -- --spans 400000 # bigger
+//! ```
+//!
+//! It prints a table with the ratios and, as its last line, one JSON object
+//! with every figure, to compare across commits.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
+};
+use reagentic_protocol::{
+    Extractor, JsonlStorage, ProtocolConfig, ProtocolEntry, ProtocolHandle, ProtocolProcessor,
+    SqliteStorage, Storage,
+};
+use serde_json::{json, Value};
+use tracing::field::Empty;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Spans per workload unit: an agent run with one model call and two tools.
+const SPANS_PER_UNIT: u64 = 4;
+/// Protocol entries per unit: a start and an end for each span.
+const ENTRIES_PER_UNIT: u64 = 8;
+
+const INPUT_MESSAGES: &str = r#"[{"role":"system","parts":[{"type":"text","content":"You are a travel planner. Answer briefly and call tools when you need facts."}]},{"role":"user","parts":[{"type":"text","content":"Find me a flight from Berlin to Lisbon next Friday, morning departure, and tell me the weather there."}]}]"#;
+const OUTPUT_MESSAGES: &str = r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"search_flights","arguments":{"from":"BER","to":"LIS","date":"2026-12-04"}}],"finish_reason":"tool_call"}]"#;
+
+// ---------------------------------------------------------------- workload
+
+/// One agent run, made the way agent code makes it: `tracing` spans with
+/// GenAI fields, some recorded after the span started.
+fn agent_run(i: u64) {
+    let session = format!("sess-{}", i % 1_000);
+    let agent = tracing::info_span!(
+        "invoke_agent",
+        otel.name = "invoke_agent planner",
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.agent.name = "planner",
+        gen_ai.conversation.id = session.as_str(),
+    );
+    let _a = agent.enter();
+    {
+        let llm = tracing::info_span!(
+            "chat",
+            otel.name = "chat gpt-4o",
+            gen_ai.operation.name = "chat",
+            gen_ai.provider.name = "openai",
+            gen_ai.request.model = "gpt-4o",
+            gen_ai.input.messages = INPUT_MESSAGES,
+            gen_ai.output.messages = Empty,
+            gen_ai.usage.input_tokens = Empty,
+            gen_ai.usage.output_tokens = Empty,
+        );
+        let _l = llm.enter();
+        llm.record("gen_ai.usage.input_tokens", 412_u64);
+        llm.record("gen_ai.usage.output_tokens", 37_u64);
+        llm.record("gen_ai.output.messages", OUTPUT_MESSAGES);
+    }
+    for (tool, args, result) in [
+        (
+            "search_flights",
+            r#"{"from":"BER","to":"LIS","date":"2026-12-04"}"#,
+            r#"[{"flight":"TP 537","dep":"07:10","price_eur":129},{"flight":"FR 1234","dep":"09:45","price_eur":64}]"#,
+        ),
+        (
+            "get_weather",
+            r#"{"city":"Lisbon","date":"2026-12-04"}"#,
+            "18°C, sunny, light wind from the north-west",
+        ),
+    ] {
+        let span = tracing::info_span!(
+            "execute_tool",
+            otel.name = format!("execute_tool {tool}"),
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = tool,
+            gen_ai.tool.call.id = "call_1",
+            gen_ai.tool.call.arguments = args,
+            gen_ai.tool.call.result = Empty,
+        );
+        let _t = span.enter();
+        span.record("gen_ai.tool.call.result", result);
+    }
+}
+
+fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+/// Produces `units` agent runs on `threads` threads; returns the summed time
+/// the producing threads spent inside the span calls.
+fn produce(dispatch: &Dispatch, units: u64, threads: u64) -> Duration {
+    let per_thread = units / threads;
+    let busy = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let dispatch = dispatch.clone();
+            let busy = &busy;
+            scope.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let started = Instant::now();
+                    for i in 0..per_thread {
+                        agent_run(t * per_thread + i);
+                    }
+                    busy.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                });
+            });
+        }
+    });
+    Duration::from_nanos(busy.load(Ordering::Relaxed))
+}
+
+/// Time on the application thread per span, with no queue ever full: rounds
+/// small enough to fit, flushed (untimed) in between.
+fn app_ns_per_span(dispatch: &Dispatch, flush: &dyn Fn(), rounds: u64) -> f64 {
+    const UNITS_PER_ROUND: u64 = 250;
+    let mut busy = Duration::ZERO;
+    tracing::dispatcher::with_default(dispatch, || {
+        for round in 0..rounds {
+            let started = Instant::now();
+            for i in 0..UNITS_PER_ROUND {
+                agent_run(round * UNITS_PER_ROUND + i);
+            }
+            busy += started.elapsed();
+            flush();
+        }
+    });
+    busy.as_nanos() as f64 / (rounds * UNITS_PER_ROUND * SPANS_PER_UNIT) as f64
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn sqlite_rows(path: &Path) -> u64 {
+    let conn = rusqlite::Connection::open(path).expect("open for counting");
+    conn.query_row("SELECT count(*) FROM protocol_entries", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .expect("count") as u64
+}
+
+fn jsonl_lines(path: &Path) -> u64 {
+    std::fs::read(path)
+        .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count() as u64)
+        .unwrap_or(0)
+}
+
+fn percentile(sorted_us: &[f64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted_us.len() - 1) as f64).round() as usize;
+    sorted_us[rank.min(sorted_us.len() - 1)]
+}
+
+// ------------------------------------------------------- peers and ceilings
+
+/// Exports nothing: the ceiling of any span consumer.
+#[derive(Debug, Default)]
+struct NoopExporter {
+    exported: Arc<AtomicU64>,
+}
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// What a user would write instead: serialize each span, append a line.
+#[derive(Debug)]
+struct JsonLinesExporter {
+    out: Mutex<BufWriter<File>>,
+    exported: Arc<AtomicU64>,
+}
+
+impl SpanExporter for JsonLinesExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let Ok(mut out) = self.out.lock() else {
+            return Ok(());
+        };
+        for span in &batch {
+            let attributes: serde_json::Map<String, Value> = span
+                .attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), Value::String(kv.value.to_string())))
+                .collect();
+            let line = json!({
+                "trace_id": span.span_context.trace_id().to_string(),
+                "span_id": span.span_context.span_id().to_string(),
+                "parent_span_id": span.parent_span_id.to_string(),
+                "name": span.name,
+                "start": chrono::DateTime::<chrono::Utc>::from(span.start_time).to_rfc3339(),
+                "end": chrono::DateTime::<chrono::Utc>::from(span.end_time).to_rfc3339(),
+                "attributes": attributes,
+            });
+            let _ = serde_json::to_writer(&mut *out, &line);
+            let _ = out.write_all(b"\n");
+        }
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = out.flush();
+        }
+        Ok(())
+    }
+}
+
+/// The seed's design: extract on the application thread, then one INSERT and
+/// one COMMIT per entry.
+#[derive(Debug)]
+struct SeedDesignProcessor {
+    state: Mutex<(Extractor, SqliteStorage, Vec<ProtocolEntry>)>,
+}
+
+impl SeedDesignProcessor {
+    fn write(&self, span: &SpanData, start: bool) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let (extractor, storage, entries) = &mut *state;
+        if start {
+            extractor.on_start(span, entries);
+        } else {
+            extractor.on_end(span, entries);
+        }
+        for entry in entries.drain(..) {
+            storage
+                .write_batch(std::slice::from_ref(&entry))
+                .expect("seed insert");
+        }
+    }
+}
+
+impl SpanProcessor for SeedDesignProcessor {
+    fn on_start(&self, span: &mut Span, _cx: &Context) {
+        if let Some(data) = span.exported_data() {
+            self.write(&data, true);
+        }
+    }
+    fn on_end(&self, span: SpanData) {
+        self.write(&span, false);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Extracts on the application thread into memory: how the storage-limit
+/// scenario gets the very rows the pipeline would write.
+#[derive(Debug)]
+struct CollectingProcessor {
+    state: Arc<Mutex<(Extractor, Vec<ProtocolEntry>)>>,
+}
+
+impl SpanProcessor for CollectingProcessor {
+    fn on_start(&self, span: &mut Span, _cx: &Context) {
+        if let (Some(data), Ok(mut state)) = (span.exported_data(), self.state.lock()) {
+            let (extractor, entries) = &mut *state;
+            extractor.on_start(&data, entries);
+        }
+    }
+    fn on_end(&self, span: SpanData) {
+        if let Ok(mut state) = self.state.lock() {
+            let (extractor, entries) = &mut *state;
+            extractor.on_end(&span, entries);
+        }
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- scenarios
+
+struct Run {
+    spans: u64,
+    units: u64,
+    dir: PathBuf,
+}
+
+fn result(
+    run: &Run,
+    elapsed: Duration,
+    written: u64,
+    lost: u64,
+    app_ns: f64,
+    extra: Value,
+) -> Value {
+    let secs = elapsed.as_secs_f64();
+    let mut value = json!({
+        "spans": run.spans,
+        "seconds": secs,
+        "spans_per_s": run.spans as f64 / secs,
+        "entries_written": written,
+        "entries_per_s": written as f64 / secs,
+        "lost": lost,
+        "app_ns_per_span": app_ns,
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    if let (Value::Object(map), Value::Object(more)) = (&mut value, extra) {
+        map.extend(more);
+    }
+    value
+}
+
+fn scenario_limit(run: &Run) -> Value {
+    let exported = Arc::new(AtomicU64::new(0));
+    let exporter = NoopExporter {
+        exported: exported.clone(),
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .build();
+    let dispatch = dispatch_for(&provider);
+    let app_ns = app_ns_per_span(&dispatch, &|| drop(provider.force_flush()), 40);
+    exported.store(0, Ordering::Relaxed);
+    let started = Instant::now();
+    produce(&dispatch, run.units, 1);
+    let _ = provider.force_flush();
+    let elapsed = started.elapsed();
+    let got = exported.load(Ordering::Relaxed);
+    let _ = provider.shutdown();
+    result(
+        run,
+        elapsed,
+        0,
+        0,
+        app_ns,
+        json!({"spans_exported": got, "spans_dropped": run.spans.saturating_sub(got)}),
+    )
+}
+
+fn scenario_peer(run: &Run) -> Value {
+    let path = run.dir.join("peer.jsonl");
+    let exported = Arc::new(AtomicU64::new(0));
+    let exporter = JsonLinesExporter {
+        out: Mutex::new(BufWriter::new(File::create(&path).expect("peer file"))),
+        exported: exported.clone(),
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .build();
+    let dispatch = dispatch_for(&provider);
+    let app_ns = app_ns_per_span(&dispatch, &|| drop(provider.force_flush()), 40);
+    exported.store(0, Ordering::Relaxed);
+    let started = Instant::now();
+    produce(&dispatch, run.units, 1);
+    let _ = provider.force_flush();
+    let elapsed = started.elapsed();
+    let got = exported.load(Ordering::Relaxed);
+    let _ = provider.shutdown();
+    // Each span written is the peer's equivalent of our two entries.
+    let lost_spans = run.spans.saturating_sub(got);
+    result(
+        run,
+        elapsed,
+        got * 2,
+        lost_spans * 2,
+        app_ns,
+        json!({"spans_exported": got, "spans_dropped": lost_spans}),
+    )
+}
+
+fn scenario_seed(run: &Run) -> Value {
+    let path = run.dir.join("seed.db");
+    let processor = SeedDesignProcessor {
+        state: Mutex::new((
+            Extractor::new(&ProtocolConfig::default()).expect("extractor"),
+            SqliteStorage::open(&path).expect("seed db"),
+            Vec::new(),
+        )),
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let dispatch = dispatch_for(&provider);
+    // The seed design is slow: a tenth of the workload is plenty to measure it.
+    let units = (run.units / 10).max(100);
+    let started = Instant::now();
+    produce(&dispatch, units, 1);
+    let elapsed = started.elapsed();
+    let written = sqlite_rows(&path);
+    let _ = provider.shutdown();
+    let scaled = Run {
+        spans: units * SPANS_PER_UNIT,
+        units,
+        dir: run.dir.clone(),
+    };
+    let app_ns = elapsed.as_nanos() as f64 / scaled.spans as f64;
+    result(
+        &scaled,
+        elapsed,
+        written,
+        (units * ENTRIES_PER_UNIT).saturating_sub(written),
+        app_ns,
+        json!({}),
+    )
+}
+
+fn scenario_storage_limit(run: &Run) -> Value {
+    let state = Arc::new(Mutex::new((
+        Extractor::new(&ProtocolConfig::default()).expect("extractor"),
+        Vec::new(),
+    )));
+    let collector = CollectingProcessor {
+        state: state.clone(),
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(collector)
+        .build();
+    let dispatch = dispatch_for(&provider);
+    produce(&dispatch, run.units, 1);
+    drop(dispatch);
+    drop(provider);
+    let entries = std::mem::take(&mut state.lock().expect("collected entries").1);
+
+    let path = run.dir.join("storage-limit.db");
+    SqliteStorage::open(&path)
+        .expect("schema")
+        .close()
+        .expect("close");
+    let mut conn = rusqlite::Connection::open(&path).expect("raw connection");
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        .expect("pragmas");
+    let columns = reagentic_protocol_columns();
+    let sql = format!(
+        "INSERT INTO protocol_entries ({}) VALUES ({})",
+        columns.join(", "),
+        vec!["?"; columns.len()].join(", ")
+    );
+    let started = Instant::now();
+    for chunk in entries.chunks(4_096) {
+        let tx = conn.transaction().expect("begin");
+        {
+            let mut insert = tx.prepare_cached(&sql).expect("prepare");
+            for e in chunk {
+                let json_text = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
+                insert
+                    .execute(rusqlite::params![
+                        e.schema,
+                        e.entry_id,
+                        reagentic_protocol::format_timestamp(&e.timestamp),
+                        e.event_type.as_str(),
+                        e.trace_id,
+                        e.span_id,
+                        e.parent_span_id,
+                        e.session_id,
+                        e.service_name,
+                        e.agent_name,
+                        e.name,
+                        e.model,
+                        e.provider,
+                        e.tool_name,
+                        e.tool_call_id,
+                        json_text(&e.input),
+                        json_text(&e.output),
+                        e.input_tokens.map(|t| t as i64),
+                        e.output_tokens.map(|t| t as i64),
+                        e.duration_ms,
+                        e.status.as_str(),
+                        e.error
+                            .as_ref()
+                            .map(|x| serde_json::to_string(x).unwrap_or_default()),
+                        e.attributes
+                            .as_ref()
+                            .map(|a| serde_json::to_string(a).unwrap_or_default()),
+                    ])
+                    .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    let elapsed = started.elapsed();
+    let written = sqlite_rows(&path);
+    result(
+        run,
+        elapsed,
+        written,
+        (run.units * ENTRIES_PER_UNIT).saturating_sub(written),
+        f64::NAN,
+        json!({}),
+    )
+}
+
+fn reagentic_protocol_columns() -> Vec<&'static str> {
+    vec![
+        "schema",
+        "entry_id",
+        "timestamp",
+        "event_type",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "session_id",
+        "service_name",
+        "agent_name",
+        "name",
+        "model",
+        "provider",
+        "tool_name",
+        "tool_call_id",
+        "input",
+        "output",
+        "input_tokens",
+        "output_tokens",
+        "duration_ms",
+        "status",
+        "error",
+        "attributes",
+    ]
+}
+
+enum OursStorage {
+    Sqlite,
+    Jsonl,
+}
+
+fn ours_pipeline(
+    run: &Run,
+    storage: &OursStorage,
+    tag: &str,
+) -> (SdkTracerProvider, ProtocolHandle, PathBuf) {
+    let (builder, path) = match storage {
+        OursStorage::Sqlite => {
+            let path = run.dir.join(format!("ours-{tag}.db"));
+            (
+                ProtocolProcessor::builder(SqliteStorage::open(&path).expect("db")),
+                path,
+            )
+        }
+        OursStorage::Jsonl => {
+            let path = run.dir.join(format!("ours-{tag}.jsonl"));
+            (
+                ProtocolProcessor::builder(JsonlStorage::open(&path).expect("jsonl")),
+                path,
+            )
+        }
+    };
+    let processor = builder.build().expect("processor");
+    let handle = processor.handle();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    (provider, handle, path)
+}
+
+fn count(storage: &OursStorage, path: &Path) -> u64 {
+    match storage {
+        OursStorage::Sqlite => sqlite_rows(path),
+        OursStorage::Jsonl => jsonl_lines(path),
+    }
+}
+
+fn scenario_ours(run: &Run, storage: OursStorage, threads: u64) -> Value {
+    // Time on the application thread, measured on a pipeline of its own so
+    // its entries don't count below.
+    let app_ns = {
+        let (provider, handle, _) = ours_pipeline(run, &storage, "app");
+        let dispatch = dispatch_for(&provider);
+        let ns = app_ns_per_span(&dispatch, &|| drop(handle.force_flush()), 40);
+        let _ = provider.shutdown();
+        ns
+    };
+
+    let (provider, handle, path) = ours_pipeline(run, &storage, "run");
+    let dispatch = dispatch_for(&provider);
+    let units = run.units / threads * threads;
+    let started = Instant::now();
+    produce(&dispatch, units, threads);
+    handle.force_flush().expect("flush");
+    let elapsed = started.elapsed();
+    let written = count(&storage, &path);
+    let expected = units * ENTRIES_PER_UNIT;
+    let stats = handle.stats();
+
+    let mut extra = json!({"threads": threads, "dropped_counted": stats.dropped_queue_full});
+    if threads == 1 {
+        extra["flush_idle_us"] = flush_latency(&handle, None);
+        extra["flush_under_load_us"] = flush_latency(&handle, Some(&dispatch));
+    }
+    let _ = provider.shutdown();
+    let scaled = Run {
+        spans: units * SPANS_PER_UNIT,
+        units,
+        dir: run.dir.clone(),
+    };
+    result(
+        &scaled,
+        elapsed,
+        written,
+        expected.saturating_sub(written),
+        app_ns,
+        extra,
+    )
+}
+
+/// `force_flush` latency percentiles, idle or with a producer running.
+fn flush_latency(handle: &ProtocolHandle, load: Option<&Dispatch>) -> Value {
+    let stop = AtomicBool::new(false);
+    let mut samples = Vec::new();
+    std::thread::scope(|scope| {
+        if let Some(dispatch) = load {
+            let dispatch = dispatch.clone();
+            let stop = &stop;
+            scope.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        agent_run(i);
+                        i += 1;
+                    }
+                });
+            });
+        }
+        let calls = if load.is_some() { 200 } else { 2_000 };
+        for _ in 0..calls {
+            let started = Instant::now();
+            handle.force_flush().expect("flush");
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    samples.sort_by(f64::total_cmp);
+    json!({"p50": percentile(&samples, 50.0), "p99": percentile(&samples, 99.0)})
+}
+
+fn run_scenario(name: &str, run: &Run) -> Value {
+    match name {
+        "limit" => scenario_limit(run),
+        "peer" => scenario_peer(run),
+        "seed" => scenario_seed(run),
+        "storage_limit" => scenario_storage_limit(run),
+        "ours_sqlite" => scenario_ours(run, OursStorage::Sqlite, 1),
+        "ours_jsonl" => scenario_ours(run, OursStorage::Jsonl, 1),
+        "ours_sqlite_t2" => scenario_ours(run, OursStorage::Sqlite, 2),
+        "ours_sqlite_t4" => scenario_ours(run, OursStorage::Sqlite, 4),
+        "ours_sqlite_t8" => scenario_ours(run, OursStorage::Sqlite, 8),
+        "ours_sqlite_1m_burst" => scenario_ours(run, OursStorage::Sqlite, 1),
+        other => json!({"error": format!("unknown scenario {other}")}),
+    }
+}
+
+// ------------------------------------------------------------------- driver
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let spans: u64 = flag("--spans")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let units = (spans / SPANS_PER_UNIT).max(1);
+
+    if let Some(name) = flag("--scenario") {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = Run {
+            spans: units * SPANS_PER_UNIT,
+            units,
+            dir: dir.path().to_path_buf(),
+        };
+        println!("{}", run_scenario(&name, &run));
+        return;
+    }
+
+    let exe = std::env::current_exe().expect("own path");
+    let scenarios = [
+        ("limit", spans),
+        ("peer", spans),
+        ("seed", spans),
+        ("storage_limit", spans),
+        ("ours_sqlite", spans),
+        ("ours_jsonl", spans),
+        ("ours_sqlite_t2", spans),
+        ("ours_sqlite_t4", spans),
+        ("ours_sqlite_t8", spans),
+        ("ours_sqlite_1m_burst", 1_000_000),
+    ];
+    let mut results = BTreeMap::new();
+    for (name, size) in scenarios {
+        eprintln!("running {name} ({size} spans)…");
+        let output = Command::new(&exe)
+            .args(["--scenario", name, "--spans", &size.to_string()])
+            .output()
+            .expect("run scenario");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let value = text
+            .lines()
+            .last()
+            .and_then(|line| serde_json::from_str::<Value>(line).ok())
+            .unwrap_or_else(
+                || json!({"error": String::from_utf8_lossy(&output.stderr).to_string()}),
+            );
+        results.insert(name.to_string(), value);
+    }
+    print_report(&results);
+}
+
+fn num(results: &BTreeMap<String, Value>, scenario: &str, field: &str) -> f64 {
+    results
+        .get(scenario)
+        .and_then(|v| v.get(field))
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::NAN)
+}
+
+fn print_report(results: &BTreeMap<String, Value>) {
+    println!(
+        "\n{:<22} {:>12} {:>12} {:>10} {:>12} {:>10}",
+        "scenario", "spans/s", "entries/s", "lost", "app ns/span", "peak MB"
+    );
+    for (name, r) in results {
+        let f = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        println!(
+            "{:<22} {:>12.0} {:>12.0} {:>10.0} {:>12.0} {:>10.1}",
+            name,
+            f("spans_per_s"),
+            f("entries_per_s"),
+            f("lost"),
+            f("app_ns_per_span"),
+            f("peak_rss_mb"),
+        );
+    }
+    let ratio = |a: f64, b: f64| a / b;
+    let ours_sqlite_eps = num(results, "ours_sqlite", "entries_per_s");
+    let ours_jsonl_sps = num(results, "ours_jsonl", "spans_per_s");
+    let ratios = json!({
+        "ours_sqlite_vs_storage_limit_entries": ratio(ours_sqlite_eps, num(results, "storage_limit", "entries_per_s")),
+        "ours_jsonl_vs_limit_spans": ratio(ours_jsonl_sps, num(results, "limit", "spans_per_s")),
+        "ours_sqlite_vs_limit_spans": ratio(num(results, "ours_sqlite", "spans_per_s"), num(results, "limit", "spans_per_s")),
+        "ours_sqlite_vs_peer_entries": ratio(ours_sqlite_eps, num(results, "peer", "entries_per_s")),
+        "ours_sqlite_vs_seed_entries": ratio(ours_sqlite_eps, num(results, "seed", "entries_per_s")),
+        "ours_app_time_vs_limit": ratio(num(results, "ours_sqlite", "app_ns_per_span"), num(results, "limit", "app_ns_per_span")),
+    });
+    println!("\nratios (targets: ≥0.9, ≥0.8, -, -, ≥10, ≤1.25):");
+    if let Value::Object(map) = &ratios {
+        for (k, v) in map {
+            println!("  {k:<40} {:.2}", v.as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    let flush = |scenario: &str, kind: &str, p: &str| {
+        results
+            .get(scenario)
+            .and_then(|v| v.get(kind))
+            .and_then(|v| v.get(p))
+            .and_then(Value::as_f64)
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "\nforce_flush µs: idle p50 {:.0} p99 {:.0}; under load p50 {:.0} p99 {:.0}",
+        flush("ours_sqlite", "flush_idle_us", "p50"),
+        flush("ours_sqlite", "flush_idle_us", "p99"),
+        flush("ours_sqlite", "flush_under_load_us", "p50"),
+        flush("ours_sqlite", "flush_under_load_us", "p99"),
+    );
+    println!(
+        "peer dropped {} of {} spans in the burst; ours lost {} entries; 1M-span burst peak {:.0} MB",
+        num(results, "peer", "spans_dropped"),
+        num(results, "peer", "spans"),
+        num(results, "ours_sqlite", "lost"),
+        num(results, "ours_sqlite_1m_burst", "peak_rss_mb"),
+    );
+    println!("{}", json!({"scenarios": results, "ratios": ratios}));
+}
