@@ -26,6 +26,8 @@ mod config;
 mod entry;
 mod error;
 mod extract;
+pub mod install;
+pub mod instrument;
 mod pipeline;
 mod query;
 mod storage;
@@ -37,6 +39,7 @@ pub use entry::{
 };
 pub use error::{ProtocolError, Result};
 pub use extract::Extractor;
+pub use install::{ProtocolGuard, ProtocolInstallBuilder};
 pub use pipeline::{
     ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
     ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy,
