@@ -44,6 +44,9 @@ pub use pipeline::{
     ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
     ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy,
 };
+pub use query::{
+    query_file, EntryFilter, ProtocolFormat, ProtocolMeta, ProtocolReader, SkippedLine,
+};
 pub use storage::{
     Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
 };

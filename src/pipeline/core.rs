@@ -125,6 +125,7 @@ impl Core {
             );
             return;
         }
+        let carries_spans = !matches!(message, Message::ServiceName(_));
         let rejected = match self.queue_full {
             QueueFullPolicy::Wait(max_wait) if !self.stalled.load(Ordering::Relaxed) => {
                 match self.sender.send_timeout(message, max_wait) {
@@ -143,7 +144,8 @@ impl Core {
             },
         };
         match rejected {
-            None => Counters::add(&self.counters.enqueued, 1),
+            None if carries_spans => Counters::add(&self.counters.enqueued, 1),
+            None => {}
             Some((message, writer_gone)) => {
                 let counter = if writer_gone {
                     &self.counters.dropped_after_shutdown

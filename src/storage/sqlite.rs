@@ -1,19 +1,148 @@
 //! SQLite storage: the embedded default.
+//!
+//! Layout (a public contract, see `DESIGN.md`): table `protocol_entries` with one
+//! column per JSON field of [`ProtocolEntry`], JSON-valued fields as JSON text,
+//! timestamps as RFC 3339 microsecond text (which sorts chronologically), and
+//! table `protocol_meta(key, value)` holding `schema_version` and
+//! `dropped_entries`. The database runs in WAL mode so readers never block the
+//! writer and several processes can share one file.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Durability, Storage};
-use crate::entry::ProtocolEntry;
-use crate::error::Result;
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use serde::Serialize;
+
+use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
+use crate::entry::{format_timestamp, ProtocolEntry, SCHEMA_VERSION};
+use crate::error::{ProtocolError, Result};
+
+/// The columns of `protocol_entries`, in the order of [`ProtocolEntry`]'s JSON
+/// fields (the names are the JSON names; a test keeps the two in step).
+pub(crate) const COLUMNS: [&str; 23] = [
+    "schema",
+    "entry_id",
+    "timestamp",
+    "event_type",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "session_id",
+    "service_name",
+    "agent_name",
+    "name",
+    "model",
+    "provider",
+    "tool_name",
+    "tool_call_id",
+    "input",
+    "output",
+    "input_tokens",
+    "output_tokens",
+    "duration_ms",
+    "status",
+    "error",
+    "attributes",
+];
+
+/// The tables. A rowid table (not `WITHOUT ROWID`): rows carry content and can
+/// be large, which rowid tables store more efficiently.
+const CREATE_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS protocol_entries (
+    schema         INTEGER NOT NULL,
+    entry_id       TEXT    NOT NULL UNIQUE,
+    timestamp      TEXT    NOT NULL,
+    event_type     TEXT    NOT NULL,
+    trace_id       TEXT    NOT NULL,
+    span_id        TEXT    NOT NULL,
+    parent_span_id TEXT,
+    session_id     TEXT,
+    service_name   TEXT,
+    agent_name     TEXT,
+    name           TEXT    NOT NULL,
+    model          TEXT,
+    provider       TEXT,
+    tool_name      TEXT,
+    tool_call_id   TEXT,
+    input          TEXT,
+    output         TEXT,
+    input_tokens   INTEGER,
+    output_tokens  INTEGER,
+    duration_ms    REAL,
+    status         TEXT    NOT NULL,
+    error          TEXT,
+    attributes     TEXT
+);
+CREATE TABLE IF NOT EXISTS protocol_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+";
+
+/// The look-up indexes: by session, trace, time and event type, each ordered by
+/// time so a filtered query reads its rows already in output order.
+const CREATE_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS protocol_entries_session ON protocol_entries (session_id, timestamp);
+CREATE INDEX IF NOT EXISTS protocol_entries_trace ON protocol_entries (trace_id, timestamp);
+CREATE INDEX IF NOT EXISTS protocol_entries_timestamp ON protocol_entries (timestamp);
+CREATE INDEX IF NOT EXISTS protocol_entries_event_type ON protocol_entries (event_type, timestamp);
+";
+
+/// `ON CONFLICT(entry_id) DO NOTHING` rather than `INSERT OR IGNORE`: both make a
+/// rewrite of the same entry a no-op, but `OR IGNORE` would also silently skip a
+/// row that broke any other constraint, hiding a bug as data loss.
+const INSERT: &str = "
+INSERT INTO protocol_entries (
+    schema, entry_id, timestamp, event_type, trace_id, span_id, parent_span_id,
+    session_id, service_name, agent_name, name, model, provider, tool_name,
+    tool_call_id, input, output, input_tokens, output_tokens, duration_ms, status,
+    error, attributes
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+          ?17, ?18, ?19, ?20, ?21, ?22, ?23)
+ON CONFLICT (entry_id) DO NOTHING";
+
+/// Adds this storage's newly dropped entries to the file's running total, so
+/// the count survives restarts and several processes sharing the file.
+const ADD_DROPPED: &str = "
+INSERT INTO protocol_meta (key, value) VALUES ('dropped_entries', CAST(?1 AS TEXT))
+ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT)";
 
 /// Protocol entries in a SQLite file (table `protocol_entries`).
+///
+/// ```
+/// use reagentic_protocol::{SqliteStorage, Storage};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let mut storage = SqliteStorage::open(dir.path().join("logs/protocol.db"))?;
+/// storage.write_batch(&[])?;
+/// storage.close()?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct SqliteStorage {
     path: PathBuf,
+    /// `None` once closed.
+    conn: Option<Connection>,
+    json: JsonBuffers,
+    /// The dropped total this storage has already added to the file.
+    recorded_dropped: u64,
 }
 
 /// Options for opening a [`SqliteStorage`].
+///
+/// ```
+/// use std::time::Duration;
+/// use reagentic_protocol::{Durability, SqliteStorage};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let storage = SqliteStorage::builder(dir.path().join("protocol.db"))
+///     .with_durability(Durability::Full)
+///     .with_busy_timeout(Duration::from_secs(1))
+///     .open()?;
+/// # drop(storage); Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct SqliteStorageBuilder {
     path: PathBuf,
@@ -22,12 +151,28 @@ pub struct SqliteStorageBuilder {
 }
 
 impl SqliteStorage {
-    /// Opens or creates the protocol database at `path` with default settings.
+    /// Opens or creates the protocol database at `path` with default settings
+    /// ([`Durability::Normal`], 5 s busy timeout). Missing parent folders are
+    /// created; a new file is readable by its owner only.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let storage = reagentic_protocol::SqliteStorage::open(dir.path().join("protocol.db"))?;
+    /// # drop(storage); Ok(()) }
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::builder(path).open()
     }
 
     /// Starts configuring a database at `path`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let storage = reagentic_protocol::SqliteStorage::builder(dir.path().join("p.db")).open()?;
+    /// # drop(storage); Ok(()) }
+    /// ```
     pub fn builder(path: impl AsRef<Path>) -> SqliteStorageBuilder {
         SqliteStorageBuilder {
             path: path.as_ref().to_path_buf(),
@@ -39,38 +184,859 @@ impl SqliteStorage {
 
 impl SqliteStorageBuilder {
     /// Sets the durability (default [`Durability::Normal`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use reagentic_protocol::{Durability, SqliteStorage};
+    /// let builder = SqliteStorage::builder(dir.path().join("p.db")).with_durability(Durability::Full);
+    /// ```
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
     }
 
-    /// Sets how long a write waits for another connection's lock (default 5 s).
+    /// Sets how long a write waits for another connection's lock (default 5 s)
+    /// before it fails (and the pipeline retries the batch later).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use std::time::Duration;
+    /// use reagentic_protocol::SqliteStorage;
+    /// let builder = SqliteStorage::builder(dir.path().join("p.db"))
+    ///     .with_busy_timeout(Duration::from_millis(500));
+    /// ```
     pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
     }
 
-    /// Opens the database, creating and migrating it as needed.
+    /// Opens the database, creating its tables and indexes as needed.
+    ///
+    /// Fails with [`ProtocolError::Open`] when the file cannot be created or
+    /// opened, [`ProtocolError::Corrupt`] when it is not SQLite or lacks the
+    /// protocol's columns, and [`ProtocolError::UnsupportedSchema`] when a newer
+    /// build wrote it.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let storage = reagentic_protocol::SqliteStorage::builder(dir.path().join("p.db")).open()?;
+    /// # drop(storage); Ok(()) }
+    /// ```
     pub fn open(self) -> Result<SqliteStorage> {
-        let _ = (self.durability, self.busy_timeout);
-        Ok(SqliteStorage { path: self.path })
+        let path = self.path;
+        ensure_parent_dir(&path)?;
+        // Create the file ourselves so it is owner-only from its first byte;
+        // SQLite then gives its -wal and -shm files the same mode.
+        drop(
+            open_owner_only(&path, false).map_err(|source| ProtocolError::Open {
+                path: path.clone(),
+                source,
+            })?,
+        );
+        // No SQLITE_OPEN_CREATE (the file exists) and no SQLITE_OPEN_URI (a path
+        // starting with `file:` stays a path).
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlite_open_error(&path, e))?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(|e| sqlite_error(&path, e))?;
+        // The first statement that reads the file: garbage bytes fail here.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| sqlite_error(&path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Some file systems (network shares) cannot do WAL; the rollback
+            // journal is slower and blocks readers during commits, but is safe.
+            tracing::warn!(path = %path.display(), %mode, "SQLite refused WAL mode");
+        }
+        let synchronous = match self.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)
+            .map_err(|e| sqlite_error(&path, e))?;
+        create_schema(&mut conn, &path)?;
+        restrict_side_files(&path)?;
+        Ok(SqliteStorage {
+            path,
+            conn: Some(conn),
+            json: JsonBuffers::default(),
+            recorded_dropped: 0,
+        })
     }
 }
 
-impl Storage for SqliteStorage {
-    fn write_batch(&mut self, _entries: &[ProtocolEntry]) -> Result<()> {
+/// Creates tables, indexes and the version row in one transaction, so a crash
+/// or a concurrent opener never sees half a schema; checks an existing one.
+fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
+    let on = |e| sqlite_error(path, e);
+    // IMMEDIATE: two processes creating the same file serialize here instead of
+    // failing to upgrade a read lock.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(on)?;
+    check_schema_version(&tx, path)?;
+    tx.execute_batch(CREATE_TABLES).map_err(on)?;
+    // Before the indexes: indexing a column an old table lacks would fail with
+    // a confusing SQL error instead of saying what is wrong with the file.
+    check_columns(&tx, path, "protocol_entries", &COLUMNS)?;
+    check_columns(&tx, path, "protocol_meta", &["key", "value"])?;
+    tx.execute_batch(CREATE_INDEXES).map_err(on)?;
+    tx.execute(
+        "INSERT INTO protocol_meta (key, value) VALUES ('schema_version', ?1)
+         ON CONFLICT (key) DO NOTHING",
+        [SCHEMA_VERSION.to_string()],
+    )
+    .map_err(on)?;
+    tx.commit().map_err(on)
+}
+
+/// Checks that an existing database is a protocol this build can read: its
+/// schema version is not newer and `protocol_entries` has every column.
+/// Used by the read-only reader, which must not create anything.
+pub(crate) fn verify_protocol_schema(conn: &Connection, path: &Path) -> Result<()> {
+    check_schema_version(conn, path)?;
+    check_columns(conn, path, "protocol_entries", &COLUMNS)
+}
+
+/// Fails when `protocol_meta` records a schema version this build does not know.
+/// A file without `protocol_meta` (new, or not yet initialised) passes.
+fn check_schema_version(conn: &Connection, path: &Path) -> Result<()> {
+    let Some(found) = read_meta_value(conn, path, "schema_version")? else {
+        return Ok(());
+    };
+    let supported = i64::from(SCHEMA_VERSION);
+    match found.parse::<i64>() {
+        Ok(version) if version > supported => Err(ProtocolError::UnsupportedSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported,
+        }),
+        Ok(version) if version >= 1 => Ok(()),
+        _ => Err(ProtocolError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("protocol_meta has an invalid schema_version {found:?}"),
+        }),
+    }
+}
+
+/// Reads one `protocol_meta` value as text; `None` when the key or the whole
+/// table is absent.
+pub(crate) fn read_meta_value(conn: &Connection, path: &Path, key: &str) -> Result<Option<String>> {
+    let on = |e| sqlite_error(path, e);
+    let has_meta: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'protocol_meta')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(on)?;
+    if !has_meta {
+        return Ok(None);
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT value FROM protocol_meta WHERE key = ?1")
+        .map_err(on)?;
+    let mut rows = stmt.query([key]).map_err(on)?;
+    let Some(row) = rows.next().map_err(on)? else {
+        return Ok(None);
+    };
+    // The column is TEXT, but a hand-edited or foreign file may hold a number.
+    match row.get_ref(0).map_err(on)? {
+        rusqlite::types::ValueRef::Text(bytes) => Ok(Some(String::from_utf8_lossy(bytes).into())),
+        rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string())),
+        other => Err(ProtocolError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!(
+                "protocol_meta value for {key:?} has type {}",
+                other.data_type()
+            ),
+        }),
+    }
+}
+
+/// Fails with [`ProtocolError::Corrupt`] unless `table` exists with every
+/// `needed` column (extra columns are fine: the format only ever grows).
+fn check_columns(conn: &Connection, path: &Path, table: &str, needed: &[&str]) -> Result<()> {
+    let on = |e| sqlite_error(path, e);
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .map_err(on)?;
+    let present = stmt
+        .query_map([table], |row| row.get::<_, String>(0))
+        .map_err(on)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(on)?;
+    if present.is_empty() {
+        return Err(ProtocolError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("it has no {table} table"),
+        });
+    }
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|column| !present.iter().any(|p| p == column))
+        .collect();
+    if missing.is_empty() {
         Ok(())
+    } else {
+        Err(ProtocolError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("table {table} lacks column(s) {}", missing.join(", ")),
+        })
+    }
+}
+
+/// Makes sure the -wal and -shm files are owner-only too. SQLite creates them
+/// with the database file's mode, so this normally finds nothing to do; it
+/// guards against a file system or SQLite build that behaves otherwise.
+fn restrict_side_files(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    for suffix in ["-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let side = with_suffix(path, suffix);
+        let open_error = |source| ProtocolError::Open {
+            path: side.clone(),
+            source,
+        };
+        match std::fs::metadata(&side) {
+            Ok(meta) if meta.permissions().mode() & 0o777 != 0o600 => {
+                super::restrict_to_owner(&side).map_err(open_error)?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(open_error(e)),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Maps an error from opening the connection: SQLite's "cannot open" is an
+/// [`ProtocolError::Open`] like any other unopenable path.
+pub(crate) fn sqlite_open_error(path: &Path, e: rusqlite::Error) -> ProtocolError {
+    if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) {
+        ProtocolError::Open {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        }
+    } else {
+        sqlite_error(path, e)
+    }
+}
+
+/// Maps a SQLite error on `path`; "file is not a database" becomes
+/// [`ProtocolError::Corrupt`] so callers can tell a wrong file from a failure.
+pub(crate) fn sqlite_error(path: &Path, e: rusqlite::Error) -> ProtocolError {
+    if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
+        ProtocolError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("not a SQLite database ({e})"),
+        }
+    } else {
+        ProtocolError::Sqlite {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    }
+}
+
+/// Reused buffers for the JSON-valued columns: each row's values are
+/// serialized into the same allocations instead of a fresh `String` per value.
+#[derive(Debug, Default)]
+struct JsonBuffers {
+    input: Vec<u8>,
+    output: Vec<u8>,
+    error: Vec<u8>,
+    attributes: Vec<u8>,
+}
+
+impl JsonBuffers {
+    /// Above this, a buffer is released after the batch rather than kept: one
+    /// huge value should not pin its memory for the life of the storage.
+    const KEEP_CAPACITY: usize = 1 << 20;
+
+    fn shrink(&mut self) {
+        for buf in [
+            &mut self.input,
+            &mut self.output,
+            &mut self.error,
+            &mut self.attributes,
+        ] {
+            if buf.capacity() > Self::KEEP_CAPACITY {
+                *buf = Vec::new();
+            }
+        }
+    }
+}
+
+/// Serializes `value` into `buf` and borrows it as SQL text; `None` stays NULL.
+fn json_text<'b, T: Serialize>(buf: &'b mut Vec<u8>, value: Option<&T>) -> Result<Option<&'b str>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    buf.clear();
+    serde_json::to_writer(&mut *buf, value)?;
+    // serde_json writes UTF-8; the check is what lets us bind it as TEXT.
+    std::str::from_utf8(buf)
+        .map(Some)
+        .map_err(|e| ProtocolError::Storage(format!("serialized JSON is not UTF-8: {e}")))
+}
+
+/// Token counts are `u64`, SQLite integers `i64`. No real count comes near
+/// `i64::MAX`; a larger value (a corrupt attribute) is stored as `i64::MAX`
+/// rather than failing the batch, which would block the pipeline forever.
+fn tokens(count: Option<u64>) -> Option<i64> {
+    count.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+impl Storage for SqliteStorage {
+    fn write_batch(&mut self, entries: &[ProtocolEntry]) -> Result<()> {
+        let Self {
+            path, conn, json, ..
+        } = self;
+        let conn = conn.as_mut().ok_or_else(|| closed_error(path))?;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let on = |e| sqlite_error(path, e);
+        // IMMEDIATE takes the write lock up front (waiting up to the busy
+        // timeout), so the batch cannot fail half-way on a lock upgrade. If
+        // anything below fails, dropping `tx` rolls the whole batch back.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(on)?;
+        {
+            let mut insert = tx.prepare_cached(INSERT).map_err(on)?;
+            for entry in entries {
+                // One small allocation per row: the contract's own formatter
+                // keeps the stored text identical to the JSONL form by
+                // construction.
+                let timestamp = format_timestamp(&entry.timestamp);
+                insert
+                    .execute(params![
+                        i64::from(entry.schema),
+                        entry.entry_id,
+                        timestamp,
+                        entry.event_type.as_str(),
+                        entry.trace_id,
+                        entry.span_id,
+                        entry.parent_span_id,
+                        entry.session_id,
+                        entry.service_name,
+                        entry.agent_name,
+                        entry.name,
+                        entry.model,
+                        entry.provider,
+                        entry.tool_name,
+                        entry.tool_call_id,
+                        json_text(&mut json.input, entry.input.as_ref())?,
+                        json_text(&mut json.output, entry.output.as_ref())?,
+                        tokens(entry.input_tokens),
+                        tokens(entry.output_tokens),
+                        entry.duration_ms,
+                        entry.status.as_str(),
+                        json_text(&mut json.error, entry.error.as_ref())?,
+                        json_text(&mut json.attributes, entry.attributes.as_ref())?,
+                    ])
+                    .map_err(on)?;
+            }
+        }
+        json.shrink();
+        tx.commit().map_err(on)
     }
 
-    fn record_dropped(&mut self, _total_dropped: u64) -> Result<()> {
+    fn record_dropped(&mut self, total_dropped: u64) -> Result<()> {
+        let conn = self.conn.as_ref().ok_or_else(|| closed_error(&self.path))?;
+        let delta = total_dropped.saturating_sub(self.recorded_dropped);
+        if delta == 0 {
+            return Ok(());
+        }
+        conn.execute(ADD_DROPPED, [i64::try_from(delta).unwrap_or(i64::MAX)])
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        self.recorded_dropped = total_dropped;
         Ok(())
     }
 
     fn close(&mut self) -> Result<()> {
-        Ok(())
+        match self.conn.take() {
+            // Closing the last connection checkpoints the WAL into the main
+            // file. On failure the connection is dropped anyway: it is unusable.
+            Some(conn) => conn.close().map_err(|(_, e)| sqlite_error(&self.path, e)),
+            None => Ok(()),
+        }
     }
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Instant;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::query::{EntryFilter, ProtocolReader};
+    use crate::storage::test_support::{bare_entry, full_entry};
+
+    fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("protocol.db")
+    }
+
+    /// Reads every row through a second, raw connection as a map from column
+    /// name to the JSON value it decodes to (JSON columns parsed, others as-is).
+    fn raw_rows(path: &Path) -> Vec<BTreeMap<String, Value>> {
+        let conn = Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {} FROM protocol_entries ORDER BY timestamp, entry_id",
+                COLUMNS.join(", ")
+            ))
+            .unwrap();
+        stmt.query_map([], |row| {
+            let mut map = BTreeMap::new();
+            for (i, column) in COLUMNS.iter().enumerate() {
+                let value = match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => Value::Null,
+                    rusqlite::types::ValueRef::Integer(n) => Value::from(n),
+                    rusqlite::types::ValueRef::Real(f) => Value::from(f),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        let text = std::str::from_utf8(t).unwrap();
+                        if ["input", "output", "error", "attributes"].contains(column) {
+                            serde_json::from_str(text).unwrap()
+                        } else {
+                            Value::from(text)
+                        }
+                    }
+                    rusqlite::types::ValueRef::Blob(_) => panic!("blob in {column}"),
+                };
+                map.insert((*column).to_owned(), value);
+            }
+            Ok(map)
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    fn as_json_map(entry: &ProtocolEntry) -> BTreeMap<String, Value> {
+        match serde_json::to_value(entry).unwrap() {
+            Value::Object(map) => map.into_iter().collect(),
+            other => panic!("entry serialized as {other}"),
+        }
+    }
+
+    fn row_count(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM protocol_entries", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn meta(path: &Path, key: &str) -> Option<String> {
+        Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT value FROM protocol_meta WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .ok()
+    }
+
+    #[test]
+    fn columns_are_the_json_fields_in_order() {
+        let Value::Object(map) = serde_json::to_value(full_entry(1)).unwrap() else {
+            panic!("entry is not an object");
+        };
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        // serde_json's map is ordered by key unless preserve_order is on, so
+        // compare as sets and check the order against the serialized line.
+        let mut sorted_columns = COLUMNS.to_vec();
+        sorted_columns.sort_unstable();
+        let mut sorted_keys = keys.clone();
+        sorted_keys.sort_unstable();
+        assert_eq!(sorted_columns, sorted_keys);
+        let line = full_entry(1).to_json_line().unwrap();
+        let positions: Vec<usize> = COLUMNS
+            .iter()
+            .map(|c| line.find(&format!("\"{c}\":")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    }
+
+    #[test]
+    fn written_entries_read_back_field_for_field_from_a_second_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let batch = vec![full_entry(1), bare_entry(2), full_entry(3)];
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&batch).unwrap();
+
+        // Raw rusqlite, while the writer is still open: committed and visible.
+        let rows = raw_rows(&path);
+        let expected: Vec<_> = batch.iter().map(as_json_map).collect();
+        assert_eq!(rows, expected);
+        // The timestamp column holds the contract's text form.
+        assert_eq!(
+            rows[0]["timestamp"],
+            Value::from(format_timestamp(&batch[0].timestamp))
+        );
+        // JSON columns are JSON text; absent values are SQL NULL, not "null".
+        let conn = Connection::open(&path).unwrap();
+        let (input, error_is_null): (String, bool) = conn
+            .query_row(
+                "SELECT (SELECT input FROM protocol_entries WHERE entry_id = ?1),
+                        (SELECT error IS NULL FROM protocol_entries WHERE entry_id = ?2)",
+                [&batch[0].entry_id, &batch[1].entry_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(input, serde_json::to_string(&batch[0].input).unwrap());
+        assert!(error_is_null);
+
+        // And the reader API returns the very same entries.
+        let reader = ProtocolReader::open(&path).unwrap();
+        assert_eq!(reader.query(&EntryFilter::default()).unwrap(), batch);
+    }
+
+    #[test]
+    fn writing_the_same_batch_twice_stores_each_entry_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let batch = vec![full_entry(1), full_entry(2)];
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&batch).unwrap();
+        storage.write_batch(&batch).unwrap();
+        // Also across a reopen, as a restarted process would do.
+        storage.close().unwrap();
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&batch[..1]).unwrap();
+        assert_eq!(row_count(&path), 2);
+    }
+
+    #[test]
+    fn creates_schema_meta_indexes_and_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/deeper/protocol.db");
+        let _storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
+        let conn = Connection::open(&path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let mut indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'index'
+                 AND tbl_name = 'protocol_entries' AND sql IS NOT NULL ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        indexes.sort();
+        assert_eq!(
+            indexes,
+            [
+                "protocol_entries_event_type",
+                "protocol_entries_session",
+                "protocol_entries_timestamp",
+                "protocol_entries_trace"
+            ]
+        );
+        // A rowid table, as chosen for large rows.
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE name = 'protocol_entries'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!sql.to_ascii_uppercase().contains("WITHOUT ROWID"));
+    }
+
+    #[test]
+    fn reopening_is_idempotent_and_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        storage.close().unwrap();
+        for _ in 0..2 {
+            let storage = SqliteStorage::open(&path).unwrap();
+            drop(storage);
+        }
+        assert_eq!(row_count(&path), 1);
+        let versions: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM protocol_meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(versions, 1);
+    }
+
+    #[test]
+    fn full_durability_sets_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::builder(db_path(&dir))
+            .with_durability(Durability::Full)
+            .open()
+            .unwrap();
+        let conn = storage.conn.as_ref().unwrap();
+        let level: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(level, 2, "FULL");
+        let normal = SqliteStorage::open(dir.path().join("n.db")).unwrap();
+        let level: i64 = normal
+            .conn
+            .as_ref()
+            .unwrap()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(level, 1, "NORMAL");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn database_and_side_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        for file in [
+            path.clone(),
+            with_suffix(&path, "-wal"),
+            with_suffix(&path, "-shm"),
+        ] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_world_readable_file_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _storage = SqliteStorage::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn garbage_bytes_are_reported_as_corrupt_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 13) as u8).collect();
+        std::fs::write(&path, &garbage).unwrap();
+        let err = SqliteStorage::open(&path).unwrap_err();
+        assert!(matches!(err, ProtocolError::Corrupt { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        // Refusing the file must not have changed it.
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    }
+
+    #[test]
+    fn a_protocol_table_without_the_needed_columns_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE protocol_entries (entry_id TEXT, timestamp TEXT)")
+            .unwrap();
+        let err = SqliteStorage::open(&path).unwrap_err();
+        match &err {
+            ProtocolError::Corrupt { path: p, reason } => {
+                assert_eq!(p, &path);
+                assert!(reason.contains("session_id"), "{reason}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unwritable_path_is_an_open_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        // A regular file where a folder should be: fails even for root.
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, b"x").unwrap();
+        let path = blocker.join("protocol.db");
+        let err = SqliteStorage::open(&path).unwrap_err();
+        assert!(matches!(err, ProtocolError::Open { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_version_is_unsupported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        SqliteStorage::open(&path).unwrap().close().unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE protocol_meta SET value = '2' WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        let err = SqliteStorage::open(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProtocolError::UnsupportedSchema {
+                    found: 2,
+                    supported: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_held_write_lock_times_out_then_the_retry_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let timeout = Duration::from_millis(200);
+        let mut storage = SqliteStorage::builder(&path)
+            .with_busy_timeout(timeout)
+            .open()
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        let batch = [full_entry(1), full_entry(2)];
+        let started = Instant::now();
+        let err = storage.write_batch(&batch).unwrap_err();
+        let waited = started.elapsed();
+        assert!(waited >= timeout.mul_f32(0.9), "gave up after {waited:?}");
+        assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+        assert!(matches!(err, ProtocolError::Sqlite { .. }), "{err:?}");
+        assert!(err.to_string().contains("locked"), "{err}");
+
+        other.execute_batch("COMMIT").unwrap();
+        storage.write_batch(&batch).unwrap();
+        assert_eq!(row_count(&path), 2);
+    }
+
+    #[test]
+    fn a_full_disk_rolls_back_the_whole_batch_and_the_retry_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&[full_entry(0)]).unwrap();
+        let conn = storage.conn.as_ref().unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        // SQLite's own "disk full": the file may not grow past its size now.
+        conn.pragma_update(None, "max_page_count", pages).unwrap();
+
+        let mut big = full_entry(1);
+        big.output = Some(Value::String("x".repeat(256 * 1024)));
+        let batch = vec![full_entry(2), big, full_entry(3)];
+        let err = storage.write_batch(&batch).unwrap_err();
+        assert!(err.to_string().contains("full"), "{err}");
+        assert_eq!(
+            row_count(&path),
+            1,
+            "nothing of the failed batch is visible"
+        );
+
+        let conn = storage.conn.as_ref().unwrap();
+        conn.pragma_update(None, "max_page_count", 1_000_000)
+            .unwrap();
+        storage.write_batch(&batch).unwrap();
+        let read = ProtocolReader::open(&path)
+            .unwrap()
+            .query(&EntryFilter::default())
+            .unwrap();
+        // In timestamp order: the big entry is full_entry(1)'s slot.
+        let expected = [&full_entry(0), &batch[1], &batch[0], &batch[2]];
+        assert_eq!(read.len(), expected.len());
+        assert!(read.iter().zip(expected).all(|(a, b)| a == b));
+    }
+
+    #[test]
+    fn dropped_counts_accumulate_across_storages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(meta(&path, "dropped_entries"), None);
+        storage.record_dropped(0).unwrap();
+        assert_eq!(meta(&path, "dropped_entries"), None);
+        storage.record_dropped(5).unwrap();
+        storage.record_dropped(5).unwrap();
+        storage.record_dropped(7).unwrap();
+        assert_eq!(meta(&path, "dropped_entries").as_deref(), Some("7"));
+        storage.close().unwrap();
+        // A restarted pipeline counts from zero; the file keeps the sum.
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.record_dropped(2).unwrap();
+        assert_eq!(meta(&path, "dropped_entries").as_deref(), Some("9"));
+        assert_eq!(
+            ProtocolReader::open(&path)
+                .unwrap()
+                .meta()
+                .unwrap()
+                .dropped_entries,
+            9
+        );
+    }
+
+    #[test]
+    fn close_is_idempotent_and_later_writes_fail_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        storage.close().unwrap();
+        storage.close().unwrap();
+        let err = storage.write_batch(&[full_entry(2)]).unwrap_err();
+        assert!(err.to_string().contains("closed"), "{err}");
+        assert!(storage.record_dropped(3).is_err());
+        assert_eq!(storage.describe(), path.display().to_string());
+        // Closing the only connection checkpointed and removed the WAL.
+        assert!(!with_suffix(&path, "-wal").exists());
+        assert_eq!(row_count(&path), 1);
+    }
+
+    #[test]
+    fn out_of_range_token_counts_are_clamped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let mut entry = full_entry(1);
+        entry.input_tokens = Some(u64::MAX);
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&[entry]).unwrap();
+        let read = ProtocolReader::open(&path)
+            .unwrap()
+            .query(&EntryFilter::default())
+            .unwrap();
+        assert_eq!(read[0].input_tokens, Some(i64::MAX as u64));
     }
 }

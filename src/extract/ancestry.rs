@@ -1,0 +1,293 @@
+//! A bounded memory of spans, so a span without its own session or agent
+//! inherits its nearest ancestor's within the trace.
+//!
+//! Every span is remembered (unclassified ones too, so inheritance passes
+//! through them). Ended spans stay until the bound forces them out, oldest
+//! first, because children may start after their parent ended; open spans are
+//! evicted only when nothing ended is left.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::trace::{SpanId, TraceId};
+
+/// How far up a parent chain inheritance looks; also what stops a cycle.
+const MAX_DEPTH: usize = 256;
+
+/// A span's identity: span ids are only unique within a trace.
+pub(crate) type SpanKey = (TraceId, SpanId);
+
+/// What descendants can inherit from a span.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Lineage {
+    /// The session, the span's own or inherited.
+    pub session: Option<Arc<str>>,
+    /// The agent, the span's own or inherited.
+    pub agent: Option<Arc<str>>,
+}
+
+#[derive(Debug)]
+struct Node {
+    parent: SpanId,
+    lineage: Lineage,
+    /// Whether the span's start entry carried its input, so its end entry
+    /// need not repeat it.
+    input_sent: bool,
+    /// Position in `open` or `ended`: insertion (or end) order.
+    seq: u64,
+    ended: bool,
+}
+
+/// The span memory, bounded by a maximum number of spans.
+pub(crate) struct Ancestry {
+    nodes: HashMap<SpanKey, Node>,
+    open: BTreeMap<u64, SpanKey>,
+    ended: BTreeMap<u64, SpanKey>,
+    next_seq: u64,
+    capacity: usize,
+}
+
+impl fmt::Debug for Ancestry {
+    // Up to `capacity` nodes: print the bookkeeping, not the contents.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ancestry")
+            .field("open", &self.open.len())
+            .field("ended", &self.ended.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl Ancestry {
+    /// An empty memory of at most `capacity` spans.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            nodes: HashMap::new(),
+            open: BTreeMap::new(),
+            ended: BTreeMap::new(),
+            next_seq: 0,
+            capacity,
+        }
+    }
+
+    /// How many spans are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Remembers a span, or updates it: a value given here replaces the
+    /// remembered one (a session recorded late), an absent one keeps it.
+    /// Does not enforce the bound; see [`Ancestry::enforce_capacity`].
+    pub(crate) fn upsert(&mut self, key: SpanKey, parent: SpanId, lineage: Lineage) {
+        if let Some(node) = self.nodes.get_mut(&key) {
+            node.parent = parent;
+            if lineage.session.is_some() {
+                node.lineage.session = lineage.session;
+            }
+            if lineage.agent.is_some() {
+                node.lineage.agent = lineage.agent;
+            }
+            return;
+        }
+        let seq = self.bump();
+        self.open.insert(seq, key);
+        self.nodes.insert(
+            key,
+            Node {
+                parent,
+                lineage,
+                input_sent: false,
+                seq,
+                ended: false,
+            },
+        );
+    }
+
+    /// Marks a span ended: from now on it is among the first to be evicted.
+    pub(crate) fn end(&mut self, key: SpanKey) {
+        let seq = self.bump();
+        if let Some(node) = self.nodes.get_mut(&key) {
+            if node.ended {
+                self.ended.remove(&node.seq);
+            } else {
+                self.open.remove(&node.seq);
+            }
+            node.ended = true;
+            node.seq = seq;
+            self.ended.insert(seq, key);
+        }
+    }
+
+    /// Records that the span's start entry carried its input.
+    pub(crate) fn mark_input_sent(&mut self, key: SpanKey) {
+        if let Some(node) = self.nodes.get_mut(&key) {
+            node.input_sent = true;
+        }
+    }
+
+    /// Whether the span's start entry carried its input.
+    pub(crate) fn input_sent(&self, key: SpanKey) -> bool {
+        self.nodes.get(&key).is_some_and(|node| node.input_sent)
+    }
+
+    /// The nearest session and agent among `parent` and its ancestors.
+    pub(crate) fn inherited(&self, trace: TraceId, parent: SpanId) -> Lineage {
+        let mut found = Lineage::default();
+        let mut current = parent;
+        for _ in 0..MAX_DEPTH {
+            if current == SpanId::INVALID {
+                break;
+            }
+            let Some(node) = self.nodes.get(&(trace, current)) else {
+                break;
+            };
+            if found.session.is_none() {
+                found.session.clone_from(&node.lineage.session);
+            }
+            if found.agent.is_none() {
+                found.agent.clone_from(&node.lineage.agent);
+            }
+            if found.session.is_some() && found.agent.is_some() {
+                break;
+            }
+            current = node.parent;
+        }
+        found
+    }
+
+    /// Evicts spans until at most `capacity` remain: ended ones first, oldest
+    /// first, then open ones, oldest first.
+    pub(crate) fn enforce_capacity(&mut self) {
+        while self.nodes.len() > self.capacity {
+            let Some((_, key)) = self.ended.pop_first().or_else(|| self.open.pop_first()) else {
+                break;
+            };
+            self.nodes.remove(&key);
+        }
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: TraceId = TraceId::from_bytes([1; 16]);
+    const OTHER_TRACE: TraceId = TraceId::from_bytes([2; 16]);
+
+    fn id(n: u64) -> SpanId {
+        SpanId::from(n)
+    }
+
+    fn lineage(session: Option<&str>, agent: Option<&str>) -> Lineage {
+        Lineage {
+            session: session.map(Arc::from),
+            agent: agent.map(Arc::from),
+        }
+    }
+
+    #[test]
+    fn nearest_ancestor_wins_and_values_come_from_different_levels() {
+        let mut a = Ancestry::new(100);
+        a.upsert(
+            (T, id(1)),
+            SpanId::INVALID,
+            lineage(Some("s-root"), Some("root")),
+        );
+        a.upsert((T, id(2)), id(1), lineage(None, Some("planner")));
+        a.upsert((T, id(3)), id(2), lineage(None, None));
+        assert_eq!(
+            a.inherited(T, id(3)),
+            lineage(Some("s-root"), Some("planner"))
+        );
+        assert_eq!(a.inherited(T, SpanId::INVALID), Lineage::default());
+    }
+
+    #[test]
+    fn inheritance_stays_within_the_trace() {
+        let mut a = Ancestry::new(100);
+        a.upsert((T, id(1)), SpanId::INVALID, lineage(Some("s"), None));
+        assert_eq!(a.inherited(OTHER_TRACE, id(1)), Lineage::default());
+    }
+
+    #[test]
+    fn cycles_terminate() {
+        let mut a = Ancestry::new(100);
+        a.upsert((T, id(1)), id(2), lineage(None, None));
+        a.upsert((T, id(2)), id(1), lineage(None, None));
+        a.upsert((T, id(3)), id(3), lineage(None, None));
+        assert_eq!(a.inherited(T, id(1)), Lineage::default());
+        assert_eq!(a.inherited(T, id(3)), Lineage::default());
+    }
+
+    #[test]
+    fn late_values_update_and_absent_values_keep() {
+        let mut a = Ancestry::new(100);
+        a.upsert((T, id(1)), SpanId::INVALID, lineage(None, Some("a")));
+        a.upsert((T, id(1)), SpanId::INVALID, lineage(Some("late"), None));
+        assert_eq!(a.inherited(T, id(1)), lineage(Some("late"), Some("a")));
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn ended_spans_are_evicted_before_open_ones_oldest_first() {
+        let mut a = Ancestry::new(3);
+        for n in 1..=4 {
+            a.upsert((T, id(n)), SpanId::INVALID, lineage(Some("s"), None));
+        }
+        a.end((T, id(3)));
+        a.end((T, id(2)));
+        a.enforce_capacity();
+        assert_eq!(a.len(), 3);
+        // 3 ended first, so it went first; the open ones stay.
+        assert!(a.inherited(T, id(3)).session.is_none());
+        for n in [1, 2, 4] {
+            assert!(a.inherited(T, id(n)).session.is_some(), "{n}");
+        }
+        // With nothing ended left, the oldest open span goes.
+        a.upsert((T, id(5)), SpanId::INVALID, lineage(Some("s"), None));
+        a.upsert((T, id(6)), SpanId::INVALID, lineage(Some("s"), None));
+        a.enforce_capacity();
+        assert_eq!(a.len(), 3);
+        assert!(a.inherited(T, id(2)).session.is_none());
+        assert!(a.inherited(T, id(1)).session.is_none());
+        assert!(a.inherited(T, id(6)).session.is_some());
+    }
+
+    #[test]
+    fn ending_twice_or_ending_unknown_spans_is_harmless() {
+        let mut a = Ancestry::new(1);
+        a.end((T, id(9)));
+        a.upsert((T, id(1)), SpanId::INVALID, Lineage::default());
+        a.end((T, id(1)));
+        a.end((T, id(1)));
+        assert_eq!((a.open.len(), a.ended.len(), a.len()), (0, 1, 1));
+        a.enforce_capacity();
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn zero_capacity_remembers_nothing_after_enforcement() {
+        let mut a = Ancestry::new(0);
+        a.upsert((T, id(1)), SpanId::INVALID, Lineage::default());
+        a.enforce_capacity();
+        assert_eq!(a.len(), 0);
+        assert!(a.open.is_empty() && a.ended.is_empty());
+    }
+
+    #[test]
+    fn input_sent_is_remembered_per_span() {
+        let mut a = Ancestry::new(10);
+        a.upsert((T, id(1)), SpanId::INVALID, Lineage::default());
+        assert!(!a.input_sent((T, id(1))));
+        a.mark_input_sent((T, id(1)));
+        assert!(a.input_sent((T, id(1))));
+        assert!(!a.input_sent((T, id(2))));
+    }
+}

@@ -1,0 +1,359 @@
+//! Recorded text and values made safe to store: redacted, bounded, and turned
+//! into JSON (a string holding a JSON object or array becomes that JSON).
+
+use std::io;
+
+use opentelemetry::{Array, Value};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::redact::Redactor;
+use super::truncate::{cut_bytes, truncation_marker, Limit};
+
+/// Text after redaction and truncation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bounded {
+    /// The text, with the truncation marker appended when it was cut.
+    pub text: String,
+    /// Whether the original did not fit.
+    pub truncated: bool,
+}
+
+/// Redacts and bounds `text` in time linear in the limit, not in `text`:
+/// only the limit plus a margin is ever scanned, so a secret straddling the
+/// cut is matched whole and none of it survives.
+pub(crate) fn bound_text(text: &str, limit: Limit, redactor: &Redactor) -> Bounded {
+    bound_text_of_total(text, text.len(), limit, redactor)
+}
+
+/// [`bound_text`] for a text that is itself a prefix of something of
+/// `total_bytes` bytes.
+pub(crate) fn bound_text_of_total(
+    text: &str,
+    total_bytes: usize,
+    limit: Limit,
+    redactor: &Redactor,
+) -> Bounded {
+    let window_cut = limit.with_redaction_margin().cut_index(text);
+    let window = window_cut.map_or(text, |i| &text[..i]);
+    let redacted = redactor.redact(window);
+    let cut = limit.cut_index(&redacted);
+    if cut.is_none() && window_cut.is_none() && total_bytes <= text.len() {
+        return Bounded {
+            text: redacted.into_owned(),
+            truncated: false,
+        };
+    }
+    let kept = cut.map_or(&*redacted, |i| &redacted[..i]);
+    let mut out = String::with_capacity(kept.len() + 40);
+    out.push_str(kept);
+    out.push_str(&truncation_marker(total_bytes));
+    Bounded {
+        text: out,
+        truncated: true,
+    }
+}
+
+/// A recorded value as protocol content: strings holding a JSON object or
+/// array become that JSON when they fit; everything else maps naturally.
+pub(crate) fn content_json(value: &Value, limit: Limit, redactor: &Redactor) -> Json {
+    shape(value, limit, redactor, true).json
+}
+
+/// A value shaped for storage, with an estimate of its stored size.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Shaped {
+    /// The JSON to store.
+    pub json: Json,
+    /// Roughly how many bytes it takes, for the caller's overall budget.
+    pub size: usize,
+}
+
+/// A recorded value redacted, bounded and as JSON. With `parse_json`, a string
+/// that holds a JSON object or array becomes that JSON (content); without it,
+/// strings stay strings (raw attributes).
+pub(crate) fn shape(value: &Value, limit: Limit, redactor: &Redactor, parse_json: bool) -> Shaped {
+    match value {
+        Value::Bool(b) => Shaped {
+            json: Json::Bool(*b),
+            size: 5,
+        },
+        Value::I64(n) => Shaped {
+            json: Json::from(*n),
+            size: 20,
+        },
+        Value::F64(f) => Shaped {
+            json: float_json(*f),
+            size: 24,
+        },
+        Value::String(s) => {
+            let bounded = bound_text(s.as_str(), limit, redactor);
+            let size = bounded.text.len();
+            let json = if parse_json && !bounded.truncated {
+                parse_container(&bounded.text).unwrap_or(Json::String(bounded.text))
+            } else {
+                Json::String(bounded.text)
+            };
+            Shaped { json, size }
+        }
+        Value::Array(array) => shape_array(array, limit, redactor),
+        // A value kind added by a later OpenTelemetry: keep its text form.
+        other => {
+            let bounded = bound_text(&other.as_str(), limit, redactor);
+            Shaped {
+                size: bounded.text.len(),
+                json: Json::String(bounded.text),
+            }
+        }
+    }
+}
+
+/// Arrays go through their JSON text so one limit and one redaction pass
+/// cover them whole; the text is built only as far as the limit needs.
+fn shape_array(array: &Array, limit: Limit, redactor: &Redactor) -> Shaped {
+    let window = limit.with_redaction_margin().max_bytes();
+    let (text, total) = array_json_text(array, window);
+    let bounded = bound_text_of_total(&text, total, limit, redactor);
+    let size = bounded.text.len();
+    let json = if bounded.truncated {
+        Json::String(bounded.text)
+    } else {
+        // Redaction only replaces token characters, so the text still parses;
+        // if a user pattern broke it, the text is kept as a string.
+        serde_json::from_str(&bounded.text).unwrap_or(Json::String(bounded.text))
+    };
+    Shaped { json, size }
+}
+
+/// The array's JSON text, built up to about `window` bytes, and the exact
+/// length of its full JSON text.
+fn array_json_text(array: &Array, window: usize) -> (String, usize) {
+    match array {
+        Array::Bool(v) => elements_text(v.iter(), window, keep),
+        Array::I64(v) => elements_text(v.iter(), window, keep),
+        Array::F64(v) => elements_text(v.iter().map(|f| float_json(*f)), window, keep),
+        Array::String(v) => elements_text(v.iter().map(|s| s.as_str()), window, cut_bytes),
+        // An element kind added by a later OpenTelemetry: its text form.
+        other => elements_text(std::iter::once(other.to_string()), window, keep),
+    }
+}
+
+/// The `clip` of elements too small to be worth shortening.
+fn keep<T>(item: T, _room: usize) -> T {
+    item
+}
+
+/// Writes `[a,b,…]` until the text passes `window` bytes, then only counts.
+/// `clip` shortens the element that crosses the window, so one huge element
+/// is never copied whole.
+fn elements_text<T: Serialize>(
+    items: impl Iterator<Item = T>,
+    window: usize,
+    clip: fn(T, usize) -> T,
+) -> (String, usize) {
+    let mut text = String::from("[");
+    let mut total = 1;
+    for (i, item) in items.enumerate() {
+        let sep = usize::from(i > 0);
+        let full_len = json_len(&item);
+        total += sep + full_len;
+        if text.len() <= window {
+            if sep == 1 {
+                text.push(',');
+            }
+            let room = window - text.len() + 1;
+            let item = if full_len > room {
+                clip(item, room)
+            } else {
+                item
+            };
+            // Serializing strings, numbers and `Json` into a `String` cannot fail.
+            text.push_str(&serde_json::to_string(&item).unwrap_or_default());
+        }
+    }
+    if text.len() == total {
+        text.push(']');
+    }
+    (text, total + 1)
+}
+
+/// The length of `item`'s JSON text, without building it.
+fn json_len<T: Serialize>(item: &T) -> usize {
+    let mut counter = ByteCounter(0);
+    match serde_json::to_writer(&mut counter, item) {
+        Ok(()) => counter.0,
+        Err(_) => 0,
+    }
+}
+
+struct ByteCounter(usize);
+
+impl io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// JSON has no NaN or infinity; those keep their text form.
+fn float_json(f: f64) -> Json {
+    serde_json::Number::from_f64(f).map_or_else(|| Json::String(f.to_string()), Json::Number)
+}
+
+/// `text` as JSON when it holds an object or an array.
+fn parse_container(text: &str) -> Option<Json> {
+    // Checking the first character first spares a parse attempt on prose.
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') | Some(b'[') => serde_json::from_str(text).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::ProtocolConfig;
+
+    fn redactor() -> Redactor {
+        Redactor::new(&ProtocolConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn short_text_is_kept_whole() {
+        let b = bound_text("hello", Limit::Chars(10), &redactor());
+        assert_eq!(b.text, "hello");
+        assert!(!b.truncated);
+    }
+
+    #[test]
+    fn truncation_is_char_boundary_safe_with_multibyte_text() {
+        let text = "日本語のテキスト".repeat(100);
+        for n in [0, 1, 2, 7, 50] {
+            let b = bound_text(&text, Limit::Chars(n), &redactor());
+            assert!(b.truncated);
+            let expected: String = text.chars().take(n).collect();
+            assert_eq!(
+                b.text,
+                format!("{expected}{}", truncation_marker(text.len()))
+            );
+        }
+        for n in [1, 2, 5, 100] {
+            let b = bound_text(&text, Limit::Bytes(n), &redactor());
+            let kept = b.text.split('…').next().unwrap();
+            assert!(kept.len() <= n && text.starts_with(kept));
+        }
+    }
+
+    #[test]
+    fn a_secret_straddling_the_cut_leaves_no_prefix() {
+        let key = "sk-abcdefghijklmnopqrstuvwxyz0123456789";
+        let text = format!("{} {key} and more", "x".repeat(10));
+        let b = bound_text(&text, Limit::Chars(20), &redactor());
+        assert!(b.truncated);
+        assert!(!b.text.contains("sk-"), "{}", b.text);
+        assert!(!b.text.contains("abcdefg"), "{}", b.text);
+        assert!(b.text.starts_with("xxxxxxxxxx [REDACTED…"), "{}", b.text);
+
+        // A private key cut by the redaction window itself (no END within
+        // reach) is redacted to the end of the window, not leaked.
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----",
+            "A".repeat(20_000)
+        );
+        let b = bound_text(&pem, Limit::Chars(100), &redactor());
+        assert_eq!(
+            b.text,
+            format!("[REDACTED]{}", truncation_marker(pem.len()))
+        );
+    }
+
+    #[test]
+    fn a_ten_megabyte_string_is_bounded_and_redacted() {
+        let text = format!("Bearer abcdef {}", "z".repeat(10 * 1024 * 1024));
+        let started = std::time::Instant::now();
+        let b = bound_text(&text, Limit::Chars(100), &redactor());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(b.text.starts_with("[REDACTED] zzz"));
+        assert!(b.text.len() < 200);
+        assert!(b.text.ends_with(&truncation_marker(text.len())));
+    }
+
+    #[test]
+    fn json_object_and_array_strings_become_json_when_they_fit() {
+        let r = redactor();
+        let obj = content_json(&Value::from(r#"{"from":"BER"}"#), Limit::Chars(100), &r);
+        assert_eq!(obj, json!({"from": "BER"}));
+        let arr = content_json(&Value::from(r#" [1, 2]"#), Limit::Chars(100), &r);
+        assert_eq!(arr, json!([1, 2]));
+        // A JSON scalar in a string stays the string it was.
+        let num = content_json(&Value::from("42"), Limit::Chars(100), &r);
+        assert_eq!(num, json!("42"));
+    }
+
+    #[test]
+    fn invalid_or_truncated_json_is_kept_as_a_string() {
+        let r = redactor();
+        let bad = content_json(&Value::from(r#"{"from": BER"#), Limit::Chars(100), &r);
+        assert_eq!(bad, json!(r#"{"from": BER"#));
+        let long = content_json(&Value::from(r#"{"from":"BERLIN"}"#), Limit::Chars(5), &r);
+        assert_eq!(long, json!(format!(r#"{{"fro{}"#, truncation_marker(17))));
+    }
+
+    #[test]
+    fn secrets_inside_json_content_are_redacted_before_parsing() {
+        let r = redactor();
+        let v = content_json(
+            &Value::from(r#"{"api_key":"sk-abcdefghijklmnopqrstuv","q":"hi"}"#),
+            Limit::Chars(1000),
+            &r,
+        );
+        assert_eq!(v, json!({"api_key": "[REDACTED]", "q": "hi"}));
+    }
+
+    #[test]
+    fn attributes_keep_strings_as_strings() {
+        let s = shape(&Value::from("[1]"), Limit::Bytes(100), &redactor(), false);
+        assert_eq!(s.json, json!("[1]"));
+    }
+
+    #[test]
+    fn scalars_and_arrays_map_naturally() {
+        let r = redactor();
+        let l = Limit::Chars(100);
+        assert_eq!(content_json(&Value::Bool(true), l, &r), json!(true));
+        assert_eq!(content_json(&Value::I64(-3), l, &r), json!(-3));
+        assert_eq!(content_json(&Value::F64(0.5), l, &r), json!(0.5));
+        assert_eq!(content_json(&Value::F64(f64::NAN), l, &r), json!("NaN"));
+        let strings = Value::Array(Array::String(vec![
+            "a".into(),
+            "AKIAIOSFODNN7EXAMPLE".into(),
+        ]));
+        assert_eq!(content_json(&strings, l, &r), json!(["a", "[REDACTED]"]));
+        let ints = Value::Array(Array::I64(vec![1, 2, 3]));
+        assert_eq!(content_json(&ints, l, &r), json!([1, 2, 3]));
+        let empty = Value::Array(Array::Bool(vec![]));
+        assert_eq!(content_json(&empty, l, &r), json!([]));
+    }
+
+    #[test]
+    fn huge_arrays_are_bounded_and_report_their_full_size() {
+        let big: Vec<i64> = (0..1_000_000).collect();
+        let full_len = serde_json::to_string(&big).unwrap().len();
+        let shaped = shape(
+            &Value::Array(Array::I64(big)),
+            Limit::Bytes(64),
+            &redactor(),
+            false,
+        );
+        let text = shaped.json.as_str().unwrap();
+        assert!(text.starts_with("[0,1,2,3"));
+        assert!(text.ends_with(&truncation_marker(full_len)), "{text}");
+        assert!(shaped.size < 200);
+    }
+}

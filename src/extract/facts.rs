@@ -1,0 +1,368 @@
+//! What one span says about itself: its kind, name, session, agent, model,
+//! tool and token counts — read once, before any inheritance.
+
+use std::sync::Arc;
+
+use opentelemetry_sdk::trace::SpanData;
+
+use super::ancestry::{Lineage, SpanKey};
+use super::attributes::{Attributes, Found, MAX_IDENT_BYTES};
+use super::classify::{classify, handoff_parties, name_suffix, StepKind};
+use super::keys;
+use super::truncate::cut_bytes;
+
+/// The entry name of a span whose name is empty.
+const UNNAMED: &str = "(unnamed)";
+
+/// The span's own facts.
+#[derive(Debug)]
+pub(crate) struct SpanFacts<'a> {
+    /// The span itself.
+    pub span: &'a SpanData,
+    /// Its identity in the span memory.
+    pub key: SpanKey,
+    /// What kind of step it records.
+    pub kind: StepKind,
+    /// Its attributes, last value wins.
+    pub attrs: Attributes<'a>,
+    /// The entry's `name` (agent, tool, span name, or the agent taken over to).
+    pub name: String,
+    /// Its own session, if it names one.
+    pub session: Option<String>,
+    /// Its own agent: an agent span's name, else an explicit agent attribute.
+    pub agent: Option<String>,
+    /// On a handoff, the agent handing off, when the span says.
+    pub handoff_from: Option<String>,
+    /// The model.
+    pub model: Option<String>,
+    /// The model provider.
+    pub provider: Option<String>,
+    /// The tool.
+    pub tool_name: Option<String>,
+    /// The tool call's id.
+    pub tool_call_id: Option<String>,
+    /// Tokens read.
+    pub input_tokens: Option<u64>,
+    /// Tokens written.
+    pub output_tokens: Option<u64>,
+    /// The attribute keys that supplied the fields above, so the `Full`
+    /// attribute map does not repeat them.
+    pub mapped: Vec<&'static str>,
+}
+
+impl<'a> SpanFacts<'a> {
+    /// Reads the span's facts.
+    pub(crate) fn read(span: &'a SpanData) -> Self {
+        let attrs = Attributes::new(&span.attributes);
+        let kind = classify(&attrs, &span.name);
+        let mut mapped = Vec::new();
+        let session = take(&mut mapped, attrs.ident(keys::SESSION_ID));
+        let agent_attr = take(&mut mapped, attrs.ident(keys::AGENT_NAME));
+        let model = take(&mut mapped, attrs.ident(keys::MODEL));
+        let provider = take(&mut mapped, attrs.ident(keys::PROVIDER));
+        let tool_attr = take(&mut mapped, attrs.ident(keys::TOOL_NAME));
+        let tool_call_id = take(&mut mapped, attrs.ident(keys::TOOL_CALL_ID));
+        let input_tokens = take(&mut mapped, attrs.count(keys::INPUT_TOKENS));
+        let output_tokens = take(&mut mapped, attrs.count(keys::OUTPUT_TOKENS));
+
+        let span_name = bounded_name(&span.name);
+        let suffix = |kind| name_suffix(&span.name, kind).map(bounded_name);
+        let (mut handoff_from, mut name) = (None, span_name.clone());
+        let mut agent = agent_attr;
+        let mut tool_name = tool_attr;
+        match kind {
+            StepKind::Agent => {
+                let own = agent
+                    .take()
+                    .or_else(|| suffix(StepKind::Agent))
+                    .unwrap_or(span_name);
+                name.clone_from(&own);
+                agent = Some(own);
+            }
+            StepKind::Tool => {
+                let tool = tool_name
+                    .take()
+                    .or_else(|| suffix(StepKind::Tool))
+                    .unwrap_or(span_name);
+                name.clone_from(&tool);
+                tool_name = Some(tool);
+            }
+            StepKind::Handoff => {
+                let suffix = name_suffix(&span.name, StepKind::Handoff);
+                let (from_name, to_name) = suffix.map_or((None, None), handoff_parties);
+                handoff_from = take(&mut mapped, attrs.ident(keys::HANDOFF_FROM))
+                    .or_else(|| from_name.map(bounded_name));
+                let to_attr = take(&mut mapped, attrs.ident(keys::HANDOFF_TO));
+                if let Some(to) = to_attr.or_else(|| to_name.map(bounded_name)) {
+                    name = to;
+                }
+                // A handoff's agent is the one handing off; leave it to
+                // inheritance unless the span names it explicitly.
+            }
+            StepKind::Llm | StepKind::Guardrail | StepKind::Other => {}
+        }
+
+        Self {
+            span,
+            key: (span.span_context.trace_id(), span.span_context.span_id()),
+            kind,
+            attrs,
+            name,
+            session,
+            agent,
+            handoff_from,
+            model,
+            provider,
+            tool_name,
+            tool_call_id,
+            input_tokens,
+            output_tokens,
+            mapped,
+        }
+    }
+
+    /// What the span itself passes on to its descendants.
+    pub(crate) fn own_lineage(&self) -> Lineage {
+        Lineage {
+            session: self.session.as_deref().map(Arc::from),
+            agent: self.agent.as_deref().map(Arc::from),
+        }
+    }
+}
+
+/// The value found, noting the alias that supplied it in `mapped`.
+fn take<T>(mapped: &mut Vec<&'static str>, found: Option<Found<T>>) -> Option<T> {
+    found.map(|f| {
+        mapped.push(f.key);
+        f.value
+    })
+}
+
+/// A span name fit for an entry: bounded, and never empty.
+fn bounded_name(name: &str) -> String {
+    let name = cut_bytes(name.trim(), MAX_IDENT_BYTES);
+    if name.is_empty() {
+        UNNAMED.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::KeyValue;
+
+    use super::*;
+    use crate::extract::test_support::span;
+
+    #[test]
+    fn agent_name_from_attribute_then_name_suffix_then_span_name() {
+        let s = span(
+            "invoke_agent planner",
+            vec![KeyValue::new("gen_ai.agent.name", "boss")],
+        );
+        let f = SpanFacts::read(&s);
+        assert_eq!((f.kind, f.name.as_str()), (StepKind::Agent, "boss"));
+        assert_eq!(f.agent.as_deref(), Some("boss"));
+        assert_eq!(f.mapped, ["gen_ai.agent.name"]);
+
+        for key in ["agent.name", "agent_name"] {
+            let s = span("invoke_agent planner", vec![KeyValue::new(key, "alt")]);
+            assert_eq!(SpanFacts::read(&s).name, "alt", "{key}");
+        }
+
+        let s = span("invoke_agent planner", vec![]);
+        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some("planner"));
+
+        let s = span(
+            "Planner",
+            vec![KeyValue::new("openinference.span.kind", "AGENT")],
+        );
+        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some("Planner"));
+    }
+
+    #[test]
+    fn non_agent_spans_own_an_agent_only_when_they_say_so() {
+        let s = span("chat gpt-4o", vec![]);
+        let f = SpanFacts::read(&s);
+        assert_eq!(
+            (f.kind, f.name.as_str(), f.agent),
+            (StepKind::Llm, "chat gpt-4o", None)
+        );
+        let s = span(
+            "chat gpt-4o",
+            vec![KeyValue::new("gen_ai.agent.name", "writer")],
+        );
+        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some("writer"));
+    }
+
+    #[test]
+    fn tool_name_from_attributes_then_suffix_then_span_name() {
+        for key in ["gen_ai.tool.name", "tool.name"] {
+            let s = span("execute_tool x", vec![KeyValue::new(key, "search")]);
+            let f = SpanFacts::read(&s);
+            assert_eq!(
+                (f.name.as_str(), f.tool_name.as_deref()),
+                ("search", Some("search"))
+            );
+        }
+        let s = span("execute_tool lookup", vec![]);
+        assert_eq!(SpanFacts::read(&s).tool_name.as_deref(), Some("lookup"));
+        let s = span(
+            "fetch",
+            vec![KeyValue::new("openinference.span.kind", "TOOL")],
+        );
+        assert_eq!(SpanFacts::read(&s).tool_name.as_deref(), Some("fetch"));
+    }
+
+    #[test]
+    fn tool_call_id_model_and_provider_aliases() {
+        for (key, value) in [("gen_ai.tool.call.id", "c1"), ("tool_call.id", "c2")] {
+            let s = span("execute_tool t", vec![KeyValue::new(key, value)]);
+            assert_eq!(SpanFacts::read(&s).tool_call_id.as_deref(), Some(value));
+        }
+        let s = span(
+            "chat",
+            vec![
+                KeyValue::new("gen_ai.request.model", "asked"),
+                KeyValue::new("gen_ai.response.model", "answered"),
+            ],
+        );
+        assert_eq!(SpanFacts::read(&s).model.as_deref(), Some("answered"));
+        for key in ["gen_ai.request.model", "llm.model_name"] {
+            let s = span("chat", vec![KeyValue::new(key, "m")]);
+            assert_eq!(SpanFacts::read(&s).model.as_deref(), Some("m"), "{key}");
+        }
+        for key in [
+            "gen_ai.provider.name",
+            "gen_ai.system",
+            "llm.provider",
+            "llm.system",
+        ] {
+            let s = span("chat", vec![KeyValue::new(key, "openai")]);
+            assert_eq!(
+                SpanFacts::read(&s).provider.as_deref(),
+                Some("openai"),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn handoff_parties_from_attributes_or_name() {
+        let s = span(
+            "handoff",
+            vec![
+                KeyValue::new("handoff.from_agent", "triage"),
+                KeyValue::new("handoff.to_agent", "billing"),
+            ],
+        );
+        let f = SpanFacts::read(&s);
+        assert_eq!((f.kind, f.name.as_str()), (StepKind::Handoff, "billing"));
+        assert_eq!(f.handoff_from.as_deref(), Some("triage"));
+        assert_eq!(f.agent, None);
+
+        let s = span("handoff refunds", vec![KeyValue::new("from_agent", "a")]);
+        let f = SpanFacts::read(&s);
+        assert_eq!(
+            (f.name.as_str(), f.handoff_from.as_deref()),
+            ("refunds", Some("a"))
+        );
+
+        let s = span(
+            "Handoff: triage -> billing",
+            vec![KeyValue::new("to_agent", "x")],
+        );
+        let f = SpanFacts::read(&s);
+        assert_eq!(
+            (f.name.as_str(), f.handoff_from.as_deref()),
+            ("x", Some("triage"))
+        );
+
+        let s = span("handoff", vec![]);
+        assert_eq!(SpanFacts::read(&s).name, "handoff");
+    }
+
+    #[test]
+    fn empty_names_become_unnamed() {
+        let s = span("", vec![]);
+        assert_eq!(SpanFacts::read(&s).name, UNNAMED);
+        let s = span(
+            "  ",
+            vec![KeyValue::new("openinference.span.kind", "AGENT")],
+        );
+        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some(UNNAMED));
+    }
+
+    #[test]
+    fn every_session_alias_is_read_in_table_order() {
+        for key in keys::SESSION_ID {
+            let s = span("x", vec![KeyValue::new(*key, "sess")]);
+            assert_eq!(
+                SpanFacts::read(&s).session.as_deref(),
+                Some("sess"),
+                "{key}"
+            );
+        }
+        let s = span(
+            "x",
+            vec![
+                KeyValue::new("run_id", "run"),
+                KeyValue::new("session.id", "sess"),
+            ],
+        );
+        assert_eq!(SpanFacts::read(&s).session.as_deref(), Some("sess"));
+    }
+
+    #[test]
+    fn tokens_from_current_and_older_names_in_any_numeric_form() {
+        let cases = [
+            ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"),
+            (
+                "gen_ai.usage.prompt_tokens",
+                "gen_ai.usage.completion_tokens",
+            ),
+            ("llm.token_count.prompt", "llm.token_count.completion"),
+        ];
+        for (input, output) in cases {
+            let s = span(
+                "chat",
+                vec![KeyValue::new(input, "12"), KeyValue::new(output, 3.0)],
+            );
+            let f = SpanFacts::read(&s);
+            assert_eq!(
+                (f.input_tokens, f.output_tokens),
+                (Some(12), Some(3)),
+                "{input}"
+            );
+            assert_eq!(f.mapped, [input, output]);
+        }
+        let s = span(
+            "chat",
+            vec![
+                KeyValue::new("gen_ai.usage.input_tokens", 7),
+                KeyValue::new("gen_ai.usage.output_tokens", -1),
+            ],
+        );
+        let f = SpanFacts::read(&s);
+        assert_eq!((f.input_tokens, f.output_tokens), (Some(7), None));
+    }
+
+    #[test]
+    fn duplicated_attributes_read_as_the_last_value() {
+        let s = span(
+            "chat",
+            vec![
+                KeyValue::new("gen_ai.usage.input_tokens", "1"),
+                KeyValue::new("session.id", "old"),
+                KeyValue::new("gen_ai.usage.input_tokens", "99"),
+                KeyValue::new("session.id", "new"),
+            ],
+        );
+        let f = SpanFacts::read(&s);
+        assert_eq!(
+            (f.input_tokens, f.session.as_deref()),
+            (Some(99), Some("new"))
+        );
+    }
+}

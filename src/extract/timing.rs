@@ -1,0 +1,71 @@
+//! Span times as protocol timestamps and durations, total on any input.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+/// The earliest timestamp the protocol stores: RFC 3339 has four-digit years.
+const EARLIEST: DateTime<Utc> = DateTime::UNIX_EPOCH;
+
+/// `9999-12-31T23:59:59.999999Z`, the latest four-digit-year instant in micros.
+fn latest() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 999_999_000).unwrap_or(EARLIEST)
+}
+
+/// A span time as a UTC timestamp. Times before the Unix epoch or past year
+/// 9999 (a broken clock, a hand-built span) are clamped so that every stored
+/// timestamp stays valid RFC 3339 that readers can parse back.
+pub(crate) fn timestamp(time: SystemTime) -> DateTime<Utc> {
+    let Ok(since_epoch) = time.duration_since(SystemTime::UNIX_EPOCH) else {
+        return EARLIEST;
+    };
+    i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, since_epoch.subsec_nanos()))
+        .map_or_else(latest, |t| t.min(latest()))
+}
+
+/// `end − start` in milliseconds; 0 when the clock went backwards.
+pub(crate) fn duration_ms(start: SystemTime, end: SystemTime) -> f64 {
+    // One division from whole nanoseconds rounds once, so 9 510 ns is stored
+    // as 0.00951, not 0.009510000000000001.
+    end.duration_since(start)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos() as f64
+        / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::format_timestamp;
+
+    #[test]
+    fn ordinary_times_convert_to_micros_in_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::new(1_795_748_400, 123_456_789);
+        assert_eq!(
+            format_timestamp(&timestamp(t)),
+            "2026-11-27T03:00:00.123456Z"
+        );
+    }
+
+    #[test]
+    fn odd_times_are_clamped_not_panicking() {
+        let before_epoch = SystemTime::UNIX_EPOCH - Duration::from_secs(10);
+        assert_eq!(timestamp(before_epoch), EARLIEST);
+        let far_future = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2);
+        assert_eq!(
+            format_timestamp(&timestamp(far_future)),
+            "9999-12-31T23:59:59.999999Z"
+        );
+    }
+
+    #[test]
+    fn durations_are_milliseconds_and_never_negative() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let end = start + Duration::from_micros(182_400);
+        assert!((duration_ms(start, end) - 182.4).abs() < 1e-9);
+        assert_eq!(duration_ms(end, start), 0.0);
+        assert_eq!(duration_ms(start, start), 0.0);
+    }
+}
