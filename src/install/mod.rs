@@ -49,6 +49,7 @@ pub use otlp::{OtlpExport, OtlpProtocol};
 use crate::config::ProtocolConfig;
 use crate::error::{ProtocolError, Result};
 use crate::pipeline::{ProtocolProcessor, ProtocolProcessorBuilder};
+use crate::query::ProtocolFormat;
 use crate::storage::{JsonlStorage, SqliteStorage};
 
 /// The layer [`ProtocolInstallBuilder::build`] returns: the
@@ -260,17 +261,8 @@ fn fmt_filter() -> Result<EnvFilter> {
 
 /// A processor builder over the storage the path's extension names.
 fn storage_builder(path: &Path) -> Result<ProtocolProcessorBuilder> {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
-        Some("db" | "sqlite" | "sqlite3") => {
-            Ok(ProtocolProcessor::builder(SqliteStorage::open(path)?))
-        }
-        Some("jsonl" | "ndjson") => Ok(ProtocolProcessor::builder(JsonlStorage::open(path)?)),
-        _ => Err(ProtocolError::UnknownFormat {
-            path: path.to_path_buf(),
-        }),
-    }
+    Ok(match ProtocolFormat::from_path(path)? {
+        ProtocolFormat::Sqlite => ProtocolProcessor::builder(SqliteStorage::open(path)?),
+        ProtocolFormat::Jsonl => ProtocolProcessor::builder(JsonlStorage::open(path)?),
+    })
 }
