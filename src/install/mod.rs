@@ -25,6 +25,7 @@
 //! # drop(guard); Ok(()) }
 //! ```
 
+mod console;
 mod guard;
 #[cfg(feature = "otlp")]
 mod otlp;
@@ -122,9 +123,11 @@ impl ProtocolInstallBuilder {
         self
     }
 
-    /// Adds (default) or leaves out a `fmt` layer printing events and spans
-    /// to stderr, filtered by `RUST_LOG` (default `info`). The filter applies
-    /// to the console only: the protocol records regardless of `RUST_LOG`.
+    /// Adds (default) or leaves out a `fmt` layer printing events, with their
+    /// spans, to stderr, filtered by `RUST_LOG` (default `info`). The filter
+    /// applies to the console only: the protocol records regardless of
+    /// `RUST_LOG`. Content (messages, tool arguments and results) stays out
+    /// of the console; it is in the protocol.
     pub fn with_fmt_layer(mut self, enabled: bool) -> Self {
         self.fmt_layer = enabled;
         self
@@ -230,6 +233,8 @@ impl ProtocolInstallBuilder {
         let layer: ProtocolLayer<S> = match fmt_filter {
             Some(filter) => {
                 let fmt_layer = tracing_subscriber::fmt::layer()
+                    .fmt_fields(console::WithoutContent)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_writer(std::io::stderr)
                     .with_filter(filter);
                 otel_layer.and_then(fmt_layer).boxed()
