@@ -50,3 +50,9 @@ pub use query::{
 pub use storage::{
     Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
 };
+
+/// The README's Rust blocks, compiled (and run unless `no_run`) as doc tests.
+/// They use every feature, so they are checked with `--all-features`.
+#[cfg(all(doctest, feature = "otlp"))]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -7,16 +7,17 @@
 
 #![allow(deprecated)] // the `gen_ai.*` constants: see `instrument`.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use opentelemetry_semantic_conventions::attribute::{
     GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES, GEN_AI_SYSTEM_INSTRUCTIONS,
     GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_CALL_RESULT,
 };
 use tracing::field::{Field, Visit};
+use tracing::span::Record;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::{FormatFields, FormattedFields};
 
 /// Fields the console leaves out: content, and the span-naming fields
 /// `tracing-opentelemetry` reads (the span's own name already shows).
@@ -47,6 +48,24 @@ impl<'writer> FormatFields<'writer> for WithoutContent {
         };
         fields.record(&mut visitor);
         visitor.result
+    }
+
+    /// Fields recorded on a span later are appended with a separator only
+    /// when something is shown, so a hidden field leaves no stray space.
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &Record<'_>,
+    ) -> fmt::Result {
+        let mut added = String::new();
+        self.format_fields(Writer::new(&mut added), fields)?;
+        if !added.is_empty() {
+            if !current.fields.is_empty() {
+                current.fields.push(' ');
+            }
+            current.fields.push_str(&added);
+        }
+        Ok(())
     }
 }
 
@@ -115,8 +134,10 @@ mod tests {
             let span = tracing::info_span!(
                 "execute_tool",
                 { GEN_AI_TOOL_CALL_ARGUMENTS } = r#"{"card":"4111"}"#,
-                gen_ai.tool.name = "pay"
+                gen_ai.tool.name = "pay",
+                { GEN_AI_TOOL_CALL_RESULT } = tracing::field::Empty,
             );
+            span.record("gen_ai.tool.call.result", "ok");
             span.in_scope(|| tracing::info!(attempt = 2, "paying"));
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();

@@ -124,7 +124,8 @@ impl ProtocolInstallBuilder {
     }
 
     /// Adds (default) or leaves out a `fmt` layer printing events, with their
-    /// spans, to stderr, filtered by `RUST_LOG` (default `info`). The filter
+    /// spans, to stderr, filtered by `RUST_LOG` (default `info`, OpenTelemetry's own logs from
+    /// `warn`). The filter
     /// applies to the console only: the protocol records regardless of
     /// `RUST_LOG`. Content (messages, tool arguments and results) stays out
     /// of the console; it is in the protocol.
@@ -252,7 +253,8 @@ impl ProtocolInstallBuilder {
     }
 }
 
-/// The console filter: `RUST_LOG`, or `info` when it is unset or empty.
+/// The console filter: `RUST_LOG`, or, when it is unset or empty, `info`
+/// with OpenTelemetry's own chatter (provider set, …) held to warnings.
 fn fmt_filter() -> Result<EnvFilter> {
     match std::env::var(EnvFilter::DEFAULT_ENV) {
         Ok(directives) if !directives.trim().is_empty() => {
@@ -260,7 +262,7 @@ fn fmt_filter() -> Result<EnvFilter> {
                 ProtocolError::InvalidConfig(format!("RUST_LOG={directives:?} is invalid: {err}"))
             })
         }
-        _ => Ok(EnvFilter::new("info")),
+        _ => Ok(EnvFilter::new("info,opentelemetry=warn")),
     }
 }
 
