@@ -19,6 +19,9 @@ fn flush_and_shutdown_are_bounded_by_their_timeouts() {
         .unwrap();
     let processor = ProtocolProcessor::builder(storage)
         .with_queue_capacity(8)
+        // Commit after every entry, so the writer is stuck on the lock from
+        // the first span on and the queue must fill.
+        .with_max_batch_entries(1)
         .with_queue_full_policy(QueueFullPolicy::Wait(Duration::from_millis(100)))
         .build()
         .unwrap();
