@@ -117,3 +117,46 @@ fn every_recorded_span_also_arrives_over_otlp_grpc() {
         "a string array"
     );
 }
+
+#[test]
+fn the_guard_closes_cleanly_inside_an_async_runtime() {
+    use reagentic_protocol::instrument::{AgentSpan, ToolSpan};
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protocol.db");
+    // A `current_thread` runtime, as under `#[tokio::main(flavor = "current_thread")]`:
+    // building, recording and dropping the guard all happen inside it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (layer, guard) = reagentic_protocol::install::builder(&path)
+            .with_fmt_layer(false)
+            .with_otlp_export(
+                OtlpExport::from_env()
+                    .with_protocol(OtlpProtocol::Grpc)
+                    .with_endpoint(collector.endpoint()),
+            )
+            .build()
+            .expect("build");
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let _default = tracing::subscriber::set_default(subscriber);
+        let agent = AgentSpan::new("async")
+            .conversation_id("conv-async")
+            .start();
+        agent
+            .instrument(async {
+                let tool = ToolSpan::new("sleep").start();
+                tool.instrument(tokio::time::sleep(Duration::from_millis(2)))
+                    .await;
+                tool.record_result("slept");
+            })
+            .await;
+        drop(agent);
+        guard.flush().expect("flush inside the runtime");
+        drop(guard);
+    });
+    assert_eq!(read_all(&path).len(), 4);
+    assert_eq!(collector.wait_for(2, Duration::from_secs(5)).len(), 2);
+}
