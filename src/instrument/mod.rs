@@ -11,8 +11,11 @@
 //!
 //! Everything known when the step begins is given to the builder, so it is in
 //! the start entry; what is known later (output, token usage, finish reasons,
-//! errors) is recorded on the started span and lands in the end entry. The
-//! span ends when the started value (and every clone of its span) is dropped.
+//! errors) is recorded on the started span and lands in the end entry. (The
+//! OpenTelemetry span starts when it is first entered — `in_scope`, `enter`,
+//! `instrument` — so what is recorded before that also reaches the start
+//! entry.) The span ends when the started value (and every clone of its
+//! span) is dropped.
 //!
 //! ```
 //! use reagentic_protocol::instrument::{AgentSpan, Message, ModelCallSpan, ToolSpan, Usage};
