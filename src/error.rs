@@ -83,6 +83,17 @@ pub enum ProtocolError {
     /// The writer thread could not be started or is gone.
     #[error("protocol writer thread: {0}")]
     Worker(String),
+    /// The one-call installer could not set the global `tracing` subscriber
+    /// because one is already set (by an earlier install or by other code).
+    #[error(
+        "a global tracing subscriber is already set: install the protocol once per process, \
+         or use `install::builder(..).build()` and add its layer to your own subscriber"
+    )]
+    AlreadyInstalled,
+    /// The OTLP exporter could not be configured; the message names the
+    /// setting or environment variable at fault.
+    #[error("invalid OTLP exporter configuration: {0}")]
+    Otlp(String),
 }
 
 /// Shorthand for results whose error is [`ProtocolError`].

@@ -26,6 +26,8 @@ mod config;
 mod entry;
 mod error;
 mod extract;
+pub mod install;
+pub mod instrument;
 mod pipeline;
 mod query;
 mod storage;
@@ -37,6 +39,7 @@ pub use entry::{
 };
 pub use error::{ProtocolError, Result};
 pub use extract::Extractor;
+pub use install::{ProtocolGuard, ProtocolInstallBuilder};
 pub use pipeline::{
     ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
     ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy,
@@ -47,3 +50,9 @@ pub use query::{
 pub use storage::{
     Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
 };
+
+/// The README's Rust blocks, compiled (and run unless `no_run`) as doc tests.
+/// They use every feature, so they are checked with `--all-features`.
+#[cfg(all(doctest, feature = "otlp"))]
+#[doc = include_str!("../README.md")]
+mod readme {}

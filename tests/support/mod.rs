@@ -190,3 +190,65 @@ macro_rules! tool_span {
         )
     };
 }
+
+/// A real OTLP/gRPC endpoint for the `otlp` tests.
+#[cfg(feature = "otlp")]
+pub mod collector;
+
+/// A small multi-agent run through the `instrument` helpers: triage asks the
+/// model and hands off; the specialist asks the model and calls a tool, then
+/// a second tool that fails once and is retried. 8 spans, 15 entries.
+pub fn instrumented_run(session: &str) {
+    use reagentic_protocol::instrument::{handoff, AgentSpan, ModelCallSpan, ToolSpan, Usage};
+
+    #[derive(Debug)]
+    struct Unavailable;
+    impl std::fmt::Display for Unavailable {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("service unavailable")
+        }
+    }
+    impl std::error::Error for Unavailable {}
+
+    let triage = AgentSpan::new("triage")
+        .conversation_id(session)
+        .input("Book a flight")
+        .start();
+    triage.in_scope(|| {
+        let call = ModelCallSpan::new("local", "scripted-1").start();
+        call.in_scope(|| {});
+        call.record_output("hand off");
+        call.record_usage(Usage::new(10, 4));
+        call.record_finish_reasons(["stop"]);
+        drop(call);
+        handoff("triage", "specialist");
+    });
+    drop(triage);
+    let specialist = AgentSpan::new("specialist")
+        .conversation_id(session)
+        .start();
+    specialist.in_scope(|| {
+        let call = ModelCallSpan::new("local", "scripted-1").start();
+        call.in_scope(|| {});
+        call.record_usage(Usage::new(20, 8));
+        drop(call);
+        let search = ToolSpan::new("search")
+            .call_id("call_1")
+            .arguments(r#"{"q":"BER-LIS"}"#)
+            .start();
+        search.in_scope(|| {});
+        search.record_result("TP 537");
+        drop(search);
+        for attempt in 1..=2 {
+            let weather = ToolSpan::new("weather")
+                .call_id(format!("call_2_{attempt}"))
+                .start();
+            weather.in_scope(|| {});
+            if attempt == 1 {
+                weather.record_error(&Unavailable);
+            } else {
+                weather.record_result("sunny");
+            }
+        }
+    });
+}
