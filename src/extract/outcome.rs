@@ -40,8 +40,17 @@ pub(crate) fn outcome(
         Status::Error { description } => Some(description.as_ref()),
         _ => None,
     };
+    let failed_outcome = keys::FAILED_OUTCOMES.iter().find_map(|(key, failing)| {
+        let value = attrs.get(key)?.as_str();
+        let value = value.trim();
+        failing
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(value))
+            .then(|| value.to_owned())
+    });
     let failed = status_description.is_some()
         || exception.is_some()
+        || failed_outcome.is_some()
         || [
             keys::ERROR_TYPE,
             keys::EXCEPTION_TYPE,
@@ -66,15 +75,18 @@ pub(crate) fn outcome(
         .ident(keys::ERROR_TYPE)
         .or_else(|| exception_attrs.as_ref()?.ident(keys::EXCEPTION_TYPE))
         .or_else(|| attrs.ident(keys::EXCEPTION_TYPE))
-        .map(|found| found.value);
+        .map(|found| found.value)
+        // A source that only reports a failing outcome (`error`) names no
+        // type; the outcome is the best the protocol can say.
+        .or(failed_outcome);
     let message = from_event_then_span(keys::EXCEPTION_MESSAGE)
-        .and_then(|v| text_of(v, limit, redactor))
+        .and_then(|v| text_of(&v, limit, redactor))
         .or_else(|| {
             let description = status_description?;
             bounded(description, description.len(), limit, redactor)
         });
     let stacktrace =
-        from_event_then_span(keys::EXCEPTION_STACKTRACE).and_then(|v| text_of(v, limit, redactor));
+        from_event_then_span(keys::EXCEPTION_STACKTRACE).and_then(|v| text_of(&v, limit, redactor));
 
     let error =
         (error_type.is_some() || message.is_some() || stacktrace.is_some()).then_some(EntryError {
