@@ -179,6 +179,13 @@ pub(crate) const RULES: &[Rule] = &[
     rule(Name("autoagents.task"), Agent),
     rule(Name("autoagents.tool_call"), Tool),
     rule(Name("autoagents.turn"), Other),
+    // llm-sdk (`agent-rust`/`sdk-rust` `opentelemetry.rs`): the operation is
+    // set with `set_attribute`, which the names back up.
+    rule(Name("llm_agent.run"), Agent),
+    rule(Name("llm_agent.run_stream"), Agent),
+    rule(Name("llm_agent.tool"), Tool),
+    rule(Name("llm_sdk.generate"), Llm),
+    rule(Name("llm_sdk.stream"), Llm),
 ];
 
 /// Classifies a span: the user's rules first (the first match wins), then

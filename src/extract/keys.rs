@@ -97,6 +97,7 @@ pub(crate) const OUTPUT_TOKENS: &[&str] = &[
     "llm.token_count.completion",
     "langfuse.observation.usage_details#output",
     "usage_details_json#output",
+    "gen_ai.model.output_tokens", // llm-sdk
 ];
 
 /// Input tokens read from the provider's prompt cache.
@@ -131,6 +132,8 @@ pub(crate) const COST_USD: &[&str] = &[
     "gen_ai.usage.cost",
     "langfuse.observation.cost_details#total", // Langfuse
     "cost_details_json#total",                 // goose
+    "llm_sdk.cost",                            // llm-sdk model call
+    "llm_agent.cost",                          // llm-sdk agent run
 ];
 
 /// Why the model stopped: a list of strings, or one string.
@@ -140,7 +143,10 @@ pub(crate) const FINISH_REASONS: &[&str] = &[
 ];
 
 /// Seconds from the request to the first streamed chunk (GenAI).
-pub(crate) const TIME_TO_FIRST_CHUNK_S: &[&str] = &["gen_ai.response.time_to_first_chunk"];
+pub(crate) const TIME_TO_FIRST_CHUNK_S: &[&str] = &[
+    "gen_ai.response.time_to_first_chunk",
+    "gen_ai.server.time_to_first_token", // llm-sdk
+];
 
 /// The operation the source named, for the entry's `operation`.
 pub(crate) const OPERATION: &[&str] = &[
@@ -218,6 +224,13 @@ pub(crate) const EXCEPTION_MESSAGE: &[&str] = &[
 /// The exception's stack trace (`tracing-opentelemetry` records the error's
 /// source chain here, as an array of strings).
 pub(crate) const EXCEPTION_STACKTRACE: &[&str] = &[semconv::EXCEPTION_STACKTRACE];
+
+/// The level attribute `tracing-opentelemetry` puts on events, and the
+/// value of a failure logged with `tracing::error!`.
+pub(crate) const ERROR_EVENT_LEVEL: (&str, &str) = ("level", "ERROR");
+
+/// Where an ERROR-level event keeps what went wrong.
+pub(crate) const ERROR_EVENT_MESSAGE: &[&str] = &["error", "error.message"];
 
 /// The name of an exception span event.
 pub(crate) const EXCEPTION_EVENT: &str = "exception";

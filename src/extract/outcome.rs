@@ -84,7 +84,8 @@ pub(crate) fn outcome(
         .or_else(|| {
             let description = status_description?;
             bounded(description, description.len(), limit, redactor)
-        });
+        })
+        .or_else(|| error_event_message(span, limit, redactor));
     let stacktrace =
         from_event_then_span(keys::EXCEPTION_STACKTRACE).and_then(|v| text_of(&v, limit, redactor));
 
@@ -95,6 +96,23 @@ pub(crate) fn outcome(
             stacktrace,
         });
     (EntryStatus::Error, error)
+}
+
+/// The message of the last ERROR-level `tracing` event (its `error` field,
+/// else its message), for sources that log a failure instead of recording an
+/// exception (swiftide's `error!(error = %e, "Failed tool call")`).
+fn error_event_message(span: &SpanData, limit: Limit, redactor: &Redactor) -> Option<String> {
+    let (level_key, level) = keys::ERROR_EVENT_LEVEL;
+    let event = span.events.iter().rev().find(|e| {
+        Attributes::new(&e.attributes)
+            .get(level_key)
+            .is_some_and(|v| v.as_str().eq_ignore_ascii_case(level))
+    })?;
+    let attrs = Attributes::new(&event.attributes);
+    match attrs.first_of(keys::ERROR_EVENT_MESSAGE) {
+        Some(found) => text_of(&found.value, limit, redactor),
+        None => bounded(&event.name, event.name.len(), limit, redactor),
+    }
 }
 
 /// Whether an event records an exception: named so, or carrying the
