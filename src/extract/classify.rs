@@ -112,9 +112,10 @@ pub(crate) const RULES: &[Rule] = &[
     // protocol records them as tool calls, `operation` naming which.
     rule(Attr(OP, "retrieval"), Tool),
     rule(Attr(OP, "search_memory"), Tool),
-    rule(Attr(OP, "create_memory"), Tool),
     rule(Attr(OP, "update_memory"), Tool),
     rule(Attr(OP, "delete_memory"), Tool),
+    rule(Attr(OP, "create_memory_store"), Tool),
+    rule(Attr(OP, "delete_memory_store"), Tool),
     // Planning is an agent-internal step (its model calls are their own spans).
     rule(Attr(OP, "plan"), Other),
     // rig: modality operations beyond chat are model calls too.
@@ -160,6 +161,12 @@ pub(crate) const RULES: &[Rule] = &[
     rule(Word("embeddings"), Llm),
     rule(Word("execute_tool"), Tool),
     rule(Word("apply_guardrail"), Guardrail),
+    rule(Word("retrieval"), Tool),
+    rule(Word("search_memory"), Tool),
+    rule(Word("update_memory"), Tool),
+    rule(Word("delete_memory"), Tool),
+    rule(Word("create_memory_store"), Tool),
+    rule(Word("delete_memory_store"), Tool),
     rule(Name("chat_streaming"), Llm),
     // Handoffs as the OpenAI Agents SDK names them.
     rule(Word("handoff"), Handoff),

@@ -134,7 +134,14 @@ impl<'a> SpanFacts<'a> {
                 // A handoff's agent is the one handing off; leave it to
                 // inheritance unless the span names it explicitly.
             }
-            StepKind::Llm | StepKind::Guardrail | StepKind::Other => {}
+            // A guardrail is named by what it checks (`jailbreak` in
+            // `apply_guardrail jailbreak`).
+            StepKind::Guardrail => {
+                if let Some(target) = suffix(StepKind::Guardrail) {
+                    name = target;
+                }
+            }
+            StepKind::Llm | StepKind::Other => {}
         }
 
         Self {

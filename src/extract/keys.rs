@@ -46,6 +46,7 @@ pub(crate) const AGENT_NAME: &[&str] = &[
     "agent.name",               // adk-rust `agent.run`
     "agent_name",               // rig's `#[instrument]` on prompt requests
     "actor_name",               // AutoAgents `autoagents.task`
+    "graph.node.name",          // OpenInference agent graphs
 ];
 
 /// The model; the one that answered is preferred over the one asked for.
@@ -70,8 +71,9 @@ pub(crate) const PROVIDER: &[&str] = &[
 /// The tool's name.
 pub(crate) const TOOL_NAME: &[&str] = &[
     semconv::GEN_AI_TOOL_NAME,
-    "tool.name", // OpenInference, adk-rust `tool.execute`
-    "tool_name", // AutoAgents
+    "tool.name",               // OpenInference, adk-rust `tool.execute`
+    "tool_name",               // AutoAgents
+    "tool_call.function.name", // OpenInference
 ];
 
 /// The tool call's id.
@@ -88,6 +90,7 @@ pub(crate) const INPUT_TOKENS: &[&str] = &[
     "llm.token_count.prompt",                   // OpenInference
     "langfuse.observation.usage_details#input", // Langfuse
     "usage_details_json#input",                 // goose
+    "gen_ai.model.input_tokens",                // llm-sdk `llm_agent.run`
 ];
 
 /// Tokens written by the model.
@@ -161,8 +164,9 @@ pub(crate) const INPUT_CONTENT: &[&str] = &[
     semconv::GEN_AI_INPUT_MESSAGES,
     semconv::GEN_AI_PROMPT, // older GenAI, rig
     semconv::GEN_AI_TOOL_CALL_ARGUMENTS,
-    "llm.input_messages.*", // OpenInference, reassembled
-    "input.value",          // OpenInference
+    "llm.input_messages.*",         // OpenInference, reassembled
+    "input.value",                  // OpenInference
+    "tool_call.function.arguments", // OpenInference
     "langfuse.observation.input",
     "langfuse.input",
     "gcp.vertex.agent.llm_request",    // ADK
@@ -170,6 +174,9 @@ pub(crate) const INPUT_CONTENT: &[&str] = &[
     "tool.arguments",                  // AutoAgents
     "task.description",                // AutoAgents
     "input_json",                      // goose
+    "trace_input",                     // goose `reply`
+    "gen_ai.memory.query",             // GenAI `search_memory`
+    "gen_ai.memory.content",           // GenAI `update_memory`
 ];
 
 /// Output content: messages, completion, tool result.
@@ -186,6 +193,7 @@ pub(crate) const OUTPUT_CONTENT: &[&str] = &[
     "tool.result",
     "task.result",
     "output_json",
+    "trace_output",
 ];
 
 /// The agent handing off, on a handoff span.
