@@ -15,6 +15,7 @@
 //! - `docs/gen-ai/non-normative/memory_implementation_gen_ai_spec.md`
 //!   @ 45c0428c6130efba1c9caab34fbb1cd81d836961 (`search_memory`,
 //!   `update_memory`, …, `gen_ai.memory.query`/`content`).
+//!
 //! The `plan` and `retrieval` operation names follow the list.
 
 mod support;

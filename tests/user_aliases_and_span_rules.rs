@@ -94,11 +94,12 @@ fn unusable_aliases_and_rules_are_invalid_config_at_build() {
         ProtocolConfig::default().with_span_rule(SpanMatch::attribute("k", " "), StepKind::Tool),
     ] {
         let storage = SqliteStorage::open(dir.path().join("p.db")).unwrap();
-        let err = ProtocolProcessor::builder(storage)
+        let Err(err) = ProtocolProcessor::builder(storage)
             .with_config(config)
             .build()
-            .err()
-            .expect("rejected");
+        else {
+            panic!("accepted an unusable alias or rule");
+        };
         assert!(matches!(err, ProtocolError::InvalidConfig(_)), "{err:?}");
     }
 }
