@@ -216,10 +216,12 @@ impl ProtocolConfig {
     }
 
     /// Reads `field` from the attribute `key` too, ahead of the built-in
-    /// aliases (which cover the frameworks listed in the README). For counts
-    /// and [`Field::CostUsd`], `key#name` reads member `name` of an attribute
-    /// holding a JSON object (`usage_json#input`). Checked when the pipeline
-    /// is built: an empty key is [`InvalidConfig`](crate::ProtocolError::InvalidConfig).
+    /// aliases (which cover the frameworks listed in the README).
+    /// `key#name` reads member `name` of an attribute holding a JSON object
+    /// (`usage_json#input`); `prefix.*` reassembles every attribute under
+    /// `prefix.` into one JSON value (flattened message lists). Checked when
+    /// the pipeline is built: an empty key or member is
+    /// [`InvalidConfig`](crate::ProtocolError::InvalidConfig).
     ///
     /// ```
     /// use reagentic_protocol::{Field, ProtocolConfig};
