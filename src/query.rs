@@ -554,7 +554,16 @@ impl ProtocolReader {
         let mut skips = Skips::default();
         let result = match &self.backend {
             Backend::Sqlite(conn) => {
-                query_sqlite(conn, &self.path, &self.columns, filter, &mut skips)
+                // A schema-1 file may have been migrated by a writer since it
+                // was opened: look again, so new rows show their new fields.
+                let migrated;
+                let columns = if self.columns.contains(" AS ") {
+                    migrated = verify_protocol_schema(conn, &self.path)?;
+                    &migrated
+                } else {
+                    &self.columns
+                };
+                query_sqlite(conn, &self.path, columns, filter, &mut skips)
             }
             Backend::Jsonl { max_line_bytes } => {
                 query_jsonl(&self.path, *max_line_bytes, filter, &mut skips)

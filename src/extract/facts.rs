@@ -450,6 +450,68 @@ mod tests {
     }
 
     #[test]
+    fn usage_details_cost_finish_reasons_and_time_to_first_chunk() {
+        let s = span(
+            "chat",
+            vec![
+                KeyValue::new("gen_ai.usage.cache_read.input_tokens", "30"),
+                KeyValue::new("llm.token_count.prompt_details.cache_write", 4),
+                KeyValue::new("gen_ai.usage.thinking_tokens", 9),
+                KeyValue::new("llm.cost.total", 0.25),
+                KeyValue::new("gen_ai.response.time_to_first_chunk", 0.5),
+                KeyValue::new("gen_ai.operation.name", "chat"),
+                KeyValue::new(
+                    "gen_ai.response.finish_reasons",
+                    Value::Array(Array::String(vec!["stop".into(), " ".into()])),
+                ),
+            ],
+        );
+        let f = SpanFacts::read(&s, builtin());
+        assert_eq!(
+            (
+                f.cache_read_input_tokens,
+                f.cache_creation_input_tokens,
+                f.reasoning_tokens
+            ),
+            (Some(30), Some(4), Some(9))
+        );
+        assert_eq!(f.cost_usd, Some(0.25));
+        assert_eq!(f.time_to_first_chunk_ms, Some(500.0));
+        assert_eq!(f.operation.as_deref(), Some("chat"));
+        assert_eq!(f.finish_reasons, Some(vec!["stop".to_owned()]));
+
+        for (text, expected) in [
+            (r#"["length","stop"]"#, vec!["length", "stop"]),
+            ("tool_calls", vec!["tool_calls"]),
+        ] {
+            let s = span(
+                "chat",
+                vec![KeyValue::new("gen_ai.response.finish_reason", text)],
+            );
+            let f = SpanFacts::read(&s, builtin());
+            assert_eq!(
+                f.finish_reasons,
+                Some(expected.iter().map(|s| s.to_string()).collect())
+            );
+        }
+        let s = span(
+            "chat",
+            vec![KeyValue::new("gen_ai.response.finish_reasons", "")],
+        );
+        assert_eq!(SpanFacts::read(&s, builtin()).finish_reasons, None);
+    }
+
+    #[test]
+    fn guardrails_are_named_by_what_they_check() {
+        let s = span("apply_guardrail jailbreak", vec![]);
+        let f = SpanFacts::read(&s, builtin());
+        assert_eq!(
+            (f.kind, f.name.as_str()),
+            (StepKind::Guardrail, "jailbreak")
+        );
+    }
+
+    #[test]
     fn duplicated_attributes_read_as_the_last_value() {
         let s = span(
             "chat",

@@ -1020,6 +1020,7 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
         assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
 
         // Opening for writing migrates, in one transaction.
+        let reader = crate::query::ProtocolReader::open(&path).unwrap();
         let mut storage = SqliteStorage::open(&path).unwrap();
         assert_eq!(meta(&path, "schema_version").as_deref(), Some("2"));
         storage.write_batch(&[full_entry(1)]).unwrap();
@@ -1029,6 +1030,10 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
         assert_eq!(rows[0]["entry_id"], Value::from("t:s:end"));
         assert_eq!(rows[0]["operation"], Value::Null);
         assert_eq!(rows[1], as_json_map(&full_entry(1)));
+        // A reader opened before the migration sees the new fields too.
+        let read = reader.query(&crate::query::EntryFilter::default()).unwrap();
+        assert_eq!(read.len(), 2);
+        assert!(read.contains(&full_entry(1)));
 
         // Reopening an already migrated file changes nothing.
         SqliteStorage::open(&path).unwrap().close().unwrap();
