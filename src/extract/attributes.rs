@@ -120,7 +120,9 @@ impl<'a> Attributes<'a> {
             let Some(path) = key.strip_prefix(prefix) else {
                 continue;
             };
-            if path.is_empty() {
+            // Real paths are a handful of segments deep; a hostile key with
+            // thousands of dots must not recurse that deep.
+            if path.is_empty() || path.split('.').count() > MAX_FLATTENED_DEPTH {
                 continue;
             }
             any = true;
@@ -137,6 +139,13 @@ impl<'a> Attributes<'a> {
         })
     }
 }
+
+/// The largest JSON attribute a `key#member` alias parses.
+const MAX_MEMBER_JSON_BYTES: usize = 64 * 1024;
+
+/// The deepest flattened path reassembled
+/// (`0.message.tool_calls.0.tool_call.function.arguments` is 7).
+const MAX_FLATTENED_DEPTH: usize = 16;
 
 /// Object wrappers that flattened conventions put around each list element
 /// (`llm.input_messages.0.message.role`): unwrapped so the reassembled
@@ -202,6 +211,11 @@ fn member_value(value: &Value, member: &str) -> Option<Value> {
     let Value::String(text) = value else {
         return None;
     };
+    // Usage and cost objects are tiny; a huge value is not one of them and
+    // is not worth parsing on every look-up.
+    if text.as_str().len() > MAX_MEMBER_JSON_BYTES {
+        return None;
+    }
     let object: serde_json::Map<String, Json> = serde_json::from_str(text.as_str()).ok()?;
     match object.get(member)? {
         Json::Number(n) => n
@@ -349,6 +363,12 @@ mod tests {
         assert_eq!(view.amount(&["usage#cost"]).unwrap().value, 0.5);
         assert_eq!(view.ident(&["usage#name"]).unwrap().value, "m");
         assert!(view.count(&["usage#missing", "nope#input"]).is_none());
+        let huge = format!(
+            r#"{{"input":1,"pad":"{}"}}"#,
+            "x".repeat(MAX_MEMBER_JSON_BYTES)
+        );
+        let attrs = vec![KeyValue::new("usage", huge)];
+        assert!(Attributes::new(&attrs).count(&["usage#input"]).is_none());
         let garbage = vec![KeyValue::new("usage", "not json")];
         assert!(Attributes::new(&garbage).count(&["usage#input"]).is_none());
     }
@@ -378,6 +398,15 @@ mod tests {
             ])
         );
         assert!(view.first_of(&["llm.output_messages.*"]).is_none());
+    }
+
+    #[test]
+    fn absurdly_deep_flattened_keys_are_skipped() {
+        let deep = format!("llm.input_messages.{}", "0.".repeat(50_000));
+        let attrs = vec![KeyValue::new(deep, "x")];
+        assert!(Attributes::new(&attrs)
+            .first_of(&["llm.input_messages.*"])
+            .is_none());
     }
 
     #[test]
