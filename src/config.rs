@@ -1,4 +1,7 @@
-//! What the protocol records: detail level, content limits, redaction.
+//! What the protocol records: detail level, content limits, redaction, and
+//! the user's own attribute aliases and span classification rules.
+
+pub use crate::extract::StepKind;
 
 /// How much of each span the protocol keeps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -35,6 +38,116 @@ pub struct ProtocolConfig {
     redact_secrets: bool,
     redaction_patterns: Vec<String>,
     max_tracked_spans: usize,
+    aliases: Vec<(Field, String)>,
+    span_rules: Vec<(SpanMatch, StepKind)>,
+}
+
+/// An entry field that span attributes supply, for [`ProtocolConfig::with_alias`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// `session_id`.
+    SessionId,
+    /// `agent_name` (on agent spans, the agent's own name).
+    AgentName,
+    /// `model`.
+    Model,
+    /// `provider`.
+    Provider,
+    /// `tool_name`.
+    ToolName,
+    /// `tool_call_id`.
+    ToolCallId,
+    /// `input_tokens` (a count).
+    InputTokens,
+    /// `output_tokens` (a count).
+    OutputTokens,
+    /// `cache_read_input_tokens` (a count).
+    CacheReadInputTokens,
+    /// `cache_creation_input_tokens` (a count).
+    CacheCreationInputTokens,
+    /// `reasoning_tokens` (a count).
+    ReasoningTokens,
+    /// `cost_usd` (a number).
+    CostUsd,
+    /// `input` (content).
+    Input,
+    /// `output` (content).
+    Output,
+}
+
+/// Which spans a classification rule ([`ProtocolConfig::with_span_rule`]) applies to.
+///
+/// Names are matched exactly as recorded (after `otel.name`, if set);
+/// attribute values ignoring ASCII case.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpanMatch {
+    /// The span name is exactly this.
+    Name(String),
+    /// The span name starts with this.
+    NamePrefix(String),
+    /// The attribute `key` has the value `value`.
+    Attribute {
+        /// The attribute's key.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// The attribute is present, whatever its value.
+    HasAttribute(String),
+}
+
+impl SpanMatch {
+    /// [`SpanMatch::Name`].
+    pub fn name(name: impl Into<String>) -> Self {
+        SpanMatch::Name(name.into())
+    }
+
+    /// [`SpanMatch::NamePrefix`].
+    pub fn name_prefix(prefix: impl Into<String>) -> Self {
+        SpanMatch::NamePrefix(prefix.into())
+    }
+
+    /// [`SpanMatch::Attribute`].
+    pub fn attribute(key: impl Into<String>, value: impl Into<String>) -> Self {
+        SpanMatch::Attribute {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    /// [`SpanMatch::HasAttribute`].
+    pub fn has_attribute(key: impl Into<String>) -> Self {
+        SpanMatch::HasAttribute(key.into())
+    }
+
+    /// Whether a span with this name and attribute lookup matches.
+    pub(crate) fn matches<'v>(
+        &self,
+        span_name: &str,
+        attribute: impl Fn(&str) -> Option<std::borrow::Cow<'v, str>>,
+    ) -> bool {
+        match self {
+            SpanMatch::Name(name) => span_name == name,
+            SpanMatch::NamePrefix(prefix) => span_name.starts_with(prefix.as_str()),
+            SpanMatch::Attribute { key, value } => {
+                attribute(key).is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+            }
+            SpanMatch::HasAttribute(key) => attribute(key).is_some(),
+        }
+    }
+
+    /// Why this rule can never match sensibly, if it cannot.
+    fn problem(&self) -> Option<&'static str> {
+        let empty = match self {
+            SpanMatch::Name(text) | SpanMatch::NamePrefix(text) | SpanMatch::HasAttribute(text) => {
+                text.trim().is_empty()
+            }
+            SpanMatch::Attribute { key, value } => key.trim().is_empty() || value.trim().is_empty(),
+        };
+        empty.then_some("a span rule needs a non-empty name, prefix, key and value")
+    }
 }
 
 impl Default for ProtocolConfig {
@@ -47,6 +160,8 @@ impl Default for ProtocolConfig {
             redact_secrets: true,
             redaction_patterns: Vec::new(),
             max_tracked_spans: 100_000,
+            aliases: Vec::new(),
+            span_rules: Vec::new(),
         }
     }
 }
@@ -98,6 +213,69 @@ impl ProtocolConfig {
     pub fn with_max_tracked_spans(mut self, spans: usize) -> Self {
         self.max_tracked_spans = spans;
         self
+    }
+
+    /// Reads `field` from the attribute `key` too, ahead of the built-in
+    /// aliases (which cover the frameworks listed in the README).
+    /// `key#name` reads member `name` of an attribute holding a JSON object
+    /// (`usage_json#input`); `prefix.*` reassembles every attribute under
+    /// `prefix.` into one JSON value (flattened message lists). Checked when
+    /// the pipeline is built: an empty key or member is
+    /// [`InvalidConfig`](crate::ProtocolError::InvalidConfig).
+    ///
+    /// ```
+    /// use reagentic_protocol::{Field, ProtocolConfig};
+    /// let config = ProtocolConfig::default()
+    ///     .with_alias(Field::SessionId, "my.session")
+    ///     .with_alias(Field::InputTokens, "my.usage#prompt");
+    /// assert_eq!(config.aliases().len(), 2);
+    /// ```
+    pub fn with_alias(mut self, field: Field, key: impl Into<String>) -> Self {
+        self.aliases.push((field, key.into()));
+        self
+    }
+
+    /// Classifies spans matching `matcher` as `kind`, ahead of the built-in
+    /// rules; the first matching user rule wins. Checked when the pipeline is
+    /// built: an empty name, prefix, key or value is
+    /// [`InvalidConfig`](crate::ProtocolError::InvalidConfig).
+    ///
+    /// ```
+    /// use reagentic_protocol::{ProtocolConfig, SpanMatch, StepKind};
+    /// let config = ProtocolConfig::default()
+    ///     .with_span_rule(SpanMatch::name_prefix("my_agent."), StepKind::Agent)
+    ///     .with_span_rule(SpanMatch::attribute("my.kind", "model"), StepKind::Llm);
+    /// assert_eq!(config.span_rules().len(), 2);
+    /// ```
+    pub fn with_span_rule(mut self, matcher: SpanMatch, kind: StepKind) -> Self {
+        self.span_rules.push((matcher, kind));
+        self
+    }
+
+    /// The user's aliases, in the order given.
+    pub fn aliases(&self) -> &[(Field, String)] {
+        &self.aliases
+    }
+
+    /// The user's classification rules, in the order given.
+    pub fn span_rules(&self) -> &[(SpanMatch, StepKind)] {
+        &self.span_rules
+    }
+
+    /// Fails on an alias or rule that can never work.
+    pub(crate) fn check_vocabulary(&self) -> crate::Result<()> {
+        if let Some((field, _)) = self.aliases.iter().find(|(_, key)| {
+            let (key, member) = key.split_once('#').unwrap_or((key.as_str(), "x"));
+            key.trim().is_empty() || member.trim().is_empty()
+        }) {
+            return Err(crate::ProtocolError::InvalidConfig(format!(
+                "an alias for {field:?} needs a non-empty attribute key (and member, after `#`)"
+            )));
+        }
+        if let Some(problem) = self.span_rules.iter().find_map(|(m, _)| m.problem()) {
+            return Err(crate::ProtocolError::InvalidConfig(problem.to_owned()));
+        }
+        Ok(())
     }
 
     /// The detail level.

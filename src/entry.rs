@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The version of the entry format written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What happened: the kind of an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -219,6 +219,31 @@ pub struct ProtocolEntry {
     pub error: Option<EntryError>,
     /// Every remaining attribute and span event, at `DetailLevel::Full`.
     pub attributes: Option<Map<String, Value>>,
+    // Schema 2 fields. `serde(default)` keeps schema-1 lines (which lack
+    // them) readable; they are appended so the older fields keep their order.
+    /// The operation the source named (`invoke_workflow`, `retrieval`,
+    /// OpenInference's `CHAIN`, …), when it named one: it tells apart spans
+    /// that share an event type, such as a workflow and an agent run.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// Input tokens served from the provider's prompt cache (part of `input_tokens`).
+    #[serde(default)]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_creation_input_tokens: Option<u64>,
+    /// Output tokens spent on reasoning ("thinking"), where reported.
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
+    /// Why the model stopped (`stop`, `length`, `tool_calls`, …), one per choice.
+    #[serde(default)]
+    pub finish_reasons: Option<Vec<String>>,
+    /// What the call cost, in US dollars, when the source reports it.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// Time from the request to the first streamed chunk, in milliseconds.
+    #[serde(default)]
+    pub time_to_first_chunk_ms: Option<f64>,
 }
 
 impl ProtocolEntry {
@@ -300,13 +325,20 @@ mod tests {
             status: EntryStatus::Ok,
             error: None,
             attributes: None,
+            operation: Some("execute_tool".into()),
+            cache_read_input_tokens: None,
+            cache_creation_input_tokens: None,
+            reasoning_tokens: None,
+            finish_reasons: None,
+            cost_usd: None,
+            time_to_first_chunk_ms: None,
         }
     }
 
     #[test]
     fn json_line_matches_the_design_example_field_for_field() {
         let line = sample().to_json_line().unwrap();
-        let expected = r#"{"schema":1,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null}"#;
+        let expected = r#"{"schema":2,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null,"operation":"execute_tool","cache_read_input_tokens":null,"cache_creation_input_tokens":null,"reasoning_tokens":null,"finish_reasons":null,"cost_usd":null,"time_to_first_chunk_ms":null}"#;
         assert_eq!(line, expected);
     }
 
@@ -315,6 +347,17 @@ mod tests {
         let entry = sample();
         let back: ProtocolEntry = serde_json::from_str(&entry.to_json_line().unwrap()).unwrap();
         assert_eq!(back, entry);
+    }
+
+    #[test]
+    fn schema_1_lines_stay_readable_with_the_new_fields_absent() {
+        let v1 = r#"{"schema":1,"entry_id":"t:s:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"t","span_id":"s","parent_span_id":null,"session_id":null,"service_name":null,"agent_name":null,"name":"x","model":null,"provider":null,"tool_name":"x","tool_call_id":null,"input":null,"output":null,"input_tokens":null,"output_tokens":null,"duration_ms":1.0,"status":"ok","error":null,"attributes":null}"#;
+        let entry: ProtocolEntry = serde_json::from_str(v1).unwrap();
+        assert_eq!(
+            (entry.schema, entry.operation, entry.cost_usd),
+            (1, None, None)
+        );
+        assert_eq!(entry.finish_reasons, None);
     }
 
     #[test]

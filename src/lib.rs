@@ -32,7 +32,7 @@ mod pipeline;
 mod query;
 mod storage;
 
-pub use config::{DetailLevel, ProtocolConfig};
+pub use config::{DetailLevel, Field, ProtocolConfig, SpanMatch, StepKind};
 pub use entry::{
     format_timestamp, EntryError, EntryStatus, EventType, ProtocolEntry, UnknownEventType,
     SCHEMA_VERSION,

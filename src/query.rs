@@ -277,11 +277,12 @@ impl EntryFilter {
         });
     }
 
-    /// The SELECT for this filter and its parameters. Only fixed SQL text is
-    /// put into the statement; every value from the filter is bound as a
-    /// parameter, so no session id or tool name can change the SQL.
-    fn to_sql(&self) -> (String, Vec<Value>) {
-        let mut sql = format!("SELECT rowid, {} FROM protocol_entries", COLUMNS.join(", "));
+    /// The SELECT of `columns` (the file's list for [`COLUMNS`]) for this
+    /// filter and its parameters. Only fixed SQL text is put into the
+    /// statement; every value from the filter is bound as a parameter, so no
+    /// session id or tool name can change the SQL.
+    fn to_sql(&self, columns: &str) -> (String, Vec<Value>) {
+        let mut sql = format!("SELECT rowid, {columns} FROM protocol_entries");
         let mut conditions: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         let mut equal = |column: &str, value: &Option<String>| {
@@ -406,6 +407,9 @@ pub struct SkippedLine {
 pub struct ProtocolReader {
     path: PathBuf,
     backend: Backend,
+    /// The SELECT list of a SQLite file's entry columns (NULL for the columns
+    /// a not yet migrated schema-1 file lacks); empty for JSON Lines.
+    columns: String,
     /// What the last query skipped; behind a lock because `query` takes `&self`.
     skipped: Mutex<Vec<SkippedLine>>,
 }
@@ -462,6 +466,7 @@ impl ProtocolReader {
                 "is a directory",
             )));
         }
+        let mut columns = String::new();
         let backend = match format {
             ProtocolFormat::Sqlite => {
                 // Read-only, no URI parsing, no create. WAL mode lets this
@@ -472,7 +477,7 @@ impl ProtocolReader {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(|e| sqlite_open_error(&path, e))?;
-                verify_protocol_schema(&conn, &path)?;
+                columns = verify_protocol_schema(&conn, &path)?;
                 Backend::Sqlite(conn)
             }
             ProtocolFormat::Jsonl => {
@@ -495,6 +500,7 @@ impl ProtocolReader {
         Ok(ProtocolReader {
             path,
             backend,
+            columns,
             skipped: Mutex::new(Vec::new()),
         })
     }
@@ -547,7 +553,18 @@ impl ProtocolReader {
     pub fn query(&self, filter: &EntryFilter) -> Result<Vec<ProtocolEntry>> {
         let mut skips = Skips::default();
         let result = match &self.backend {
-            Backend::Sqlite(conn) => query_sqlite(conn, &self.path, filter, &mut skips),
+            Backend::Sqlite(conn) => {
+                // A schema-1 file may have been migrated by a writer since it
+                // was opened: look again, so new rows show their new fields.
+                let migrated;
+                let columns = if self.columns.contains(" AS ") {
+                    migrated = verify_protocol_schema(conn, &self.path)?;
+                    &migrated
+                } else {
+                    &self.columns
+                };
+                query_sqlite(conn, &self.path, columns, filter, &mut skips)
+            }
             Backend::Jsonl { max_line_bytes } => {
                 query_jsonl(&self.path, *max_line_bytes, filter, &mut skips)
             }
@@ -665,11 +682,12 @@ impl Skips {
 fn query_sqlite(
     conn: &Connection,
     path: &Path,
+    columns: &str,
     filter: &EntryFilter,
     skips: &mut Skips,
 ) -> Result<Vec<ProtocolEntry>> {
     let on = |e| sqlite_error(path, e);
-    let (sql, params) = filter.to_sql();
+    let (sql, params) = filter.to_sql(columns);
     let mut stmt = conn.prepare_cached(&sql).map_err(on)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(on)?;
     let mut entries = Vec::new();
@@ -729,7 +747,31 @@ fn decode_row(row: &Row<'_>) -> std::result::Result<ProtocolEntry, String> {
         status: parsed(row, 20, str::parse)?,
         error: json(row, 21)?,
         attributes: json(row, 22)?,
+        operation: optional_text(row, 23)?,
+        cache_read_input_tokens: optional(row, 24, count)?,
+        cache_creation_input_tokens: optional(row, 25, count)?,
+        reasoning_tokens: optional(row, 26, count)?,
+        finish_reasons: json(row, 27)?,
+        cost_usd: optional(row, 28, real)?,
+        time_to_first_chunk_ms: optional(row, 29, real)?,
     })
+}
+
+/// A stored token count.
+fn count(value: ValueRef<'_>) -> Option<u64> {
+    match value {
+        ValueRef::Integer(n) => u64::try_from(n).ok(),
+        _ => None,
+    }
+}
+
+/// A stored real number; a whole number written by another tool counts too.
+fn real(value: ValueRef<'_>) -> Option<f64> {
+    match value {
+        ValueRef::Real(f) => Some(f),
+        ValueRef::Integer(n) => Some(n as f64),
+        _ => None,
+    }
 }
 
 /// The value of entry column `column` (0-based in [`COLUMNS`]; the row has
@@ -1198,7 +1240,7 @@ mod tests {
         let [db, _] = write_both(&dir, &dataset());
         let conn = Connection::open(&db).unwrap();
         let plan = |filter: EntryFilter| -> String {
-            let (sql, params) = filter.to_sql();
+            let (sql, params) = filter.to_sql(&COLUMNS.join(", "));
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             stmt.query_map(rusqlite::params_from_iter(params), |r| {
                 r.get::<_, String>(3)
@@ -1234,7 +1276,7 @@ mod tests {
             .with_until(at(1, 0))
             .errors_only()
             .with_limit(7);
-        let (sql, params) = filter.to_sql();
+        let (sql, params) = filter.to_sql(&COLUMNS.join(", "));
         for value in [
             "SESSION", "TRACE", "AGENT", "TOOL", "MODEL", "handoff", "2026", "7",
         ] {
@@ -1368,7 +1410,7 @@ mod tests {
             assert_eq!(
                 meta,
                 ProtocolMeta {
-                    schema_version: 1,
+                    schema_version: SCHEMA_VERSION,
                     dropped_entries: 0
                 }
             );
@@ -1416,7 +1458,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.ndjson");
         let mut newer = serde_json::to_value(full_entry(2)).unwrap();
-        newer["schema"] = json!(2);
+        newer["schema"] = json!(SCHEMA_VERSION + 1);
         let content = format!(
             "\u{FEFF}{}\r\n{}\n",
             full_entry(1).to_json_line().unwrap(),
@@ -1431,7 +1473,7 @@ mod tests {
         let skipped = reader.skipped_lines();
         assert_eq!(skipped.len(), 1);
         assert!(
-            skipped[0].reason.contains("schema version 2"),
+            skipped[0].reason.contains("schema version 3"),
             "{:?}",
             skipped[0]
         );

@@ -134,7 +134,7 @@ fn jsonl_lines_are_exactly_the_entries() {
     assert_eq!(lines.len(), 6);
     for (line, entry) in lines.iter().zip(harness.entries()) {
         let parsed: reagentic_protocol::ProtocolEntry = serde_json::from_str(line).unwrap();
-        assert_eq!(parsed.schema, 1);
+        assert_eq!(parsed.schema, reagentic_protocol::SCHEMA_VERSION);
         assert_eq!(
             parsed.to_json_line().unwrap(),
             *line,

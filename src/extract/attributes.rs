@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use opentelemetry::{KeyValue, Value};
+use serde_json::Value as Json;
 
 use super::truncate::cut_bytes;
 
@@ -14,12 +15,22 @@ pub(crate) const MAX_IDENT_BYTES: usize = 1_024;
 
 /// A value read through an alias table, with the alias that supplied it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Found<T> {
+pub(crate) struct Found<'k, T> {
     /// The alias that was present.
-    pub key: &'static str,
+    pub key: &'k str,
     /// Its value.
     pub value: T,
 }
+
+/// An alias `key#member` reads member `member` of the JSON object held (as
+/// text) by attribute `key`: sources that report usage or cost as one JSON
+/// attribute (`langfuse.observation.usage_details`) need no code of their own.
+pub(crate) const MEMBER_SEPARATOR: char = '#';
+
+/// An alias ending in this (`llm.input_messages.*`) reassembles every
+/// attribute under the prefix (`llm.input_messages.0.message.role`, …) into
+/// one JSON value: lists for numeric segments, objects otherwise.
+pub(crate) const FLATTENED_SUFFIX: &str = "*";
 
 /// A span's attributes, indexed so that a key recorded several times reads as
 /// its last value (the SDK keeps every `record` call).
@@ -44,17 +55,36 @@ impl<'a> Attributes<'a> {
         self.last.get(key).map(|&i| &self.attrs[i].value)
     }
 
+    /// The value an alias names: a plain key, a `key#member` of a JSON
+    /// attribute, or a flattened `prefix.*` reassembled.
+    pub(crate) fn lookup(&self, alias: &str) -> Option<Cow<'a, Value>> {
+        if let Some(prefix) = alias.strip_suffix(FLATTENED_SUFFIX) {
+            return self.unflatten(prefix).map(Cow::Owned);
+        }
+        match alias.split_once(MEMBER_SEPARATOR) {
+            Some((key, member)) => member_value(self.get(key)?, member).map(Cow::Owned),
+            None => self.get(alias).map(Cow::Borrowed),
+        }
+    }
+
     /// The first alias present, with its value.
-    pub(crate) fn first_of(&self, keys: &[&'static str]) -> Option<Found<&'a Value>> {
-        keys.iter()
-            .find_map(|&key| self.get(key).map(|value| Found { key, value }))
+    pub(crate) fn first_of<'k, K: AsRef<str>>(
+        &self,
+        keys: &'k [K],
+    ) -> Option<Found<'k, Cow<'a, Value>>> {
+        keys.iter().find_map(|key| {
+            let key = key.as_ref();
+            self.lookup(key).map(|value| Found { key, value })
+        })
     }
 
     /// The first alias with a non-empty scalar value, as text bounded by
     /// [`MAX_IDENT_BYTES`].
-    pub(crate) fn ident(&self, keys: &[&'static str]) -> Option<Found<String>> {
-        keys.iter().find_map(|&key| {
-            let text = self.get(key).and_then(scalar_text)?;
+    pub(crate) fn ident<'k, K: AsRef<str>>(&self, keys: &'k [K]) -> Option<Found<'k, String>> {
+        keys.iter().find_map(|key| {
+            let key = key.as_ref();
+            let value = self.lookup(key)?;
+            let text = scalar_text(&value)?;
             (!text.is_empty()).then(|| Found {
                 key,
                 value: cut_bytes(&text, MAX_IDENT_BYTES).to_owned(),
@@ -64,11 +94,41 @@ impl<'a> Attributes<'a> {
 
     /// The first alias holding a usable count (non-negative integer, integral
     /// float or numeric string).
-    pub(crate) fn count(&self, keys: &[&'static str]) -> Option<Found<u64>> {
-        keys.iter().find_map(|&key| {
-            let value = self.get(key).and_then(as_count)?;
+    pub(crate) fn count<'k, K: AsRef<str>>(&self, keys: &'k [K]) -> Option<Found<'k, u64>> {
+        keys.iter().find_map(|key| {
+            let key = key.as_ref();
+            let value = as_count(self.lookup(key)?.as_ref())?;
             Some(Found { key, value })
         })
+    }
+
+    /// The first alias holding a finite, non-negative number (a cost, a time).
+    pub(crate) fn amount<'k, K: AsRef<str>>(&self, keys: &'k [K]) -> Option<Found<'k, f64>> {
+        keys.iter().find_map(|key| {
+            let key = key.as_ref();
+            let value = as_amount(self.lookup(key)?.as_ref())?;
+            Some(Found { key, value })
+        })
+    }
+
+    /// Every attribute under `prefix` as one JSON text (see
+    /// [`FLATTENED_SUFFIX`]); `None` when there is none.
+    fn unflatten(&self, prefix: &str) -> Option<Value> {
+        let mut root = Json::Object(serde_json::Map::new());
+        let mut any = false;
+        for (key, value) in self.iter() {
+            let Some(path) = key.strip_prefix(prefix) else {
+                continue;
+            };
+            // Real paths are a handful of segments deep; a hostile key with
+            // thousands of dots must not recurse that deep.
+            if path.is_empty() || path.split('.').count() > MAX_FLATTENED_DEPTH {
+                continue;
+            }
+            any = true;
+            insert_path(&mut root, path.split('.'), leaf_json(value));
+        }
+        any.then(|| Value::from(serde_json::to_string(&listify(root)).unwrap_or_default()))
     }
 
     /// Every distinct key with its last value, in the order of those last values.
@@ -78,6 +138,105 @@ impl<'a> Attributes<'a> {
             (self.last.get(key) == Some(&i)).then_some((key, &kv.value))
         })
     }
+}
+
+/// The largest JSON attribute a `key#member` alias parses.
+const MAX_MEMBER_JSON_BYTES: usize = 64 * 1024;
+
+/// The deepest flattened path reassembled
+/// (`0.message.tool_calls.0.tool_call.function.arguments` is 7).
+const MAX_FLATTENED_DEPTH: usize = 16;
+
+/// Object wrappers that flattened conventions put around each list element
+/// (`llm.input_messages.0.message.role`): unwrapped so the reassembled
+/// messages read `[{"role": …, "content": …}]`.
+const FLATTENED_WRAPPERS: &[&str] = &["message", "tool_call", "message_content"];
+
+/// Inserts `leaf` at `path` (segments) under `node`, making objects as needed.
+fn insert_path<'p>(node: &mut Json, mut path: impl Iterator<Item = &'p str>, leaf: Json) {
+    let Some(segment) = path.next() else {
+        *node = leaf;
+        return;
+    };
+    if !node.is_object() {
+        *node = Json::Object(serde_json::Map::new());
+    }
+    if let Json::Object(map) = node {
+        let child = map.entry(segment.to_owned()).or_insert(Json::Null);
+        insert_path(child, path, leaf);
+    }
+}
+
+/// Objects whose keys are all indexes become lists (in index order), and
+/// single-key wrapper objects are unwrapped.
+fn listify(node: Json) -> Json {
+    match node {
+        Json::Object(map) => {
+            if !map.is_empty() && map.keys().all(|k| k.parse::<usize>().is_ok()) {
+                let mut items: Vec<(usize, Json)> = map
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, listify(v))))
+                    .collect();
+                items.sort_by_key(|(i, _)| *i);
+                return Json::Array(items.into_iter().map(|(_, v)| v).collect());
+            }
+            if map.len() == 1 {
+                if let Some((key, _)) = map.iter().next() {
+                    if FLATTENED_WRAPPERS.contains(&key.as_str()) {
+                        let inner = map.into_iter().next().map(|(_, v)| v);
+                        return listify(inner.unwrap_or(Json::Null));
+                    }
+                }
+            }
+            Json::Object(map.into_iter().map(|(k, v)| (k, listify(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// One attribute value as a JSON leaf; strings stay strings.
+fn leaf_json(value: &Value) -> Json {
+    match value {
+        Value::Bool(b) => Json::Bool(*b),
+        Value::I64(n) => Json::from(*n),
+        Value::F64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.as_str().to_owned()),
+        other => Json::String(other.as_str().into_owned()),
+    }
+}
+
+/// Member `member` of the JSON object an attribute holds as text, as an
+/// attribute value; `None` when it is not JSON, not an object, or lacks it.
+fn member_value(value: &Value, member: &str) -> Option<Value> {
+    let Value::String(text) = value else {
+        return None;
+    };
+    // Usage and cost objects are tiny; a huge value is not one of them and
+    // is not worth parsing on every look-up.
+    if text.as_str().len() > MAX_MEMBER_JSON_BYTES {
+        return None;
+    }
+    let object: serde_json::Map<String, Json> = serde_json::from_str(text.as_str()).ok()?;
+    match object.get(member)? {
+        Json::Number(n) => n
+            .as_i64()
+            .map(Value::I64)
+            .or_else(|| n.as_f64().map(Value::F64)),
+        Json::String(s) => Some(Value::from(s.clone())),
+        Json::Bool(b) => Some(Value::Bool(*b)),
+        _ => None,
+    }
+}
+
+/// Reads a non-negative finite amount from a number or numeric string.
+pub(crate) fn as_amount(value: &Value) -> Option<f64> {
+    let amount = match value {
+        Value::I64(n) => *n as f64,
+        Value::F64(f) => *f,
+        Value::String(s) => s.as_str().trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (amount.is_finite() && amount >= 0.0).then_some(amount)
 }
 
 /// A scalar value as text; arrays are not identifiers.
@@ -191,6 +350,72 @@ mod tests {
         ] {
             assert_eq!(as_count(&value), None, "{value:?}");
         }
+    }
+
+    #[test]
+    fn member_aliases_read_json_attributes() {
+        let attrs = vec![KeyValue::new(
+            "usage",
+            r#"{"input":12,"cost":0.5,"name":"m"}"#,
+        )];
+        let view = Attributes::new(&attrs);
+        assert_eq!(view.count(&["usage#input"]).unwrap().value, 12);
+        assert_eq!(view.amount(&["usage#cost"]).unwrap().value, 0.5);
+        assert_eq!(view.ident(&["usage#name"]).unwrap().value, "m");
+        assert!(view.count(&["usage#missing", "nope#input"]).is_none());
+        let huge = format!(
+            r#"{{"input":1,"pad":"{}"}}"#,
+            "x".repeat(MAX_MEMBER_JSON_BYTES)
+        );
+        let attrs = vec![KeyValue::new("usage", huge)];
+        assert!(Attributes::new(&attrs).count(&["usage#input"]).is_none());
+        let garbage = vec![KeyValue::new("usage", "not json")];
+        assert!(Attributes::new(&garbage).count(&["usage#input"]).is_none());
+    }
+
+    #[test]
+    fn flattened_aliases_reassemble_lists_and_unwrap_wrappers() {
+        let attrs = vec![
+            KeyValue::new("llm.input_messages.1.message.role", "user"),
+            KeyValue::new("llm.input_messages.0.message.role", "system"),
+            KeyValue::new("llm.input_messages.0.message.content", "be brief"),
+            KeyValue::new("llm.input_messages.1.message.content", "hi"),
+            KeyValue::new(
+                "llm.input_messages.1.message.tool_calls.0.tool_call.function.name",
+                "search",
+            ),
+            KeyValue::new("llm.other", 1),
+        ];
+        let view = Attributes::new(&attrs);
+        let found = view.first_of(&["llm.input_messages.*"]).unwrap();
+        let text = found.value.as_str().into_owned();
+        let json: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "hi", "tool_calls": [{"function": {"name": "search"}}]}
+            ])
+        );
+        assert!(view.first_of(&["llm.output_messages.*"]).is_none());
+    }
+
+    #[test]
+    fn absurdly_deep_flattened_keys_are_skipped() {
+        let deep = format!("llm.input_messages.{}", "0.".repeat(50_000));
+        let attrs = vec![KeyValue::new(deep, "x")];
+        assert!(Attributes::new(&attrs)
+            .first_of(&["llm.input_messages.*"])
+            .is_none());
+    }
+
+    #[test]
+    fn amounts_are_finite_and_non_negative() {
+        assert_eq!(as_amount(&Value::from("0.25")), Some(0.25));
+        assert_eq!(as_amount(&Value::I64(2)), Some(2.0));
+        assert_eq!(as_amount(&Value::F64(-1.0)), None);
+        assert_eq!(as_amount(&Value::F64(f64::NAN)), None);
+        assert_eq!(as_amount(&Value::Bool(true)), None);
     }
 
     #[test]

@@ -1,25 +1,27 @@
 //! What a span is (agent run, model call, tool call, handoff, guardrail or
 //! other), decided by declarative tables, and what its name says.
 
+use crate::config::SpanMatch;
 use crate::entry::EventType;
 
 use super::attributes::Attributes;
 use super::keys;
 
-/// The kind of step a span records.
+/// The kind of step a span records, and so the entries it becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum StepKind {
-    /// An agent run.
+#[non_exhaustive]
+pub enum StepKind {
+    /// An agent run (`agent_start`/`agent_end`).
     Agent,
-    /// A model call (chat, completion, embeddings).
+    /// A model call: chat, completion, embeddings (`llm_start`/`llm_end`).
     Llm,
-    /// A tool call.
+    /// A tool call (`tool_start`/`tool_end`).
     Tool,
-    /// A guardrail check.
+    /// A guardrail check (`guardrail_start`/`guardrail_end`).
     Guardrail,
-    /// One agent handing over to another.
+    /// One agent handing over to another (one `handoff` entry).
     Handoff,
-    /// Anything else.
+    /// Anything else (`span_start`/`span_end`, kept only when configured).
     Other,
 }
 
@@ -49,76 +51,218 @@ impl StepKind {
     }
 }
 
-/// Rule 1: `gen_ai.operation.name` values (GenAI semantic conventions).
-const OPERATIONS: &[(&str, StepKind)] = &[
-    ("invoke_agent", StepKind::Agent),
-    ("create_agent", StepKind::Agent),
-    ("chat", StepKind::Llm),
-    ("text_completion", StepKind::Llm),
-    ("generate_content", StepKind::Llm),
-    ("embeddings", StepKind::Llm),
-    ("execute_tool", StepKind::Tool),
+/// How a built-in rule recognises a span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// An attribute has this value (ASCII case ignored: values are
+    /// machine-set, and sources differ in case, `GENERATION`/`generation`).
+    Attr(&'static str, &'static str),
+    /// The span name's first word, GenAI's `{operation} {target}` form; the
+    /// rest names the agent, model or tool. Matched exactly: a name is free
+    /// text, and "Chat with support" is not a model call.
+    Word(&'static str),
+    /// The span name is exactly this.
+    Name(&'static str),
+    /// The span name starts with this; the rest names the agent or tool.
+    Prefix(&'static str),
+}
+
+/// One row of the built-in classification table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rule {
+    /// What it matches.
+    pub shape: Shape,
+    /// What a matching span is.
+    pub kind: StepKind,
+}
+
+const fn rule(shape: Shape, kind: StepKind) -> Rule {
+    Rule { shape, kind }
+}
+
+use Shape::{Attr, Name, Prefix, Word};
+use StepKind::{Agent, Guardrail, Handoff, Llm, Other, Tool};
+
+const OP: &str = keys::OPERATION_NAME;
+const OI: &str = keys::OPENINFERENCE_SPAN_KIND;
+const LANGFUSE: &str = keys::LANGFUSE_OBSERVATION_TYPE;
+const GOOSE: &str = keys::GOOSE_OBSERVATION_TYPE;
+
+/// The built-in span shapes, in precedence order: the first matching row
+/// wins, so an explicit operation attribute beats a span name. A source's
+/// *known* value decides even when it maps to `Other` (a `CHAIN` named
+/// `chat` is a chain); an unknown value falls through to the next rows.
+/// Supporting another framework is a row here (plus aliases in `keys.rs`)
+/// and a fixture test; each decision is documented in the README's
+/// compatibility table.
+pub(crate) const RULES: &[Rule] = &[
+    // OpenTelemetry GenAI semantic conventions: `gen_ai.operation.name`.
+    rule(Attr(OP, "invoke_agent"), Agent),
+    rule(Attr(OP, "create_agent"), Agent),
+    // A workflow orchestrates agents: its run is recorded as the outermost
+    // agent run; `operation` tells it apart.
+    rule(Attr(OP, "invoke_workflow"), Agent),
+    rule(Attr(OP, "chat"), Llm),
+    rule(Attr(OP, "text_completion"), Llm),
+    rule(Attr(OP, "generate_content"), Llm),
+    rule(Attr(OP, "embeddings"), Llm),
+    rule(Attr(OP, "execute_tool"), Tool),
+    rule(Attr(OP, "apply_guardrail"), Guardrail),
+    // Retrieval and memory are the agent reading and writing a store: the
+    // protocol records them as tool calls, `operation` naming which.
+    rule(Attr(OP, "retrieval"), Tool),
+    rule(Attr(OP, "search_memory"), Tool),
+    rule(Attr(OP, "update_memory"), Tool),
+    rule(Attr(OP, "delete_memory"), Tool),
+    rule(Attr(OP, "create_memory_store"), Tool),
+    rule(Attr(OP, "delete_memory_store"), Tool),
+    // Planning is an agent-internal step (its model calls are their own spans).
+    rule(Attr(OP, "plan"), Other),
+    // rig: modality operations beyond chat are model calls too.
+    rule(Attr(OP, "chat_streaming"), Llm),
+    rule(Attr(OP, "rerank"), Llm),
+    rule(Attr(OP, "transcription"), Llm),
+    rule(Attr(OP, "image_generation"), Llm),
+    rule(Attr(OP, "audio_generation"), Llm),
+    rule(Attr(OP, "interactions"), Llm),
+    rule(Attr(OP, "interactions_streaming"), Llm),
+    rule(Attr(OP, "generate"), Llm),
+    // OpenInference: `openinference.span.kind`.
+    rule(Attr(OI, "AGENT"), Agent),
+    rule(Attr(OI, "LLM"), Llm),
+    rule(Attr(OI, "EMBEDDING"), Llm),
+    rule(Attr(OI, "RERANKER"), Llm),
+    rule(Attr(OI, "TOOL"), Tool),
+    rule(Attr(OI, "RETRIEVER"), Tool),
+    rule(Attr(OI, "GUARDRAIL"), Guardrail),
+    // Evaluations judge a run after the fact; they do not gate it.
+    rule(Attr(OI, "EVALUATOR"), Other),
+    rule(Attr(OI, "CHAIN"), Other),
+    rule(Attr(OI, "PROMPT"), Other),
+    // Langfuse's OpenTelemetry attributes (swiftide, goose and others).
+    rule(Attr(LANGFUSE, "agent"), Agent),
+    rule(Attr(LANGFUSE, "generation"), Llm),
+    rule(Attr(LANGFUSE, "embedding"), Llm),
+    rule(Attr(LANGFUSE, "tool"), Tool),
+    rule(Attr(LANGFUSE, "retriever"), Tool),
+    rule(Attr(LANGFUSE, "guardrail"), Guardrail),
+    rule(Attr(LANGFUSE, "chain"), Other),
+    rule(Attr(LANGFUSE, "evaluator"), Other),
+    rule(Attr(LANGFUSE, "span"), Other),
+    rule(Attr(GOOSE, "generation"), Llm),
+    rule(Attr(GOOSE, "span"), Other),
+    // GenAI span names, `{operation} {target}` (rig's are bare: `chat`).
+    rule(Word("invoke_agent"), Agent),
+    rule(Word("create_agent"), Agent),
+    rule(Word("invoke_workflow"), Agent),
+    rule(Word("chat"), Llm),
+    rule(Word("text_completion"), Llm),
+    rule(Word("generate_content"), Llm),
+    rule(Word("embeddings"), Llm),
+    rule(Word("execute_tool"), Tool),
+    rule(Word("apply_guardrail"), Guardrail),
+    rule(Word("retrieval"), Tool),
+    rule(Word("search_memory"), Tool),
+    rule(Word("update_memory"), Tool),
+    rule(Word("delete_memory"), Tool),
+    rule(Word("create_memory_store"), Tool),
+    rule(Word("delete_memory_store"), Tool),
+    rule(Name("chat_streaming"), Llm),
+    // Handoffs as the OpenAI Agents SDK names them.
+    rule(Word("handoff"), Handoff),
+    rule(Word("Handoff"), Handoff),
+    // swiftide (`#[instrument(name = …)]` on the agent; tools as `tool.{name}`).
+    rule(Name("agent.run"), Agent),
+    rule(Name("agent.run_once"), Agent),
+    rule(Name("agent.query"), Agent),
+    rule(Name("agent.query_once"), Agent),
+    // adk-rust (`adk-telemetry` span helpers; `tool.execute` is a `tool.` name).
+    rule(Name("model.call"), Llm),
+    rule(Name("gen_ai.generate"), Llm),
+    rule(Name("call_llm"), Llm),
+    rule(Prefix("tool."), Tool),
+    // AutoAgents (`autoagents-telemetry`): a task is an agent run; a turn is
+    // a loop iteration, not a step of its own.
+    rule(Name("autoagents.task"), Agent),
+    rule(Name("autoagents.tool_call"), Tool),
+    rule(Name("autoagents.turn"), Other),
+    // llm-sdk (`agent-rust`/`sdk-rust` `opentelemetry.rs`): the operation is
+    // set with `set_attribute`, which the names back up.
+    rule(Name("llm_agent.run"), Agent),
+    rule(Name("llm_agent.run_stream"), Agent),
+    rule(Name("llm_agent.tool"), Tool),
+    rule(Name("llm_sdk.generate"), Llm),
+    rule(Name("llm_sdk.stream"), Llm),
 ];
 
-/// Rule 2: `openinference.span.kind` values (OpenInference).
-const OPENINFERENCE_KINDS: &[(&str, StepKind)] = &[
-    ("AGENT", StepKind::Agent),
-    ("LLM", StepKind::Llm),
-    ("EMBEDDING", StepKind::Llm),
-    ("TOOL", StepKind::Tool),
-    ("GUARDRAIL", StepKind::Guardrail),
-];
-
-/// Rule 3, handoff spans as the OpenAI Agents SDK names them.
-const HANDOFF_NAMES: &[(&str, StepKind)] = &[
-    ("handoff", StepKind::Handoff),
-    ("Handoff", StepKind::Handoff),
-];
-
-/// Rule 3: the first word of a span name — GenAI's `{operation} {target}`
-/// form, and handoffs. Matched exactly: a name is free text, and "Chat with
-/// support" is not a model call.
-const NAME_TABLES: &[&[(&str, StepKind)]] = &[OPERATIONS, HANDOFF_NAMES];
-
-/// The rule tables checked against attributes, in order: (attribute, table).
-const ATTRIBUTE_RULES: &[(&str, &[(&str, StepKind)])] = &[
-    (keys::OPERATION_NAME, OPERATIONS),
-    (keys::OPENINFERENCE_SPAN_KIND, OPENINFERENCE_KINDS),
-];
-
-/// Classifies a span; the first matching rule wins, unknown values fall
-/// through to the next rule.
-pub(crate) fn classify(attrs: &Attributes<'_>, span_name: &str) -> StepKind {
-    ATTRIBUTE_RULES
+/// Classifies a span: the user's rules first (the first match wins), then
+/// the built-in [`RULES`]; unknown spans are `Other`.
+pub(crate) fn classify(
+    attrs: &Attributes<'_>,
+    span_name: &str,
+    user_rules: &[(SpanMatch, StepKind)],
+) -> StepKind {
+    let attribute = |key: &str| attrs.get(key).map(opentelemetry::Value::as_str);
+    user_rules
         .iter()
-        .find_map(|(key, table)| {
-            let value = attrs.get(key)?.as_str();
-            let value = value.trim();
-            // Attribute values are machine-set; tolerate case drift.
-            table
+        .find(|(matcher, _)| matcher.matches(span_name, attribute))
+        .map(|&(_, kind)| kind)
+        .or_else(|| {
+            RULES
                 .iter()
-                .find(|(word, _)| word.eq_ignore_ascii_case(value))
-                .map(|&(_, kind)| kind)
+                .find(|rule| shape_target(rule.shape, attrs, span_name).is_some())
+                .map(|rule| rule.kind)
         })
-        .or_else(|| name_kind(span_name))
         .unwrap_or(StepKind::Other)
 }
 
-/// The kind a span name alone implies.
-fn name_kind(span_name: &str) -> Option<StepKind> {
-    let (word, _) = split_name(span_name);
-    NAME_TABLES
-        .iter()
-        .flat_map(|table| table.iter())
-        .find(|(w, _)| *w == word)
-        .map(|&(_, kind)| kind)
+/// Whether `shape` matches; `Some(target)` with what the name says beyond
+/// the matched part (`search` in `execute_tool search`), if anything.
+fn shape_target<'n>(
+    shape: Shape,
+    attrs: &Attributes<'_>,
+    span_name: &'n str,
+) -> Option<Option<&'n str>> {
+    match shape {
+        Attr(key, value) => {
+            let found = attrs.get(key)?.as_str();
+            found.trim().eq_ignore_ascii_case(value).then_some(None)
+        }
+        Word(word) => {
+            let (first, rest) = split_name(span_name);
+            (first == word).then_some(rest)
+        }
+        Name(name) => (span_name.trim() == name).then_some(None),
+        Prefix(prefix) => {
+            let rest = span_name.trim().strip_prefix(prefix)?;
+            Some(non_empty(rest))
+        }
+    }
 }
 
-/// The part after the operation word (`search` in `execute_tool search`),
-/// when the name's word implies `kind`.
-pub(crate) fn name_suffix(span_name: &str, kind: StepKind) -> Option<&str> {
-    let (_, suffix) = split_name(span_name);
-    suffix.filter(|_| name_kind(span_name) == Some(kind))
+/// What the span name says beyond the part that classified it as `kind`
+/// (`search` in `execute_tool search`, `lookup` in `tool.lookup`,
+/// `planner` in a user prefix rule `my_agent.` on `my_agent.planner`).
+pub(crate) fn name_suffix<'n>(
+    span_name: &'n str,
+    kind: StepKind,
+    user_rules: &[(SpanMatch, StepKind)],
+) -> Option<&'n str> {
+    let from_user = user_rules.iter().find_map(|(matcher, k)| match matcher {
+        SpanMatch::NamePrefix(prefix) if *k == kind => span_name
+            .trim()
+            .strip_prefix(prefix.as_str())
+            .map(non_empty),
+        _ => None,
+    });
+    let no_attrs = Attributes::new(&[]);
+    from_user.flatten().or_else(|| {
+        RULES
+            .iter()
+            .filter(|rule| rule.kind == kind && !matches!(rule.shape, Attr(..)))
+            .find_map(|rule| shape_target(rule.shape, &no_attrs, span_name))
+            .flatten()
+    })
 }
 
 /// Splits `word rest`, `word: rest` or `word:rest` into the word and the
@@ -161,7 +305,11 @@ mod tests {
     use super::*;
 
     fn kind(attrs: &[KeyValue], name: &str) -> StepKind {
-        classify(&Attributes::new(attrs), name)
+        classify(&Attributes::new(attrs), name, &[])
+    }
+
+    fn suffix(name: &str, kind: StepKind) -> Option<&str> {
+        name_suffix(name, kind, &[])
     }
 
     fn op(value: &str) -> KeyValue {
@@ -173,18 +321,68 @@ mod tests {
     }
 
     #[test]
-    fn operation_names_classify() {
-        for (value, expected) in OPERATIONS {
-            assert_eq!(kind(&[op(value)], "whatever"), *expected, "{value}");
+    fn every_attribute_row_classifies_in_any_case() {
+        for row in RULES {
+            if let Attr(key, value) = row.shape {
+                let attrs = [KeyValue::new(key, value.to_owned())];
+                assert_eq!(kind(&attrs, "whatever"), row.kind, "{row:?}");
+                let upper = [KeyValue::new(key, value.to_ascii_uppercase())];
+                assert_eq!(kind(&upper, "whatever"), row.kind, "{row:?}");
+            }
         }
-        assert_eq!(kind(&[op("CHAT")], "x"), StepKind::Llm);
     }
 
     #[test]
-    fn openinference_kinds_classify() {
-        for (value, expected) in OPENINFERENCE_KINDS {
-            assert_eq!(kind(&[oi(value)], "whatever"), *expected, "{value}");
+    fn every_name_row_classifies_with_and_without_a_target() {
+        for row in RULES {
+            match row.shape {
+                Word(word) => {
+                    assert_eq!(kind(&[], word), row.kind, "{row:?}");
+                    assert_eq!(kind(&[], &format!("{word} x")), row.kind, "{row:?}");
+                }
+                Name(name) => assert_eq!(kind(&[], name), row.kind, "{row:?}"),
+                Prefix(prefix) => {
+                    assert_eq!(kind(&[], &format!("{prefix}x")), row.kind, "{row:?}")
+                }
+                Attr(..) => {}
+            }
         }
+    }
+
+    #[test]
+    fn the_table_has_no_duplicate_rows() {
+        let mut seen = std::collections::HashSet::new();
+        for row in RULES {
+            assert!(seen.insert(format!("{:?}", row.shape)), "{row:?} twice");
+        }
+    }
+
+    #[test]
+    fn user_rules_come_first_and_name_their_targets() {
+        let rules = [
+            (SpanMatch::name_prefix("my_agent."), StepKind::Agent),
+            (SpanMatch::attribute("my.kind", "model"), StepKind::Llm),
+            (SpanMatch::has_attribute("my.tool"), StepKind::Tool),
+            (SpanMatch::name("execute_tool special"), StepKind::Guardrail),
+        ];
+        let classify_with =
+            |attrs: &[KeyValue], name: &str| classify(&Attributes::new(attrs), name, &rules);
+        assert_eq!(classify_with(&[], "my_agent.planner"), StepKind::Agent);
+        assert_eq!(
+            name_suffix("my_agent.planner", StepKind::Agent, &rules),
+            Some("planner")
+        );
+        let model = [KeyValue::new("my.kind", "MODEL")];
+        assert_eq!(classify_with(&model, "x"), StepKind::Llm);
+        let tool = [KeyValue::new("my.tool", true)];
+        assert_eq!(classify_with(&tool, "x"), StepKind::Tool);
+        assert_eq!(
+            classify_with(&[], "execute_tool special"),
+            StepKind::Guardrail
+        );
+        // Over the built-in rules, even an explicit operation.
+        assert_eq!(classify_with(&[op("chat")], "my_agent.x"), StepKind::Agent);
+        assert_eq!(classify_with(&[], "execute_tool other"), StepKind::Tool);
     }
 
     #[test]
@@ -223,7 +421,9 @@ mod tests {
         assert_eq!(kind(&[op("invoke_agent")], "handoff"), StepKind::Agent);
         // An unknown value falls through to the next rule.
         assert_eq!(kind(&[op("retrieve"), oi("TOOL")], "x"), StepKind::Tool);
-        assert_eq!(kind(&[oi("RETRIEVER")], "chat m"), StepKind::Llm);
+        assert_eq!(kind(&[oi("NEW_KIND")], "chat m"), StepKind::Llm);
+        // A known value decides, even as `Other`.
+        assert_eq!(kind(&[oi("CHAIN")], "chat m"), StepKind::Other);
     }
 
     #[test]
@@ -234,24 +434,29 @@ mod tests {
     #[test]
     fn suffixes_are_read_only_for_the_matching_operation() {
         assert_eq!(
-            name_suffix("execute_tool search", StepKind::Tool),
+            suffix("execute_tool search", StepKind::Tool),
             Some("search")
         );
         assert_eq!(
-            name_suffix("invoke_agent  planner ", StepKind::Agent),
+            suffix("invoke_agent  planner ", StepKind::Agent),
             Some("planner")
         );
         assert_eq!(
-            name_suffix("handoff: billing", StepKind::Handoff),
+            suffix("handoff: billing", StepKind::Handoff),
             Some("billing")
         );
         assert_eq!(
-            name_suffix("handoff:billing", StepKind::Handoff),
+            suffix("handoff:billing", StepKind::Handoff),
             Some("billing")
         );
-        assert_eq!(name_suffix("chat gpt-4o", StepKind::Tool), None);
-        assert_eq!(name_suffix("execute_tool", StepKind::Tool), None);
-        assert_eq!(name_suffix("planner", StepKind::Agent), None);
+        assert_eq!(suffix("chat gpt-4o", StepKind::Tool), None);
+        assert_eq!(suffix("execute_tool", StepKind::Tool), None);
+        assert_eq!(suffix("planner", StepKind::Agent), None);
+        assert_eq!(
+            suffix("tool.search_docs", StepKind::Tool),
+            Some("search_docs")
+        );
+        assert_eq!(suffix("agent.run", StepKind::Agent), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::keys;
 use super::redact::Redactor;
 use super::timing::timestamp;
 use super::truncate::{cut_bytes, Limit};
+use super::vocabulary::Vocabulary;
 
 /// How many times the per-value cap the whole map may take.
 const TOTAL_CAPS: usize = 4;
@@ -23,6 +24,7 @@ const TOTAL_CAPS: usize = 4;
 pub(crate) fn extra_attributes(
     attrs: &Attributes<'_>,
     mapped: &[&str],
+    vocab: &Vocabulary,
     events: Option<&[Event]>,
     value_cap: usize,
     redactor: &Redactor,
@@ -32,7 +34,7 @@ pub(crate) fn extra_attributes(
     let mut map = Map::new();
     let mut omitted = 0usize;
     for (key, value) in attrs.iter() {
-        if mapped.contains(&key) || keys::is_always_mapped(key) {
+        if mapped.contains(&key) || keys::is_always_mapped(key) || vocab.is_content_key(key) {
             continue;
         }
         if budget.exhausted() {
@@ -139,6 +141,7 @@ mod tests {
 
     use super::*;
     use crate::config::ProtocolConfig;
+    use crate::extract::test_support::builtin;
 
     fn redactor() -> Redactor {
         Redactor::new(&ProtocolConfig::default()).unwrap()
@@ -157,6 +160,7 @@ mod tests {
         let map = extra_attributes(
             &Attributes::new(&attrs),
             &["gen_ai.response.model"],
+            builtin(),
             None,
             1024,
             &redactor(),
@@ -170,7 +174,14 @@ mod tests {
     #[test]
     fn attribute_values_are_redacted() {
         let attrs = vec![KeyValue::new("auth", "Bearer abc.def")];
-        let map = extra_attributes(&Attributes::new(&attrs), &[], None, 1024, &redactor());
+        let map = extra_attributes(
+            &Attributes::new(&attrs),
+            &[],
+            builtin(),
+            None,
+            1024,
+            &redactor(),
+        );
         assert_eq!(map["auth"], json!("[REDACTED]"));
     }
 
@@ -183,7 +194,14 @@ mod tests {
             vec![KeyValue::new("attempt", 2), KeyValue::new("attempt", 3)],
             0,
         )];
-        let map = extra_attributes(&Attributes::new(&[]), &[], Some(&events), 1024, &redactor());
+        let map = extra_attributes(
+            &Attributes::new(&[]),
+            &[],
+            builtin(),
+            Some(&events),
+            1024,
+            &redactor(),
+        );
         assert_eq!(
             map[keys::EVENTS_KEY],
             json!([{"name": "retry", "timestamp": "1970-01-01T00:00:01.000000Z",
@@ -197,7 +215,14 @@ mod tests {
             .map(|i| KeyValue::new(format!("attr.{i}"), "v".repeat(100)))
             .collect();
         let started = Instant::now();
-        let map = extra_attributes(&Attributes::new(&attrs), &[], None, 1_000, &redactor());
+        let map = extra_attributes(
+            &Attributes::new(&attrs),
+            &[],
+            builtin(),
+            None,
+            1_000,
+            &redactor(),
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
         let omitted = map[keys::OMITTED_ATTRIBUTES_KEY].as_u64().unwrap() as usize;
         assert_eq!(map.len() - 1 + omitted, 10_000);
@@ -208,7 +233,14 @@ mod tests {
     #[test]
     fn a_ten_megabyte_attribute_is_capped() {
         let attrs = vec![KeyValue::new("blob", "x".repeat(10 * 1024 * 1024))];
-        let map = extra_attributes(&Attributes::new(&attrs), &[], None, 4_096, &redactor());
+        let map = extra_attributes(
+            &Attributes::new(&attrs),
+            &[],
+            builtin(),
+            None,
+            4_096,
+            &redactor(),
+        );
         let blob = map["blob"].as_str().unwrap();
         assert!(blob.len() < 4_096 + 64);
         assert!(blob.ends_with("bytes total]"));
@@ -219,7 +251,14 @@ mod tests {
         let events: Vec<Event> = (0..100)
             .map(|_| Event::new("e", SystemTime::UNIX_EPOCH, vec![], 0))
             .collect();
-        let map = extra_attributes(&Attributes::new(&[]), &[], Some(&events), 100, &redactor());
+        let map = extra_attributes(
+            &Attributes::new(&[]),
+            &[],
+            builtin(),
+            Some(&events),
+            100,
+            &redactor(),
+        );
         let kept = map[keys::EVENTS_KEY].as_array().unwrap().len();
         let omitted = map[keys::OMITTED_EVENTS_KEY].as_u64().unwrap() as usize;
         assert!(kept < 100);
@@ -229,7 +268,14 @@ mod tests {
     #[test]
     fn a_zero_cap_keeps_nothing_but_the_count() {
         let attrs = vec![KeyValue::new("a", 1)];
-        let map = extra_attributes(&Attributes::new(&attrs), &[], None, 0, &redactor());
+        let map = extra_attributes(
+            &Attributes::new(&attrs),
+            &[],
+            builtin(),
+            None,
+            0,
+            &redactor(),
+        );
         assert_eq!(Json::Object(map), json!({keys::OMITTED_ATTRIBUTES_KEY: 1}));
     }
 }

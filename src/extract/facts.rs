@@ -5,11 +5,18 @@ use std::sync::Arc;
 
 use opentelemetry_sdk::trace::SpanData;
 
+use opentelemetry::{Array, Value};
+
 use super::ancestry::{Lineage, SpanKey};
 use super::attributes::{Attributes, Found, MAX_IDENT_BYTES};
 use super::classify::{classify, handoff_parties, name_suffix, StepKind};
 use super::keys;
 use super::truncate::cut_bytes;
+use super::vocabulary::Vocabulary;
+
+/// At most this many finish reasons are kept (one per choice; a runaway
+/// list is not a protocol fact).
+const MAX_FINISH_REASONS: usize = 16;
 
 /// The entry name of a span whose name is empty.
 const UNNAMED: &str = "(unnamed)";
@@ -45,28 +52,56 @@ pub(crate) struct SpanFacts<'a> {
     pub input_tokens: Option<u64>,
     /// Tokens written.
     pub output_tokens: Option<u64>,
+    /// Tokens read from the prompt cache.
+    pub cache_read_input_tokens: Option<u64>,
+    /// Tokens written to the prompt cache.
+    pub cache_creation_input_tokens: Option<u64>,
+    /// Tokens spent reasoning.
+    pub reasoning_tokens: Option<u64>,
+    /// Cost in US dollars.
+    pub cost_usd: Option<f64>,
+    /// Why the model stopped.
+    pub finish_reasons: Option<Vec<String>>,
+    /// Milliseconds to the first streamed chunk.
+    pub time_to_first_chunk_ms: Option<f64>,
+    /// The operation the source named.
+    pub operation: Option<String>,
+    /// The aliases in force (the user's and the built-in ones).
+    pub vocab: &'a Vocabulary,
     /// The attribute keys that supplied the fields above, so the `Full`
     /// attribute map does not repeat them.
-    pub mapped: Vec<&'static str>,
+    pub mapped: Vec<&'a str>,
 }
 
 impl<'a> SpanFacts<'a> {
     /// Reads the span's facts.
-    pub(crate) fn read(span: &'a SpanData) -> Self {
+    pub(crate) fn read(span: &'a SpanData, vocab: &'a Vocabulary) -> Self {
         let attrs = Attributes::new(&span.attributes);
-        let kind = classify(&attrs, &span.name);
+        let kind = classify(&attrs, &span.name, &vocab.rules);
         let mut mapped = Vec::new();
-        let session = take(&mut mapped, attrs.ident(keys::SESSION_ID));
-        let agent_attr = take(&mut mapped, attrs.ident(keys::AGENT_NAME));
-        let model = take(&mut mapped, attrs.ident(keys::MODEL));
-        let provider = take(&mut mapped, attrs.ident(keys::PROVIDER));
-        let tool_attr = take(&mut mapped, attrs.ident(keys::TOOL_NAME));
-        let tool_call_id = take(&mut mapped, attrs.ident(keys::TOOL_CALL_ID));
-        let input_tokens = take(&mut mapped, attrs.count(keys::INPUT_TOKENS));
-        let output_tokens = take(&mut mapped, attrs.count(keys::OUTPUT_TOKENS));
+        let session = take(&mut mapped, attrs.ident(&vocab.session));
+        let agent_attr = take(&mut mapped, attrs.ident(&vocab.agent));
+        let model = take(&mut mapped, attrs.ident(&vocab.model));
+        let provider = take(&mut mapped, attrs.ident(&vocab.provider));
+        let tool_attr = take(&mut mapped, attrs.ident(&vocab.tool_name));
+        let tool_call_id = take(&mut mapped, attrs.ident(&vocab.tool_call_id));
+        let input_tokens = take(&mut mapped, attrs.count(&vocab.input_tokens));
+        let output_tokens = take(&mut mapped, attrs.count(&vocab.output_tokens));
+        let cache_read_input_tokens = take(&mut mapped, attrs.count(&vocab.cache_read));
+        let cache_creation_input_tokens = take(&mut mapped, attrs.count(&vocab.cache_creation));
+        let reasoning_tokens = take(&mut mapped, attrs.count(&vocab.reasoning));
+        let cost_usd = take(&mut mapped, attrs.amount(&vocab.cost));
+        let time_to_first_chunk_ms = take(&mut mapped, attrs.amount(keys::TIME_TO_FIRST_CHUNK_S))
+            .map(|seconds| seconds * 1000.0);
+        let operation = take(&mut mapped, attrs.ident(keys::OPERATION));
+        let finish_reasons = attrs.first_of(keys::FINISH_REASONS).and_then(|found| {
+            let reasons = finish_reasons(&found.value)?;
+            mapped.push(found.key);
+            Some(reasons)
+        });
 
         let span_name = bounded_name(&span.name);
-        let suffix = |kind| name_suffix(&span.name, kind).map(bounded_name);
+        let suffix = |kind| name_suffix(&span.name, kind, &vocab.rules).map(bounded_name);
         let (mut handoff_from, mut name) = (None, span_name.clone());
         let mut agent = agent_attr;
         let mut tool_name = tool_attr;
@@ -88,7 +123,7 @@ impl<'a> SpanFacts<'a> {
                 tool_name = Some(tool);
             }
             StepKind::Handoff => {
-                let suffix = name_suffix(&span.name, StepKind::Handoff);
+                let suffix = name_suffix(&span.name, StepKind::Handoff, &vocab.rules);
                 let (from_name, to_name) = suffix.map_or((None, None), handoff_parties);
                 handoff_from = take(&mut mapped, attrs.ident(keys::HANDOFF_FROM))
                     .or_else(|| from_name.map(bounded_name));
@@ -99,7 +134,14 @@ impl<'a> SpanFacts<'a> {
                 // A handoff's agent is the one handing off; leave it to
                 // inheritance unless the span names it explicitly.
             }
-            StepKind::Llm | StepKind::Guardrail | StepKind::Other => {}
+            // A guardrail is named by what it checks (`jailbreak` in
+            // `apply_guardrail jailbreak`).
+            StepKind::Guardrail => {
+                if let Some(target) = suffix(StepKind::Guardrail) {
+                    name = target;
+                }
+            }
+            StepKind::Llm | StepKind::Other => {}
         }
 
         Self {
@@ -117,6 +159,14 @@ impl<'a> SpanFacts<'a> {
             tool_call_id,
             input_tokens,
             output_tokens,
+            cache_read_input_tokens,
+            cache_creation_input_tokens,
+            reasoning_tokens,
+            cost_usd,
+            finish_reasons,
+            time_to_first_chunk_ms,
+            operation,
+            vocab,
             mapped,
         }
     }
@@ -130,8 +180,28 @@ impl<'a> SpanFacts<'a> {
     }
 }
 
+/// Finish reasons from a list, a JSON list in a string, or one string;
+/// each bounded, empty ones dropped.
+fn finish_reasons(value: &Value) -> Option<Vec<String>> {
+    let list: Vec<String> = match value {
+        Value::Array(Array::String(items)) => items.iter().map(|s| s.as_str().to_owned()).collect(),
+        Value::String(text) => {
+            let text = text.as_str().trim();
+            serde_json::from_str::<Vec<String>>(text).unwrap_or_else(|_| vec![text.to_owned()])
+        }
+        _ => return None,
+    };
+    let list: Vec<String> = list
+        .iter()
+        .map(|s| cut_bytes(s.trim(), MAX_IDENT_BYTES).to_owned())
+        .filter(|s| !s.is_empty())
+        .take(MAX_FINISH_REASONS)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
 /// The value found, noting the alias that supplied it in `mapped`.
-fn take<T>(mapped: &mut Vec<&'static str>, found: Option<Found<T>>) -> Option<T> {
+fn take<'k, T>(mapped: &mut Vec<&'k str>, found: Option<Found<'k, T>>) -> Option<T> {
     found.map(|f| {
         mapped.push(f.key);
         f.value
@@ -153,7 +223,7 @@ mod tests {
     use opentelemetry::KeyValue;
 
     use super::*;
-    use crate::extract::test_support::span;
+    use crate::extract::test_support::{builtin, span};
 
     #[test]
     fn agent_name_from_attribute_then_name_suffix_then_span_name() {
@@ -161,30 +231,36 @@ mod tests {
             "invoke_agent planner",
             vec![KeyValue::new("gen_ai.agent.name", "boss")],
         );
-        let f = SpanFacts::read(&s);
+        let f = SpanFacts::read(&s, builtin());
         assert_eq!((f.kind, f.name.as_str()), (StepKind::Agent, "boss"));
         assert_eq!(f.agent.as_deref(), Some("boss"));
         assert_eq!(f.mapped, ["gen_ai.agent.name"]);
 
         for key in ["agent.name", "agent_name"] {
             let s = span("invoke_agent planner", vec![KeyValue::new(key, "alt")]);
-            assert_eq!(SpanFacts::read(&s).name, "alt", "{key}");
+            assert_eq!(SpanFacts::read(&s, builtin()).name, "alt", "{key}");
         }
 
         let s = span("invoke_agent planner", vec![]);
-        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some("planner"));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            Some("planner")
+        );
 
         let s = span(
             "Planner",
             vec![KeyValue::new("openinference.span.kind", "AGENT")],
         );
-        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some("Planner"));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            Some("Planner")
+        );
     }
 
     #[test]
     fn non_agent_spans_own_an_agent_only_when_they_say_so() {
         let s = span("chat gpt-4o", vec![]);
-        let f = SpanFacts::read(&s);
+        let f = SpanFacts::read(&s, builtin());
         assert_eq!(
             (f.kind, f.name.as_str(), f.agent),
             (StepKind::Llm, "chat gpt-4o", None)
@@ -193,33 +269,45 @@ mod tests {
             "chat gpt-4o",
             vec![KeyValue::new("gen_ai.agent.name", "writer")],
         );
-        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some("writer"));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            Some("writer")
+        );
     }
 
     #[test]
     fn tool_name_from_attributes_then_suffix_then_span_name() {
         for key in ["gen_ai.tool.name", "tool.name"] {
             let s = span("execute_tool x", vec![KeyValue::new(key, "search")]);
-            let f = SpanFacts::read(&s);
+            let f = SpanFacts::read(&s, builtin());
             assert_eq!(
                 (f.name.as_str(), f.tool_name.as_deref()),
                 ("search", Some("search"))
             );
         }
         let s = span("execute_tool lookup", vec![]);
-        assert_eq!(SpanFacts::read(&s).tool_name.as_deref(), Some("lookup"));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).tool_name.as_deref(),
+            Some("lookup")
+        );
         let s = span(
             "fetch",
             vec![KeyValue::new("openinference.span.kind", "TOOL")],
         );
-        assert_eq!(SpanFacts::read(&s).tool_name.as_deref(), Some("fetch"));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).tool_name.as_deref(),
+            Some("fetch")
+        );
     }
 
     #[test]
     fn tool_call_id_model_and_provider_aliases() {
         for (key, value) in [("gen_ai.tool.call.id", "c1"), ("tool_call.id", "c2")] {
             let s = span("execute_tool t", vec![KeyValue::new(key, value)]);
-            assert_eq!(SpanFacts::read(&s).tool_call_id.as_deref(), Some(value));
+            assert_eq!(
+                SpanFacts::read(&s, builtin()).tool_call_id.as_deref(),
+                Some(value)
+            );
         }
         let s = span(
             "chat",
@@ -228,10 +316,17 @@ mod tests {
                 KeyValue::new("gen_ai.response.model", "answered"),
             ],
         );
-        assert_eq!(SpanFacts::read(&s).model.as_deref(), Some("answered"));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).model.as_deref(),
+            Some("answered")
+        );
         for key in ["gen_ai.request.model", "llm.model_name"] {
             let s = span("chat", vec![KeyValue::new(key, "m")]);
-            assert_eq!(SpanFacts::read(&s).model.as_deref(), Some("m"), "{key}");
+            assert_eq!(
+                SpanFacts::read(&s, builtin()).model.as_deref(),
+                Some("m"),
+                "{key}"
+            );
         }
         for key in [
             "gen_ai.provider.name",
@@ -241,7 +336,7 @@ mod tests {
         ] {
             let s = span("chat", vec![KeyValue::new(key, "openai")]);
             assert_eq!(
-                SpanFacts::read(&s).provider.as_deref(),
+                SpanFacts::read(&s, builtin()).provider.as_deref(),
                 Some("openai"),
                 "{key}"
             );
@@ -257,13 +352,13 @@ mod tests {
                 KeyValue::new("handoff.to_agent", "billing"),
             ],
         );
-        let f = SpanFacts::read(&s);
+        let f = SpanFacts::read(&s, builtin());
         assert_eq!((f.kind, f.name.as_str()), (StepKind::Handoff, "billing"));
         assert_eq!(f.handoff_from.as_deref(), Some("triage"));
         assert_eq!(f.agent, None);
 
         let s = span("handoff refunds", vec![KeyValue::new("from_agent", "a")]);
-        let f = SpanFacts::read(&s);
+        let f = SpanFacts::read(&s, builtin());
         assert_eq!(
             (f.name.as_str(), f.handoff_from.as_deref()),
             ("refunds", Some("a"))
@@ -273,25 +368,28 @@ mod tests {
             "Handoff: triage -> billing",
             vec![KeyValue::new("to_agent", "x")],
         );
-        let f = SpanFacts::read(&s);
+        let f = SpanFacts::read(&s, builtin());
         assert_eq!(
             (f.name.as_str(), f.handoff_from.as_deref()),
             ("x", Some("triage"))
         );
 
         let s = span("handoff", vec![]);
-        assert_eq!(SpanFacts::read(&s).name, "handoff");
+        assert_eq!(SpanFacts::read(&s, builtin()).name, "handoff");
     }
 
     #[test]
     fn empty_names_become_unnamed() {
         let s = span("", vec![]);
-        assert_eq!(SpanFacts::read(&s).name, UNNAMED);
+        assert_eq!(SpanFacts::read(&s, builtin()).name, UNNAMED);
         let s = span(
             "  ",
             vec![KeyValue::new("openinference.span.kind", "AGENT")],
         );
-        assert_eq!(SpanFacts::read(&s).agent.as_deref(), Some(UNNAMED));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            Some(UNNAMED)
+        );
     }
 
     #[test]
@@ -299,7 +397,7 @@ mod tests {
         for key in keys::SESSION_ID {
             let s = span("x", vec![KeyValue::new(*key, "sess")]);
             assert_eq!(
-                SpanFacts::read(&s).session.as_deref(),
+                SpanFacts::read(&s, builtin()).session.as_deref(),
                 Some("sess"),
                 "{key}"
             );
@@ -311,7 +409,10 @@ mod tests {
                 KeyValue::new("session.id", "sess"),
             ],
         );
-        assert_eq!(SpanFacts::read(&s).session.as_deref(), Some("sess"));
+        assert_eq!(
+            SpanFacts::read(&s, builtin()).session.as_deref(),
+            Some("sess")
+        );
     }
 
     #[test]
@@ -329,7 +430,7 @@ mod tests {
                 "chat",
                 vec![KeyValue::new(input, "12"), KeyValue::new(output, 3.0)],
             );
-            let f = SpanFacts::read(&s);
+            let f = SpanFacts::read(&s, builtin());
             assert_eq!(
                 (f.input_tokens, f.output_tokens),
                 (Some(12), Some(3)),
@@ -344,8 +445,70 @@ mod tests {
                 KeyValue::new("gen_ai.usage.output_tokens", -1),
             ],
         );
-        let f = SpanFacts::read(&s);
+        let f = SpanFacts::read(&s, builtin());
         assert_eq!((f.input_tokens, f.output_tokens), (Some(7), None));
+    }
+
+    #[test]
+    fn usage_details_cost_finish_reasons_and_time_to_first_chunk() {
+        let s = span(
+            "chat",
+            vec![
+                KeyValue::new("gen_ai.usage.cache_read.input_tokens", "30"),
+                KeyValue::new("llm.token_count.prompt_details.cache_write", 4),
+                KeyValue::new("gen_ai.usage.thinking_tokens", 9),
+                KeyValue::new("llm.cost.total", 0.25),
+                KeyValue::new("gen_ai.response.time_to_first_chunk", 0.5),
+                KeyValue::new("gen_ai.operation.name", "chat"),
+                KeyValue::new(
+                    "gen_ai.response.finish_reasons",
+                    Value::Array(Array::String(vec!["stop".into(), " ".into()])),
+                ),
+            ],
+        );
+        let f = SpanFacts::read(&s, builtin());
+        assert_eq!(
+            (
+                f.cache_read_input_tokens,
+                f.cache_creation_input_tokens,
+                f.reasoning_tokens
+            ),
+            (Some(30), Some(4), Some(9))
+        );
+        assert_eq!(f.cost_usd, Some(0.25));
+        assert_eq!(f.time_to_first_chunk_ms, Some(500.0));
+        assert_eq!(f.operation.as_deref(), Some("chat"));
+        assert_eq!(f.finish_reasons, Some(vec!["stop".to_owned()]));
+
+        for (text, expected) in [
+            (r#"["length","stop"]"#, vec!["length", "stop"]),
+            ("tool_calls", vec!["tool_calls"]),
+        ] {
+            let s = span(
+                "chat",
+                vec![KeyValue::new("gen_ai.response.finish_reason", text)],
+            );
+            let f = SpanFacts::read(&s, builtin());
+            assert_eq!(
+                f.finish_reasons,
+                Some(expected.iter().map(|s| s.to_string()).collect())
+            );
+        }
+        let s = span(
+            "chat",
+            vec![KeyValue::new("gen_ai.response.finish_reasons", "")],
+        );
+        assert_eq!(SpanFacts::read(&s, builtin()).finish_reasons, None);
+    }
+
+    #[test]
+    fn guardrails_are_named_by_what_they_check() {
+        let s = span("apply_guardrail jailbreak", vec![]);
+        let f = SpanFacts::read(&s, builtin());
+        assert_eq!(
+            (f.kind, f.name.as_str()),
+            (StepKind::Guardrail, "jailbreak")
+        );
     }
 
     #[test]
@@ -359,7 +522,7 @@ mod tests {
                 KeyValue::new("session.id", "new"),
             ],
         );
-        let f = SpanFacts::read(&s);
+        let f = SpanFacts::read(&s, builtin());
         assert_eq!(
             (f.input_tokens, f.session.as_deref()),
             (Some(99), Some("new"))

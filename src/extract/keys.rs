@@ -15,46 +15,82 @@ pub(crate) const OPERATION_NAME: &str = semconv::GEN_AI_OPERATION_NAME;
 /// conventions crate has no OpenInference names.
 pub(crate) const OPENINFERENCE_SPAN_KIND: &str = "openinference.span.kind";
 
+/// Langfuse's observation type (`generation`, `agent`, `tool`, …), as its
+/// OpenTelemetry integration reads it.
+pub(crate) const LANGFUSE_OBSERVATION_TYPE: &str = "langfuse.observation.type";
+
+/// goose's observation type on its `provider_generation` span (`GENERATION`).
+pub(crate) const GOOSE_OBSERVATION_TYPE: &str = "observation_type";
+
+// The alias tables below are read first alias first. An alias is a key, a
+// `key#member` of a JSON attribute, or a flattened `prefix.*` (see
+// `attributes.rs`). Each alias names the source that emits it; a user's
+// aliases (`ProtocolConfig::with_alias`) go ahead of these.
+
 /// The session or conversation a span belongs to.
 pub(crate) const SESSION_ID: &[&str] = &[
-    semconv::GEN_AI_CONVERSATION_ID,
-    semconv::SESSION_ID,
+    semconv::GEN_AI_CONVERSATION_ID, // GenAI
+    semconv::SESSION_ID,             // OpenInference, adk-rust, goose
     "session_id",
     "conversation.id",
     "conversation_id",
     "thread_id",
     "run_id",
+    "gcp.vertex.agent.session_id", // ADK (Python, Go, adk-rust) `call_llm`
+    "langfuse.session.id",         // Langfuse
 ];
 
 /// The agent's name.
-pub(crate) const AGENT_NAME: &[&str] = &[semconv::GEN_AI_AGENT_NAME, "agent.name", "agent_name"];
+pub(crate) const AGENT_NAME: &[&str] = &[
+    semconv::GEN_AI_AGENT_NAME, // GenAI, rig
+    "agent.name",               // adk-rust `agent.run`
+    "agent_name",               // rig's `#[instrument]` on prompt requests
+    "actor_name",               // AutoAgents `autoagents.task`
+    "graph.node.name",          // OpenInference agent graphs
+];
 
 /// The model; the one that answered is preferred over the one asked for.
 pub(crate) const MODEL: &[&str] = &[
     semconv::GEN_AI_RESPONSE_MODEL,
     semconv::GEN_AI_REQUEST_MODEL,
-    "llm.model_name",
+    "llm.model_name",                  // OpenInference
+    "model.name",                      // adk-rust `model.call`
+    "langfuse.observation.model.name", // Langfuse
+    "model",                           // goose `provider_generation`
 ];
 
 /// The model provider.
 pub(crate) const PROVIDER: &[&str] = &[
     semconv::GEN_AI_PROVIDER_NAME,
-    semconv::GEN_AI_SYSTEM,
-    "llm.provider",
+    semconv::GEN_AI_SYSTEM, // older GenAI, adk-rust `gen_ai.generate`
+    "llm.provider",         // OpenInference
     "llm.system",
+    "provider", // goose
 ];
 
 /// The tool's name.
-pub(crate) const TOOL_NAME: &[&str] = &[semconv::GEN_AI_TOOL_NAME, "tool.name"];
+pub(crate) const TOOL_NAME: &[&str] = &[
+    semconv::GEN_AI_TOOL_NAME,
+    "tool.name",               // OpenInference, adk-rust `tool.execute`
+    "tool_name",               // AutoAgents
+    "tool_call.function.name", // OpenInference
+];
 
 /// The tool call's id.
-pub(crate) const TOOL_CALL_ID: &[&str] = &[semconv::GEN_AI_TOOL_CALL_ID, "tool_call.id"];
+pub(crate) const TOOL_CALL_ID: &[&str] = &[
+    semconv::GEN_AI_TOOL_CALL_ID,
+    "tool_call.id", // OpenInference
+    "tool_call_id", // AutoAgents
+];
 
 /// Tokens read by the model.
 pub(crate) const INPUT_TOKENS: &[&str] = &[
     semconv::GEN_AI_USAGE_INPUT_TOKENS,
     semconv::GEN_AI_USAGE_PROMPT_TOKENS,
-    "llm.token_count.prompt",
+    "llm.token_count.prompt",                   // OpenInference
+    "langfuse.observation.usage_details#input", // Langfuse
+    "usage_details_json#input",                 // goose
+    "gen_ai.model.input_tokens",                // llm-sdk `llm_agent.run`
 ];
 
 /// Tokens written by the model.
@@ -62,14 +98,85 @@ pub(crate) const OUTPUT_TOKENS: &[&str] = &[
     semconv::GEN_AI_USAGE_OUTPUT_TOKENS,
     semconv::GEN_AI_USAGE_COMPLETION_TOKENS,
     "llm.token_count.completion",
+    "langfuse.observation.usage_details#output",
+    "usage_details_json#output",
+    "gen_ai.model.output_tokens", // llm-sdk
+];
+
+/// Input tokens read from the provider's prompt cache.
+pub(crate) const CACHE_READ_TOKENS: &[&str] = &[
+    "gen_ai.usage.cache_read.input_tokens", // GenAI, rig
+    "gen_ai.usage.cache_read_input_tokens",
+    "gen_ai.usage.cache_read_tokens", // adk-rust `gen_ai.generate`
+    "llm.token_count.prompt_details.cache_read", // OpenInference
+    "usage_details_json#cache_read_input_tokens", // goose
+];
+
+/// Input tokens written to the provider's prompt cache.
+pub(crate) const CACHE_CREATION_TOKENS: &[&str] = &[
+    "gen_ai.usage.cache_creation.input_tokens", // GenAI, rig
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.cache_creation_tokens",          // adk-rust
+    "llm.token_count.prompt_details.cache_write",  // OpenInference
+    "usage_details_json#cache_write_input_tokens", // goose
+];
+
+/// Output tokens spent reasoning.
+pub(crate) const REASONING_TOKENS: &[&str] = &[
+    "gen_ai.usage.reasoning_tokens", // rig
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.thinking_tokens",                 // adk-rust
+    "llm.token_count.completion_details.reasoning", // OpenInference
+];
+
+/// The call's cost in US dollars.
+pub(crate) const COST_USD: &[&str] = &[
+    "llm.cost.total", // OpenInference
+    "gen_ai.usage.cost",
+    "langfuse.observation.cost_details#total", // Langfuse
+    "cost_details_json#total",                 // goose
+    "llm_sdk.cost",                            // llm-sdk model call
+    "llm_agent.cost",                          // llm-sdk agent run
+];
+
+/// Why the model stopped: a list of strings, or one string.
+pub(crate) const FINISH_REASONS: &[&str] = &[
+    semconv::GEN_AI_RESPONSE_FINISH_REASONS,
+    "gen_ai.response.finish_reason",
+];
+
+/// Seconds from the request to the first streamed chunk (GenAI).
+pub(crate) const TIME_TO_FIRST_CHUNK_S: &[&str] = &[
+    "gen_ai.response.time_to_first_chunk",
+    "gen_ai.server.time_to_first_token", // llm-sdk
+];
+
+/// The operation the source named, for the entry's `operation`.
+pub(crate) const OPERATION: &[&str] = &[
+    OPERATION_NAME,
+    OPENINFERENCE_SPAN_KIND,
+    LANGFUSE_OBSERVATION_TYPE,
+    GOOSE_OBSERVATION_TYPE,
 ];
 
 /// Input content: messages, prompt, tool arguments.
 pub(crate) const INPUT_CONTENT: &[&str] = &[
     semconv::GEN_AI_INPUT_MESSAGES,
-    semconv::GEN_AI_PROMPT,
+    semconv::GEN_AI_PROMPT, // older GenAI, rig
     semconv::GEN_AI_TOOL_CALL_ARGUMENTS,
-    "input.value",
+    "llm.input_messages.*",         // OpenInference, reassembled
+    "input.value",                  // OpenInference
+    "tool_call.function.arguments", // OpenInference
+    "langfuse.observation.input",
+    "langfuse.input",
+    "gcp.vertex.agent.llm_request",    // ADK
+    "gcp.vertex.agent.tool_call_args", // ADK
+    "tool.arguments",                  // AutoAgents
+    "task.description",                // AutoAgents
+    "input_json",                      // goose
+    "trace_input",                     // goose `reply`
+    "gen_ai.memory.query",             // GenAI `search_memory`
+    "gen_ai.memory.content",           // GenAI `update_memory`
 ];
 
 /// Output content: messages, completion, tool result.
@@ -77,7 +184,16 @@ pub(crate) const OUTPUT_CONTENT: &[&str] = &[
     semconv::GEN_AI_OUTPUT_MESSAGES,
     semconv::GEN_AI_COMPLETION,
     semconv::GEN_AI_TOOL_CALL_RESULT,
+    "llm.output_messages.*",
     "output.value",
+    "langfuse.observation.output",
+    "langfuse.output",
+    "gcp.vertex.agent.llm_response",
+    "gcp.vertex.agent.tool_response",
+    "tool.result",
+    "task.result",
+    "output_json",
+    "trace_output",
 ];
 
 /// The agent handing off, on a handoff span.
@@ -87,18 +203,42 @@ pub(crate) const HANDOFF_FROM: &[&str] = &["handoff.from_agent", "from_agent"];
 pub(crate) const HANDOFF_TO: &[&str] = &["handoff.to_agent", "to_agent"];
 
 /// The error's class, as a span attribute.
-pub(crate) const ERROR_TYPE: &[&str] = &[semconv::ERROR_TYPE];
+pub(crate) const ERROR_TYPE: &[&str] = &[
+    semconv::ERROR_TYPE,
+    "gen_ai.tool.error.type", // rig `execute_tool`
+];
+
+/// Attribute values that mean the step failed even without an error status:
+/// (key, failing values, compared ignoring ASCII case).
+pub(crate) const FAILED_OUTCOMES: &[(&str, &[&str])] = &[
+    (
+        "gen_ai.tool.call.outcome",
+        &["error", "failure", "failed", "timeout"],
+    ), // rig
+    ("langfuse.observation.level", &["ERROR"]),
+];
 
 /// The exception's class, on an exception event (or, from
 /// `tracing-opentelemetry`'s error recording, on the span itself).
 pub(crate) const EXCEPTION_TYPE: &[&str] = &[semconv::EXCEPTION_TYPE];
 
-/// The exception's message.
-pub(crate) const EXCEPTION_MESSAGE: &[&str] = &[semconv::EXCEPTION_MESSAGE];
+/// The exception's message (on a failed span, a plain error message).
+pub(crate) const EXCEPTION_MESSAGE: &[&str] = &[
+    semconv::EXCEPTION_MESSAGE,
+    "error.message",  // AutoAgents
+    "status_message", // goose
+];
 
 /// The exception's stack trace (`tracing-opentelemetry` records the error's
 /// source chain here, as an array of strings).
 pub(crate) const EXCEPTION_STACKTRACE: &[&str] = &[semconv::EXCEPTION_STACKTRACE];
+
+/// The level attribute `tracing-opentelemetry` puts on events, and the
+/// value of a failure logged with `tracing::error!`.
+pub(crate) const ERROR_EVENT_LEVEL: (&str, &str) = ("level", "ERROR");
+
+/// Where an ERROR-level event keeps what went wrong.
+pub(crate) const ERROR_EVENT_MESSAGE: &[&str] = &["error", "error.message"];
 
 /// The name of an exception span event.
 pub(crate) const EXCEPTION_EVENT: &str = "exception";
@@ -132,9 +272,18 @@ pub(crate) const ALWAYS_MAPPED: &[&[&str]] = &[
     EXCEPTION_STACKTRACE,
 ];
 
-/// Whether `key` is always represented by a content or error field.
+/// Whether `key` is always represented by a content or error field (also as
+/// part of a flattened `prefix.*` alias).
 pub(crate) fn is_always_mapped(key: &str) -> bool {
-    ALWAYS_MAPPED.iter().any(|table| table.contains(&key))
+    ALWAYS_MAPPED
+        .iter()
+        .flat_map(|table| table.iter())
+        .any(
+            |alias| match alias.strip_suffix(super::attributes::FLATTENED_SUFFIX) {
+                Some(prefix) => key.starts_with(prefix),
+                None => *alias == key,
+            },
+        )
 }
 
 #[cfg(test)]
@@ -149,6 +298,7 @@ mod tests {
         assert_eq!(MODEL[0], "gen_ai.response.model");
         assert_eq!(INPUT_TOKENS[1], "gen_ai.usage.prompt_tokens");
         assert_eq!(INPUT_CONTENT[2], "gen_ai.tool.call.arguments");
+        assert_eq!(FINISH_REASONS[0], "gen_ai.response.finish_reasons");
         assert_eq!(EXCEPTION_STACKTRACE[0], "exception.stacktrace");
     }
 
@@ -160,6 +310,8 @@ mod tests {
         assert!(!is_always_mapped("gen_ai.request.model"));
         assert!(!is_always_mapped(OPERATION_NAME));
         assert!(!is_always_mapped("http.method"));
+        assert!(is_always_mapped("llm.input_messages.0.message.content"));
+        assert!(!is_always_mapped("llm.input_messages"));
     }
 
     #[test]
@@ -173,6 +325,13 @@ mod tests {
             TOOL_CALL_ID,
             INPUT_TOKENS,
             OUTPUT_TOKENS,
+            CACHE_READ_TOKENS,
+            CACHE_CREATION_TOKENS,
+            REASONING_TOKENS,
+            COST_USD,
+            FINISH_REASONS,
+            TIME_TO_FIRST_CHUNK_S,
+            OPERATION,
             INPUT_CONTENT,
             OUTPUT_CONTENT,
             HANDOFF_FROM,

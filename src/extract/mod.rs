@@ -15,9 +15,14 @@ mod outcome;
 mod redact;
 mod timing;
 mod truncate;
+mod vocabulary;
+
+pub use self::classify::StepKind;
 
 #[cfg(test)]
 mod test_support;
+
+use std::sync::Arc;
 
 use opentelemetry::trace::SpanId;
 use opentelemetry_sdk::trace::SpanData;
@@ -28,7 +33,6 @@ use crate::entry::{EntryStatus, EventType, ProtocolEntry, SCHEMA_VERSION};
 use crate::error::Result;
 
 use self::ancestry::{Ancestry, Lineage};
-use self::classify::StepKind;
 use self::content::content_json;
 use self::extras::extra_attributes;
 use self::facts::SpanFacts;
@@ -36,6 +40,7 @@ use self::outcome::outcome;
 use self::redact::Redactor;
 use self::timing::{duration_ms, timestamp};
 use self::truncate::Limit;
+use self::vocabulary::{Aliases, Vocabulary};
 
 /// Turns spans into protocol entries. Runs on the writer thread; keeps a
 /// bounded memory of open and recently ended spans so descendants inherit
@@ -51,6 +56,8 @@ pub struct Extractor {
     keep_other_spans: bool,
     redactor: Redactor,
     ancestry: Ancestry,
+    /// Shared so span facts can borrow it while the extractor is mutated.
+    vocab: Arc<Vocabulary>,
 }
 
 /// Whether a start entry gets the `Full` attribute map.
@@ -64,8 +71,10 @@ enum StartAttributes {
 }
 
 impl Extractor {
-    /// Builds an extractor; fails on an invalid redaction pattern.
+    /// Builds an extractor; fails on an invalid redaction pattern, alias or
+    /// span rule.
     pub fn new(config: &ProtocolConfig) -> Result<Self> {
+        config.check_vocabulary()?;
         let content_limit = match config.detail() {
             DetailLevel::Full => Limit::Bytes(config.full_content_cap()),
             DetailLevel::Minimal | DetailLevel::Standard => {
@@ -80,6 +89,7 @@ impl Extractor {
             keep_other_spans: config.keep_other_spans(),
             redactor: Redactor::new(config)?,
             ancestry: Ancestry::new(config.max_tracked_spans()),
+            vocab: Arc::new(Vocabulary::new(config)),
         })
     }
 
@@ -90,7 +100,8 @@ impl Extractor {
 
     /// Entries for a span that just started (its start entry, if it is kept).
     pub fn on_start(&mut self, span: &SpanData, out: &mut Vec<ProtocolEntry>) {
-        let facts = SpanFacts::read(span);
+        let vocab = Arc::clone(&self.vocab);
+        let facts = SpanFacts::read(span, &vocab);
         let lineage = self.remember(&facts);
         if let Some(entry) = self.start_entry(&facts, &lineage, StartAttributes::AsKnown) {
             out.push(entry);
@@ -100,7 +111,8 @@ impl Extractor {
 
     /// Entries for a span that just ended (its end entry or handoff, if kept).
     pub fn on_end(&mut self, span: &SpanData, out: &mut Vec<ProtocolEntry>) {
-        let facts = SpanFacts::read(span);
+        let vocab = Arc::clone(&self.vocab);
+        let facts = SpanFacts::read(span, &vocab);
         // Attributes recorded late (a session set only at the end) update the
         // memory before the entry is built and before descendants need them.
         let lineage = self.remember(&facts);
@@ -113,7 +125,8 @@ impl Extractor {
 
     /// Entries (start and end) for a batch of finished spans, as an exporter gets them.
     pub fn on_finished_batch(&mut self, spans: &[SpanData], out: &mut Vec<ProtocolEntry>) {
-        let all: Vec<SpanFacts<'_>> = spans.iter().map(SpanFacts::read).collect();
+        let vocab = Arc::clone(&self.vocab);
+        let all: Vec<SpanFacts<'_>> = spans.iter().map(|s| SpanFacts::read(s, &vocab)).collect();
         // Children usually precede their parents in a batch: remember the
         // whole batch before resolving anything.
         for facts in &all {
@@ -167,7 +180,7 @@ impl Extractor {
             return None;
         }
         let mut entry = self.base_entry(facts, lineage, event_type);
-        entry.input = self.content(facts, keys::INPUT_CONTENT);
+        entry.input = self.content(facts, &facts.vocab.input);
         if entry.input.is_some() {
             self.ancestry.mark_input_sent(facts.key);
         }
@@ -197,11 +210,17 @@ impl Extractor {
         // Input recorded after the start entry was written (or with no start
         // entry at all) would otherwise never reach the protocol.
         if !self.ancestry.input_sent(facts.key) {
-            entry.input = self.content(facts, keys::INPUT_CONTENT);
+            entry.input = self.content(facts, &facts.vocab.input);
         }
-        entry.output = self.content(facts, keys::OUTPUT_CONTENT);
+        entry.output = self.content(facts, &facts.vocab.output);
         entry.input_tokens = facts.input_tokens;
         entry.output_tokens = facts.output_tokens;
+        entry.cache_read_input_tokens = facts.cache_read_input_tokens;
+        entry.cache_creation_input_tokens = facts.cache_creation_input_tokens;
+        entry.reasoning_tokens = facts.reasoning_tokens;
+        entry.cost_usd = facts.cost_usd;
+        entry.finish_reasons.clone_from(&facts.finish_reasons);
+        entry.time_to_first_chunk_ms = facts.time_to_first_chunk_ms;
         entry.duration_ms = Some(duration_ms(span.start_time, span.end_time));
         let (status, error) = outcome(span, &facts.attrs, self.content_limit, &self.redactor);
         entry.status = status;
@@ -258,17 +277,24 @@ impl Extractor {
             status: EntryStatus::Unset,
             error: None,
             attributes: None,
+            operation: facts.operation.clone(),
+            cache_read_input_tokens: None,
+            cache_creation_input_tokens: None,
+            reasoning_tokens: None,
+            finish_reasons: None,
+            cost_usd: None,
+            time_to_first_chunk_ms: None,
         }
     }
 
     /// The first content attribute of `table`, shaped by the detail level.
-    fn content(&self, facts: &SpanFacts<'_>, table: &[&'static str]) -> Option<Json> {
+    fn content(&self, facts: &SpanFacts<'_>, table: &Aliases) -> Option<Json> {
         if self.detail == DetailLevel::Minimal {
             return None;
         }
         let found = facts.attrs.first_of(table)?;
         Some(content_json(
-            found.value,
+            &found.value,
             self.content_limit,
             &self.redactor,
         ))
@@ -279,6 +305,7 @@ impl Extractor {
             extra_attributes(
                 &facts.attrs,
                 &facts.mapped,
+                facts.vocab,
                 Some(&facts.span.events.events),
                 self.full_content_cap,
                 &self.redactor,
@@ -296,7 +323,11 @@ fn insert_count(map: &mut Map<String, Json>, key: &str, count: u32) {
 /// How many entries a span's start produces (0 or 1). Used by producers to
 /// count a dropped start exactly, so `written + dropped = emitted` holds.
 pub(crate) fn start_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64 {
-    let kind = classify::classify(&attributes::Attributes::new(&span.attributes), &span.name);
+    let kind = classify::classify(
+        &attributes::Attributes::new(&span.attributes),
+        &span.name,
+        config.span_rules(),
+    );
     u64::from(
         kind.start_event().is_some() && (kind != StepKind::Other || config.keep_other_spans()),
     )
@@ -304,7 +335,11 @@ pub(crate) fn start_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64
 
 /// How many entries a span's end produces (0 or 1), for exact drop counts.
 pub(crate) fn end_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64 {
-    let kind = classify::classify(&attributes::Attributes::new(&span.attributes), &span.name);
+    let kind = classify::classify(
+        &attributes::Attributes::new(&span.attributes),
+        &span.name,
+        config.span_rules(),
+    );
     u64::from(kind != StepKind::Other || config.keep_other_spans())
 }
 
@@ -891,7 +926,9 @@ mod tests {
         assert_eq!(start[0].input, Some(json!(long)));
         let attrs = end[0].attributes.clone().unwrap();
         assert_eq!(attrs["gen_ai.request.temperature"], json!(0.2));
-        assert_eq!(attrs["gen_ai.operation.name"], json!("chat"));
+        // The operation is an entry field now, so not repeated here.
+        assert!(!attrs.contains_key("gen_ai.operation.name"));
+        assert_eq!(end[0].operation.as_deref(), Some("chat"));
         assert_eq!(attrs["api.key"], json!("[REDACTED]"));
         assert_eq!(attrs[keys::DROPPED_ATTRIBUTES_KEY], json!(3));
         assert!(

@@ -40,8 +40,17 @@ pub(crate) fn outcome(
         Status::Error { description } => Some(description.as_ref()),
         _ => None,
     };
+    let failed_outcome = keys::FAILED_OUTCOMES.iter().find_map(|(key, failing)| {
+        let value = attrs.get(key)?.as_str();
+        let value = value.trim();
+        failing
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(value))
+            .then(|| value.to_owned())
+    });
     let failed = status_description.is_some()
         || exception.is_some()
+        || failed_outcome.is_some()
         || [
             keys::ERROR_TYPE,
             keys::EXCEPTION_TYPE,
@@ -66,15 +75,19 @@ pub(crate) fn outcome(
         .ident(keys::ERROR_TYPE)
         .or_else(|| exception_attrs.as_ref()?.ident(keys::EXCEPTION_TYPE))
         .or_else(|| attrs.ident(keys::EXCEPTION_TYPE))
-        .map(|found| found.value);
+        .map(|found| found.value)
+        // A source that only reports a failing outcome (`error`) names no
+        // type; the outcome is the best the protocol can say.
+        .or(failed_outcome);
     let message = from_event_then_span(keys::EXCEPTION_MESSAGE)
-        .and_then(|v| text_of(v, limit, redactor))
+        .and_then(|v| text_of(&v, limit, redactor))
         .or_else(|| {
             let description = status_description?;
             bounded(description, description.len(), limit, redactor)
-        });
+        })
+        .or_else(|| error_event_message(span, limit, redactor));
     let stacktrace =
-        from_event_then_span(keys::EXCEPTION_STACKTRACE).and_then(|v| text_of(v, limit, redactor));
+        from_event_then_span(keys::EXCEPTION_STACKTRACE).and_then(|v| text_of(&v, limit, redactor));
 
     let error =
         (error_type.is_some() || message.is_some() || stacktrace.is_some()).then_some(EntryError {
@@ -83,6 +96,23 @@ pub(crate) fn outcome(
             stacktrace,
         });
     (EntryStatus::Error, error)
+}
+
+/// The message of the last ERROR-level `tracing` event (its `error` field,
+/// else its message), for sources that log a failure instead of recording an
+/// exception (swiftide's `error!(error = %e, "Failed tool call")`).
+fn error_event_message(span: &SpanData, limit: Limit, redactor: &Redactor) -> Option<String> {
+    let (level_key, level) = keys::ERROR_EVENT_LEVEL;
+    let event = span.events.iter().rev().find(|e| {
+        Attributes::new(&e.attributes)
+            .get(level_key)
+            .is_some_and(|v| v.as_str().eq_ignore_ascii_case(level))
+    })?;
+    let attrs = Attributes::new(&event.attributes);
+    match attrs.first_of(keys::ERROR_EVENT_MESSAGE) {
+        Some(found) => text_of(&found.value, limit, redactor),
+        None => bounded(&event.name, event.name.len(), limit, redactor),
+    }
 }
 
 /// Whether an event records an exception: named so, or carrying the

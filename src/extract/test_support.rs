@@ -93,3 +93,9 @@ impl SpanProcessor for Collector {
         Ok(())
     }
 }
+
+/// The built-in vocabulary (no user aliases or rules), for reading facts.
+pub(crate) fn builtin() -> &'static super::vocabulary::Vocabulary {
+    static BUILTIN: std::sync::OnceLock<super::vocabulary::Vocabulary> = std::sync::OnceLock::new();
+    BUILTIN.get_or_init(|| super::vocabulary::Vocabulary::new(&crate::ProtocolConfig::default()))
+}

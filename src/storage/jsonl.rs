@@ -664,13 +664,16 @@ mod tests {
         storage.record_dropped(4).unwrap();
         assert_eq!(
             std::fs::read_to_string(meta_path(&path)).unwrap(),
-            r#"{"schema_version":1,"dropped_entries":4}"#
+            format!(r#"{{"schema_version":{SCHEMA_VERSION},"dropped_entries":4}}"#)
         );
         storage.close().unwrap();
         let mut storage = JsonlStorage::open(&path).unwrap();
         storage.record_dropped(1).unwrap();
         let meta = ProtocolReader::open(&path).unwrap().meta().unwrap();
-        assert_eq!((meta.schema_version, meta.dropped_entries), (1, 5));
+        assert_eq!(
+            (meta.schema_version, meta.dropped_entries),
+            (SCHEMA_VERSION, 5)
+        );
         // No temporary file is left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -718,12 +721,15 @@ mod tests {
         let path = jsonl_path(&dir);
         std::fs::write(
             meta_path(&path),
-            r#"{"schema_version":2,"dropped_entries":0}"#,
+            format!(
+                r#"{{"schema_version":{},"dropped_entries":0}}"#,
+                SCHEMA_VERSION + 1
+            ),
         )
         .unwrap();
         let err = JsonlStorage::open(&path).unwrap_err();
         assert!(
-            matches!(err, ProtocolError::UnsupportedSchema { found: 2, .. }),
+            matches!(err, ProtocolError::UnsupportedSchema { found: 3, .. }),
             "{err:?}"
         );
     }

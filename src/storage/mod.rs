@@ -173,6 +173,13 @@ pub(crate) mod test_support {
             attributes: json!({"http.status": 504, "retry": true})
                 .as_object()
                 .cloned(),
+            operation: Some("execute_tool".into()),
+            cache_read_input_tokens: Some(3),
+            cache_creation_input_tokens: Some(2),
+            reasoning_tokens: Some(5),
+            finish_reasons: Some(vec!["stop".into(), "tool_calls".into()]),
+            cost_usd: Some(0.0125),
+            time_to_first_chunk_ms: Some(41.5),
         }
     }
 
@@ -204,6 +211,13 @@ pub(crate) mod test_support {
             status: EntryStatus::Unset,
             error: None,
             attributes: None,
+            operation: None,
+            cache_read_input_tokens: None,
+            cache_creation_input_tokens: None,
+            reasoning_tokens: None,
+            finish_reasons: None,
+            cost_usd: None,
+            time_to_first_chunk_ms: None,
         }
     }
 }

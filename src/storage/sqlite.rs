@@ -19,7 +19,7 @@ use crate::error::{ProtocolError, Result};
 
 /// The columns of `protocol_entries`, in the order of [`ProtocolEntry`]'s JSON
 /// fields (the names are the JSON names; a test keeps the two in step).
-pub(crate) const COLUMNS: [&str; 23] = [
+pub(crate) const COLUMNS: [&str; 30] = [
     "schema",
     "entry_id",
     "timestamp",
@@ -43,6 +43,28 @@ pub(crate) const COLUMNS: [&str; 23] = [
     "status",
     "error",
     "attributes",
+    "operation",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "reasoning_tokens",
+    "finish_reasons",
+    "cost_usd",
+    "time_to_first_chunk_ms",
+];
+
+/// How many of [`COLUMNS`] a schema-1 file has: the ones before `operation`.
+pub(crate) const SCHEMA_1_COLUMNS: usize = 23;
+
+/// The columns schema 2 added, with their SQL types: what the migration adds
+/// to a schema-1 table (`finish_reasons` holds JSON text).
+const SCHEMA_2_COLUMNS: [(&str, &str); 7] = [
+    ("operation", "TEXT"),
+    ("cache_read_input_tokens", "INTEGER"),
+    ("cache_creation_input_tokens", "INTEGER"),
+    ("reasoning_tokens", "INTEGER"),
+    ("finish_reasons", "TEXT"),
+    ("cost_usd", "REAL"),
+    ("time_to_first_chunk_ms", "REAL"),
 ];
 
 /// The tables. A rowid table (not `WITHOUT ROWID`): rows carry content and can
@@ -71,7 +93,14 @@ CREATE TABLE IF NOT EXISTS protocol_entries (
     duration_ms    REAL,
     status         TEXT    NOT NULL,
     error          TEXT,
-    attributes     TEXT
+    attributes     TEXT,
+    operation      TEXT,
+    cache_read_input_tokens     INTEGER,
+    cache_creation_input_tokens INTEGER,
+    reasoning_tokens            INTEGER,
+    finish_reasons TEXT,
+    cost_usd       REAL,
+    time_to_first_chunk_ms      REAL
 );
 CREATE TABLE IF NOT EXISTS protocol_meta (
     key   TEXT PRIMARY KEY,
@@ -96,9 +125,11 @@ INSERT INTO protocol_entries (
     schema, entry_id, timestamp, event_type, trace_id, span_id, parent_span_id,
     session_id, service_name, agent_name, name, model, provider, tool_name,
     tool_call_id, input, output, input_tokens, output_tokens, duration_ms, status,
-    error, attributes
+    error, attributes, operation, cache_read_input_tokens,
+    cache_creation_input_tokens, reasoning_tokens, finish_reasons, cost_usd,
+    time_to_first_chunk_ms
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-          ?17, ?18, ?19, ?20, ?21, ?22, ?23)
+          ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
 ON CONFLICT (entry_id) DO NOTHING";
 
 /// Adds this storage's newly dropped entries to the file's running total, so
@@ -282,7 +313,8 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.execute_batch(CREATE_TABLES).map_err(on)?;
     // Before the indexes: indexing a column an old table lacks would fail with
     // a confusing SQL error instead of saying what is wrong with the file.
-    check_columns(&tx, path, "protocol_entries", &COLUMNS)?;
+    check_columns(&tx, path, "protocol_entries", &COLUMNS[..SCHEMA_1_COLUMNS])?;
+    migrate_to_schema_2(&tx, path)?;
     check_columns(&tx, path, "protocol_meta", &["key", "value"])?;
     tx.execute_batch(CREATE_INDEXES).map_err(on)?;
     tx.execute(
@@ -294,12 +326,52 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.commit().map_err(on)
 }
 
-/// Checks that an existing database is a protocol this build can read: its
-/// schema version is not newer and `protocol_entries` has every column.
-/// Used by the read-only reader, which must not create anything.
-pub(crate) fn verify_protocol_schema(conn: &Connection, path: &Path) -> Result<()> {
+/// Brings a schema-1 table up to schema 2: adds the columns it lacks and
+/// records the new version. Runs inside `create_schema`'s transaction, so a
+/// crash leaves the file at version 1 or 2, never half-migrated; a file
+/// already at version 2 (or created just now) is left as it is.
+fn migrate_to_schema_2(tx: &Connection, path: &Path) -> Result<()> {
+    let on = |e| sqlite_error(path, e);
+    let present = column_names(tx, path, "protocol_entries")?;
+    for (column, sql_type) in SCHEMA_2_COLUMNS {
+        if !present.iter().any(|p| p == column) {
+            // Names and types are fixed text from this file, never input.
+            tx.execute_batch(&format!(
+                "ALTER TABLE protocol_entries ADD COLUMN {column} {sql_type}"
+            ))
+            .map_err(on)?;
+        }
+    }
+    // Only ever raises the version: a newer file was refused before this.
+    tx.execute(
+        "UPDATE protocol_meta SET value = ?1 WHERE key = 'schema_version'
+         AND CAST(value AS INTEGER) < ?2",
+        params![SCHEMA_VERSION.to_string(), i64::from(SCHEMA_VERSION)],
+    )
+    .map_err(on)?;
+    Ok(())
+}
+
+/// Checks that an existing database is a protocol this build can read (its
+/// schema version is not newer and `protocol_entries` has every schema-1
+/// column) and returns the SELECT list of [`COLUMNS`] for it: a schema-1 file
+/// that no writer has migrated yet reads its missing columns as NULL. Used by
+/// the read-only reader, which must not change anything.
+pub(crate) fn verify_protocol_schema(conn: &Connection, path: &Path) -> Result<String> {
     check_schema_version(conn, path)?;
-    check_columns(conn, path, "protocol_entries", &COLUMNS)
+    check_columns(conn, path, "protocol_entries", &COLUMNS[..SCHEMA_1_COLUMNS])?;
+    let present = column_names(conn, path, "protocol_entries")?;
+    let list: Vec<String> = COLUMNS
+        .iter()
+        .map(|column| {
+            if present.iter().any(|p| p == column) {
+                (*column).to_owned()
+            } else {
+                format!("NULL AS {column}")
+            }
+        })
+        .collect();
+    Ok(list.join(", "))
 }
 
 /// Fails when `protocol_meta` records a schema version this build does not know.
@@ -361,15 +433,7 @@ pub(crate) fn read_meta_value(conn: &Connection, path: &Path, key: &str) -> Resu
 /// Fails with [`ProtocolError::Corrupt`] unless `table` exists with every
 /// `needed` column (extra columns are fine: the format only ever grows).
 fn check_columns(conn: &Connection, path: &Path, table: &str, needed: &[&str]) -> Result<()> {
-    let on = |e| sqlite_error(path, e);
-    let mut stmt = conn
-        .prepare("SELECT name FROM pragma_table_info(?1)")
-        .map_err(on)?;
-    let present = stmt
-        .query_map([table], |row| row.get::<_, String>(0))
-        .map_err(on)?
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .map_err(on)?;
+    let present = column_names(conn, path, table)?;
     if present.is_empty() {
         return Err(ProtocolError::Corrupt {
             path: path.to_path_buf(),
@@ -389,6 +453,20 @@ fn check_columns(conn: &Connection, path: &Path, table: &str, needed: &[&str]) -
             reason: format!("table {table} lacks column(s) {}", missing.join(", ")),
         })
     }
+}
+
+/// The column names of `table` (empty when there is no such table).
+fn column_names(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>> {
+    let on = |e| sqlite_error(path, e);
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .map_err(on)?;
+    let names = stmt
+        .query_map([table], |row| row.get::<_, String>(0))
+        .map_err(on)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(on)?;
+    Ok(names)
 }
 
 /// Makes sure the -wal and -shm files are owner-only too. SQLite creates them
@@ -454,6 +532,7 @@ struct JsonBuffers {
     output: Vec<u8>,
     error: Vec<u8>,
     attributes: Vec<u8>,
+    finish_reasons: Vec<u8>,
 }
 
 impl JsonBuffers {
@@ -467,6 +546,7 @@ impl JsonBuffers {
             &mut self.output,
             &mut self.error,
             &mut self.attributes,
+            &mut self.finish_reasons,
         ] {
             if buf.capacity() > Self::KEEP_CAPACITY {
                 *buf = Vec::new();
@@ -543,6 +623,13 @@ impl Storage for SqliteStorage {
                         entry.status.as_str(),
                         json_text(&mut json.error, entry.error.as_ref())?,
                         json_text(&mut json.attributes, entry.attributes.as_ref())?,
+                        entry.operation,
+                        tokens(entry.cache_read_input_tokens),
+                        tokens(entry.cache_creation_input_tokens),
+                        tokens(entry.reasoning_tokens),
+                        json_text(&mut json.finish_reasons, entry.finish_reasons.as_ref())?,
+                        entry.cost_usd,
+                        entry.time_to_first_chunk_ms,
                     ])
                     .map_err(on)?;
             }
@@ -611,7 +698,9 @@ mod tests {
                     rusqlite::types::ValueRef::Real(f) => Value::from(f),
                     rusqlite::types::ValueRef::Text(t) => {
                         let text = std::str::from_utf8(t).unwrap();
-                        if ["input", "output", "error", "attributes"].contains(column) {
+                        if ["input", "output", "error", "attributes", "finish_reasons"]
+                            .contains(column)
+                        {
                             serde_json::from_str(text).unwrap()
                         } else {
                             Value::from(text)
@@ -729,7 +818,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/deeper/protocol.db");
         let _storage = SqliteStorage::open(&path).unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
+        assert_eq!(
+            meta(&path, "schema_version"),
+            Some(SCHEMA_VERSION.to_string())
+        );
         let conn = Connection::open(&path).unwrap();
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -891,6 +983,64 @@ mod tests {
         );
     }
 
+    /// The schema-1 table exactly as the previous release created it.
+    const SCHEMA_1_TABLE: &str = "
+CREATE TABLE protocol_entries (
+    schema INTEGER NOT NULL, entry_id TEXT NOT NULL UNIQUE, timestamp TEXT NOT NULL,
+    event_type TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+    parent_span_id TEXT, session_id TEXT, service_name TEXT, agent_name TEXT,
+    name TEXT NOT NULL, model TEXT, provider TEXT, tool_name TEXT, tool_call_id TEXT,
+    input TEXT, output TEXT, input_tokens INTEGER, output_tokens INTEGER,
+    duration_ms REAL, status TEXT NOT NULL, error TEXT, attributes TEXT
+);
+CREATE TABLE protocol_meta (key TEXT PRIMARY KEY, value TEXT);
+INSERT INTO protocol_meta VALUES ('schema_version', '1');
+INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z',
+    'tool_end', 't', 's', NULL, 'conv-1', NULL, 'planner', 'search', NULL, NULL,
+    'search', 'c1', '{\"q\":1}', '\"ok\"', NULL, NULL, 12.5, 'ok', NULL, NULL);
+";
+
+    #[test]
+    fn a_schema_1_file_is_read_as_is_then_migrated_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(SCHEMA_1_TABLE)
+            .unwrap();
+
+        // A reader never changes the file: the new columns read as NULL.
+        let old = crate::query::ProtocolReader::open(&path)
+            .unwrap()
+            .query(&crate::query::EntryFilter::default())
+            .unwrap();
+        assert_eq!((old.len(), old[0].schema), (1, 1));
+        assert_eq!(old[0].input, Some(serde_json::json!({"q": 1})));
+        assert_eq!((old[0].operation.clone(), old[0].cost_usd), (None, None));
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
+
+        // Opening for writing migrates, in one transaction.
+        let reader = crate::query::ProtocolReader::open(&path).unwrap();
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("2"));
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        storage.close().unwrap();
+        let rows = raw_rows(&path);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["entry_id"], Value::from("t:s:end"));
+        assert_eq!(rows[0]["operation"], Value::Null);
+        assert_eq!(rows[1], as_json_map(&full_entry(1)));
+        // A reader opened before the migration sees the new fields too.
+        let read = reader.query(&crate::query::EntryFilter::default()).unwrap();
+        assert_eq!(read.len(), 2);
+        assert!(read.contains(&full_entry(1)));
+
+        // Reopening an already migrated file changes nothing.
+        SqliteStorage::open(&path).unwrap().close().unwrap();
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("2"));
+        assert_eq!(raw_rows(&path).len(), 2);
+    }
+
     #[test]
     fn a_newer_schema_version_is_unsupported() {
         let dir = tempfile::tempdir().unwrap();
@@ -899,7 +1049,7 @@ mod tests {
         Connection::open(&path)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '2' WHERE key = 'schema_version'",
+                "UPDATE protocol_meta SET value = '3' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
@@ -908,8 +1058,8 @@ mod tests {
             matches!(
                 err,
                 ProtocolError::UnsupportedSchema {
-                    found: 2,
-                    supported: 1,
+                    found: 3,
+                    supported: 2,
                     ..
                 }
             ),
