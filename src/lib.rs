@@ -27,7 +27,11 @@ mod entry;
 mod error;
 mod extract;
 mod pipeline;
+mod check;
 mod query;
+mod run_tree;
+mod sessions;
+mod stats;
 mod storage;
 
 pub use config::{DetailLevel, ProtocolConfig};
@@ -41,9 +45,13 @@ pub use pipeline::{
     ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
     ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy,
 };
+pub use check::{CheckReport, DuplicateId, UnfinishedStep, UnreadableRecord};
 pub use query::{
     query_file, EntryFilter, ProtocolFormat, ProtocolMeta, ProtocolReader, SkippedLine,
 };
+pub use run_tree::{run_tree, RunStep};
+pub use sessions::{RunKind, SessionFilter, SessionSummary};
+pub use stats::{GroupStats, StatsBy, StatsFilter};
 pub use storage::{
     Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
 };

@@ -410,8 +410,10 @@ pub struct ProtocolReader {
     skipped: Mutex<Vec<SkippedLine>>,
 }
 
+/// Where a reader's entries come from; the other reading modules
+/// (`sessions`, `stats`, `check`) answer per backend too.
 #[derive(Debug)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(Connection),
     /// JSON Lines is re-read by every query, so new lines are always seen.
     Jsonl {
@@ -545,15 +547,12 @@ impl ProtocolReader {
     /// # Ok(()) }
     /// ```
     pub fn query(&self, filter: &EntryFilter) -> Result<Vec<ProtocolEntry>> {
-        let mut skips = Skips::default();
-        let result = match &self.backend {
-            Backend::Sqlite(conn) => query_sqlite(conn, &self.path, filter, &mut skips),
+        self.recording_skips(|skips| match &self.backend {
+            Backend::Sqlite(conn) => query_sqlite(conn, &self.path, filter, skips),
             Backend::Jsonl { max_line_bytes } => {
-                query_jsonl(&self.path, *max_line_bytes, filter, &mut skips)
+                query_jsonl(&self.path, *max_line_bytes, filter, skips)
             }
-        };
-        *self.skipped.lock().unwrap_or_else(PoisonError::into_inner) = skips.reported;
-        result
+        })
     }
 
     /// What the last [`query`](Self::query) skipped (at most the first 10 000).
@@ -615,6 +614,22 @@ impl ProtocolReader {
     }
 }
 
+impl ProtocolReader {
+    /// The storage behind this reader, for the crate's other reading modules.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Runs one read with a fresh skip record, then keeps that record as what
+    /// [`skipped_lines`](Self::skipped_lines) reports, as `query` does.
+    pub(crate) fn recording_skips<T>(&self, read: impl FnOnce(&mut Skips) -> Result<T>) -> Result<T> {
+        let mut skips = Skips::default();
+        let result = read(&mut skips);
+        *self.skipped.lock().unwrap_or_else(PoisonError::into_inner) = skips.reported;
+        result
+    }
+}
+
 /// Queries the protocol at `path` without blocking the async runtime: the
 /// file is opened and read on a dedicated OS thread, and the result awaited.
 /// Works on any runtime, `current_thread` included.
@@ -645,13 +660,13 @@ pub async fn query_file(path: impl AsRef<Path>, filter: EntryFilter) -> Result<V
 
 /// Skipped records: the first [`MAX_REPORTED_SKIPS`] kept, all counted.
 #[derive(Default)]
-struct Skips {
-    reported: Vec<SkippedLine>,
-    total: u64,
+pub(crate) struct Skips {
+    pub(crate) reported: Vec<SkippedLine>,
+    pub(crate) total: u64,
 }
 
 impl Skips {
-    fn push(&mut self, line_number: u64, reason: String) {
+    pub(crate) fn push(&mut self, line_number: u64, reason: String) {
         self.total += 1;
         if self.reported.len() < MAX_REPORTED_SKIPS {
             self.reported.push(SkippedLine {
@@ -691,7 +706,7 @@ fn query_sqlite(
 
 /// Builds an entry from a row of `SELECT rowid, <COLUMNS>`; the error names
 /// the column that did not decode.
-fn decode_row(row: &Row<'_>) -> std::result::Result<ProtocolEntry, String> {
+pub(crate) fn decode_row(row: &Row<'_>) -> std::result::Result<ProtocolEntry, String> {
     Ok(ProtocolEntry {
         schema: integer(row, 0)?,
         entry_id: text(row, 1)?,
@@ -813,6 +828,36 @@ fn query_jsonl(
     filter: &EntryFilter,
     skips: &mut Skips,
 ) -> Result<Vec<ProtocolEntry>> {
+    let mut seen = HashSet::new();
+    let mut entries = Vec::new();
+    // With a limit, only the best `limit` entries can make the result, so the
+    // list is cut back whenever it grows well past that: memory stays bounded
+    // by the limit rather than by the file.
+    let compact_at = filter.limit.map(|limit| limit.saturating_mul(2).max(1024));
+    scan_jsonl(path, max_line_bytes, skips, |_, entry| {
+        if seen.insert(entry.entry_id.clone()) && filter.matches(&entry) {
+            entries.push(entry);
+            if compact_at.is_some_and(|at| entries.len() >= at) {
+                filter.sort(&mut entries);
+                entries.truncate(filter.limit.unwrap_or(usize::MAX));
+            }
+        }
+    })?;
+    filter.sort(&mut entries);
+    entries.truncate(filter.limit.unwrap_or(usize::MAX));
+    Ok(entries)
+}
+
+/// Reads a JSON Lines protocol from the start, handing every readable entry
+/// to `visit` with its 1-based line number, in file order and without dedup
+/// (callers that want each id once keep their own set). Unreadable lines go
+/// to `skips`.
+pub(crate) fn scan_jsonl(
+    path: &Path,
+    max_line_bytes: usize,
+    skips: &mut Skips,
+    mut visit: impl FnMut(u64, ProtocolEntry),
+) -> Result<()> {
     let io_error = |source| ProtocolError::Io {
         path: path.to_path_buf(),
         source,
@@ -824,12 +869,6 @@ fn query_jsonl(
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
     let mut line_number = 0u64;
-    let mut seen = HashSet::new();
-    let mut entries = Vec::new();
-    // With a limit, only the best `limit` entries can make the result, so the
-    // list is cut back whenever it grows well past that: memory stays bounded
-    // by the limit rather than by the file.
-    let compact_at = filter.limit.map(|limit| limit.saturating_mul(2).max(1024));
     let limit_reader = u64::try_from(max_line_bytes)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
@@ -872,15 +911,7 @@ fn query_jsonl(
                     entry.schema
                 ),
             ),
-            Ok(entry) => {
-                if seen.insert(entry.entry_id.clone()) && filter.matches(&entry) {
-                    entries.push(entry);
-                    if compact_at.is_some_and(|at| entries.len() >= at) {
-                        filter.sort(&mut entries);
-                        entries.truncate(filter.limit.unwrap_or(usize::MAX));
-                    }
-                }
-            }
+            Ok(entry) => visit(line_number, entry),
             // Only the last line can lack its newline: a write cut short by a
             // crash, or one still in progress.
             Err(reason) if !terminated => {
@@ -902,9 +933,7 @@ fn query_jsonl(
         tracing::warn!(path = %path.display(), skipped = skips.total,
             "skipped protocol lines that are not entries");
     }
-    filter.sort(&mut entries);
-    entries.truncate(filter.limit.unwrap_or(usize::MAX));
-    Ok(entries)
+    Ok(())
 }
 
 /// Parses one line; the error says why it is not an entry.

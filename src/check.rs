@@ -1,0 +1,241 @@
+//! Validating a protocol file: what a reader would skip, what never ended,
+//! what is stored twice.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::entry::{EventType, ProtocolEntry};
+use crate::error::Result;
+use crate::query::{decode_row, scan_jsonl, Backend, ProtocolReader, Skips};
+use crate::storage::{sqlite_error, COLUMNS};
+
+/// At most this many unfinished spans and duplicate ids are listed (all are
+/// counted), so a check of a huge broken file stays readable and bounded.
+const MAX_LISTED: usize = 1_000;
+
+/// What [`ProtocolReader::check`] found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CheckReport {
+    /// The schema version the file records.
+    pub schema_version: u32,
+    /// Readable entries, each id counted once.
+    pub entries: u64,
+    /// Records that cannot be read: JSON Lines line numbers, SQLite rowids
+    /// (the first 10 000).
+    pub unreadable: Vec<UnreadableRecord>,
+    /// How many records cannot be read.
+    pub unreadable_total: u64,
+    /// Start entries without their end: runs that crashed or are still going
+    /// (the first 1 000, oldest first).
+    pub unfinished: Vec<UnfinishedStep>,
+    /// How many start entries have no end.
+    pub unfinished_total: u64,
+    /// Entry ids stored more than once (the first 1 000).
+    pub duplicates: Vec<DuplicateId>,
+    /// How many ids are stored more than once.
+    pub duplicates_total: u64,
+    /// Entries the writing pipelines dropped, as recorded in the file.
+    pub dropped_entries: u64,
+    /// SQLite's own integrity check, when it found problems.
+    pub integrity_problems: Vec<String>,
+}
+
+/// A record that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnreadableRecord {
+    /// JSON Lines: the 1-based line number. SQLite: the rowid.
+    pub line: u64,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+/// A step that began but has no end entry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnfinishedStep {
+    /// The start entry's id.
+    pub entry_id: String,
+    /// `agent_start`, `tool_start`, …
+    pub event_type: EventType,
+    /// The step's name.
+    pub name: String,
+    /// Its session, if any.
+    pub session_id: Option<String>,
+    /// When it began.
+    #[serde(serialize_with = "crate::entry::rfc3339_micros::serialize")]
+    pub started: DateTime<Utc>,
+}
+
+/// An entry id found on more than one record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DuplicateId {
+    /// The id.
+    pub entry_id: String,
+    /// Where it appears: line numbers (JSON Lines) or rowids (SQLite).
+    pub lines: Vec<u64>,
+}
+
+impl CheckReport {
+    /// Whether nothing is wrong: every record readable, every step ended,
+    /// no id twice, nothing dropped, SQLite's integrity check passed.
+    ///
+    /// ```no_run
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let report = reagentic_protocol::ProtocolReader::open("protocol.db")?.check()?;
+    /// std::process::exit(if report.is_clean() { 0 } else { 1 });
+    /// # }
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.unreadable_total == 0
+            && self.unfinished_total == 0
+            && self.duplicates_total == 0
+            && self.dropped_entries == 0
+            && self.integrity_problems.is_empty()
+    }
+}
+
+impl ProtocolReader {
+    /// Reads the whole file and reports what is wrong with it.
+    ///
+    /// Unlike [`query`](Self::query), which reads each id once, this sees
+    /// every record, so it finds JSON Lines ids written twice. SQLite files
+    /// also get SQLite's `quick_check`.
+    ///
+    /// ```no_run
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let report = reagentic_protocol::ProtocolReader::open("protocol.jsonl")?.check()?;
+    /// for bad in &report.unreadable {
+    ///     eprintln!("line {}: {}", bad.line, bad.reason);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn check(&self) -> Result<CheckReport> {
+        let meta = self.meta()?;
+        let mut walk = Walk::default();
+        let mut integrity_problems = Vec::new();
+        let skips = self.recording_skips(|skips| {
+            match self.backend() {
+                Backend::Sqlite(conn) => {
+                    integrity_problems = quick_check(conn, self.path())?;
+                    sqlite_walk(conn, self.path(), skips, &mut walk)?;
+                }
+                Backend::Jsonl { max_line_bytes } => {
+                    scan_jsonl(self.path(), *max_line_bytes, skips, |line, entry| {
+                        walk.add(line, &entry)
+                    })?;
+                }
+            }
+            Ok(std::mem::take(skips))
+        })?;
+        let mut unfinished: Vec<UnfinishedStep> = walk.open.into_values().collect();
+        unfinished.sort_by(|a, b| (a.started, &a.entry_id).cmp(&(b.started, &b.entry_id)));
+        let unfinished_total = unfinished.len() as u64;
+        unfinished.truncate(MAX_LISTED);
+        let mut duplicates: Vec<DuplicateId> = walk
+            .lines
+            .into_iter()
+            .filter(|(_, lines)| lines.len() > 1)
+            .map(|(entry_id, lines)| DuplicateId { entry_id, lines })
+            .collect();
+        duplicates.sort_by(|a, b| a.lines.cmp(&b.lines));
+        let duplicates_total = duplicates.len() as u64;
+        duplicates.truncate(MAX_LISTED);
+        Ok(CheckReport {
+            schema_version: meta.schema_version,
+            entries: walk.entries,
+            unreadable: skips
+                .reported
+                .into_iter()
+                .map(|s| UnreadableRecord {
+                    line: s.line_number,
+                    reason: s.reason,
+                })
+                .collect(),
+            unreadable_total: skips.total,
+            unfinished,
+            unfinished_total,
+            duplicates,
+            duplicates_total,
+            dropped_entries: meta.dropped_entries,
+            integrity_problems,
+        })
+    }
+}
+
+/// What a walk over every record has seen so far.
+#[derive(Default)]
+struct Walk {
+    entries: u64,
+    /// Where each id was seen: one line normally, more for a duplicate.
+    lines: HashMap<String, Vec<u64>>,
+    /// Started steps not (yet) ended, by `(trace, span)`.
+    open: HashMap<(String, String), UnfinishedStep>,
+    /// Ended steps, so a start read after its end (order on disk is write
+    /// order, which for the exporter is end time) is not counted open.
+    ended: HashSet<(String, String)>,
+}
+
+impl Walk {
+    fn add(&mut self, line: u64, entry: &ProtocolEntry) {
+        match self.lines.get_mut(&entry.entry_id) {
+            Some(lines) => {
+                lines.push(line);
+                return;
+            }
+            None => {
+                self.lines.insert(entry.entry_id.clone(), vec![line]);
+            }
+        }
+        self.entries += 1;
+        let span = (entry.trace_id.clone(), entry.span_id.clone());
+        if entry.event_type.is_start() {
+            if !self.ended.contains(&span) {
+                self.open.insert(
+                    span,
+                    UnfinishedStep {
+                        entry_id: entry.entry_id.clone(),
+                        event_type: entry.event_type,
+                        name: entry.name.clone(),
+                        session_id: entry.session_id.clone(),
+                        started: entry.timestamp,
+                    },
+                );
+            }
+        } else if entry.event_type.is_end() {
+            self.open.remove(&span);
+            self.ended.insert(span);
+        }
+    }
+}
+
+/// SQLite's `quick_check`: the problems it lists, none when it says "ok".
+fn quick_check(conn: &Connection, path: &Path) -> Result<Vec<String>> {
+    let on = |e| sqlite_error(path, e);
+    let mut stmt = conn.prepare("PRAGMA quick_check").map_err(on)?;
+    let found = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(on)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(on)?;
+    Ok(found.into_iter().filter(|line| line != "ok").collect())
+}
+
+/// Decodes every row in rowid order, as the reader would.
+fn sqlite_walk(conn: &Connection, path: &Path, skips: &mut Skips, walk: &mut Walk) -> Result<()> {
+    let on = |e| sqlite_error(path, e);
+    let sql = format!("SELECT rowid, {} FROM protocol_entries", COLUMNS.join(", "));
+    let mut stmt = conn.prepare(&sql).map_err(on)?;
+    let mut rows = stmt.query([]).map_err(on)?;
+    while let Some(row) = rows.next().map_err(on)? {
+        let rowid = u64::try_from(row.get::<_, i64>(0).map_err(on)?).unwrap_or(0);
+        match decode_row(row) {
+            Ok(entry) => walk.add(rowid, &entry),
+            Err(reason) => skips.push(rowid, reason),
+        }
+    }
+    Ok(())
+}
