@@ -22,18 +22,20 @@
 //! ```
 #![warn(missing_docs)]
 
+mod check;
 mod config;
 mod entry;
 mod error;
 mod extract;
+mod follow;
 mod pipeline;
-mod check;
 mod query;
 mod run_tree;
 mod sessions;
 mod stats;
 mod storage;
 
+pub use check::{CheckReport, DuplicateId, UnfinishedStep, UnreadableRecord};
 pub use config::{DetailLevel, ProtocolConfig};
 pub use entry::{
     format_timestamp, EntryError, EntryStatus, EventType, ProtocolEntry, UnknownEventType,
@@ -41,11 +43,11 @@ pub use entry::{
 };
 pub use error::{ProtocolError, Result};
 pub use extract::Extractor;
+pub use follow::ReadPosition;
 pub use pipeline::{
     ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
     ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy,
 };
-pub use check::{CheckReport, DuplicateId, UnfinishedStep, UnreadableRecord};
 pub use query::{
     query_file, EntryFilter, ProtocolFormat, ProtocolMeta, ProtocolReader, SkippedLine,
 };

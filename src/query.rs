@@ -25,7 +25,7 @@ use crate::storage::{
 
 /// Lines longer than this are skipped as too long instead of being read into
 /// memory: a protocol line is at most a few MiB even at `DetailLevel::Full`.
-const MAX_LINE_BYTES: usize = 64 << 20;
+pub(crate) const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// At most this many skipped lines are remembered per query, so a file of
 /// garbage cannot grow the report without bound.
@@ -622,7 +622,10 @@ impl ProtocolReader {
 
     /// Runs one read with a fresh skip record, then keeps that record as what
     /// [`skipped_lines`](Self::skipped_lines) reports, as `query` does.
-    pub(crate) fn recording_skips<T>(&self, read: impl FnOnce(&mut Skips) -> Result<T>) -> Result<T> {
+    pub(crate) fn recording_skips<T>(
+        &self,
+        read: impl FnOnce(&mut Skips) -> Result<T>,
+    ) -> Result<T> {
         let mut skips = Skips::default();
         let result = read(&mut skips);
         *self.skipped.lock().unwrap_or_else(PoisonError::into_inner) = skips.reported;
@@ -937,7 +940,7 @@ pub(crate) fn scan_jsonl(
 }
 
 /// Parses one line; the error says why it is not an entry.
-fn parse_line(bytes: &[u8]) -> std::result::Result<ProtocolEntry, String> {
+pub(crate) fn parse_line(bytes: &[u8]) -> std::result::Result<ProtocolEntry, String> {
     serde_json::from_slice(bytes).map_err(|e| match std::str::from_utf8(bytes) {
         Err(utf8) => format!("not valid UTF-8: {utf8}"),
         Ok(_) => format!("not a protocol entry: {e}"),

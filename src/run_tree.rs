@@ -154,11 +154,7 @@ fn creates_cycle(parents: &[Option<usize>], start: usize) -> bool {
     false
 }
 
-fn assemble(
-    at: usize,
-    slots: &mut [Option<RunStep>],
-    children: &[Vec<usize>],
-) -> Option<RunStep> {
+fn assemble(at: usize, slots: &mut [Option<RunStep>], children: &[Vec<usize>]) -> Option<RunStep> {
     let mut step = slots[at].take()?;
     step.children = children[at]
         .iter()

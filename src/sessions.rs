@@ -302,7 +302,13 @@ fn summarize_sqlite(
                 r.get::<_, Option<String>>(0)?,
                 r.get::<_, Option<String>>(1)?,
                 r.get::<_, i64>(2)?,
-                [r.get::<_, f64>(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                [
+                    r.get::<_, f64>(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ],
                 r.get::<_, String>(8)?,
             ))
         })
@@ -321,8 +327,8 @@ fn summarize_sqlite(
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| corrupt(format!("invalid timestamp {text:?}: {e}")))
     };
-    let agents: Vec<Option<String>> = serde_json::from_str(&agents)
-        .map_err(|e| corrupt(format!("agent list of {id:?}: {e}")))?;
+    let agents: Vec<Option<String>> =
+        serde_json::from_str(&agents).map_err(|e| corrupt(format!("agent list of {id:?}: {e}")))?;
     let mut agents: Vec<String> = agents.into_iter().flatten().collect();
     agents.sort();
     // TOTAL sums as a float so an overflowing column cannot fail the query;

@@ -201,7 +201,9 @@ impl Groups {
         if measured {
             group.count += 1;
             group.errors += u64::from(m.failed);
-            group.durations.extend(m.duration_ms.filter(|d| d.is_finite()));
+            group
+                .durations
+                .extend(m.duration_ms.filter(|d| d.is_finite()));
         }
         let takes_tokens = if by == StatsBy::Agent {
             agent_tokens
@@ -277,9 +279,7 @@ fn sqlite_rows(
         params.push(Value::Text(crate::entry::format_timestamp(&since)));
     }
     let mut stmt = conn.prepare_cached(&sql).map_err(on)?;
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params))
-        .map_err(on)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(on)?;
     while let Some(row) = rows.next().map_err(on)? {
         let event_type: String = row.get(0).map_err(on)?;
         // A row another tool wrote with an unknown type is not one we measure.
