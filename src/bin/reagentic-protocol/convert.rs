@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use reagentic_protocol::{
-    EntryFilter, JsonlStorage, ProtocolFormat, ProtocolReader, ReadPosition, SqliteStorage, Storage,
+    JsonlStorage, ProtocolFormat, ProtocolReader, ReadPosition, SqliteStorage, Storage,
 };
 use serde_json::json;
 
@@ -47,18 +47,20 @@ pub fn run(args: Args, json: bool) -> CliResult {
     let reader = open(&args.input)?;
     let meta = reader.meta()?;
     let existed = args.output.exists();
-    // JSON Lines appends whatever it is given; leaving out the ids already
-    // there is what makes a second conversion a no-op. SQLite ignores them
-    // by itself.
+    // The ids OUT already holds are left out of the writes: that makes a
+    // second conversion a no-op for JSON Lines (which appends whatever it is
+    // given) and lets the summary count what was really added to SQLite.
     let mut already: HashSet<String> = HashSet::new();
-    if existed && out_format == ProtocolFormat::Jsonl {
+    if existed {
         let out_reader = open(&args.output)?;
-        already.extend(
-            out_reader
-                .query(&EntryFilter::default())?
-                .into_iter()
-                .map(|e| e.entry_id),
-        );
+        let mut at = ReadPosition::start();
+        loop {
+            let batch = out_reader.read_from(&mut at, BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            already.extend(batch.into_iter().map(|e| e.entry_id));
+        }
     }
     let mut storage: Box<dyn Storage> = match out_format {
         ProtocolFormat::Sqlite => Box::new(SqliteStorage::open(&args.output)?),
