@@ -84,10 +84,14 @@ fn session_entries(n: u64, start: DateTime<Utc>) -> Vec<ProtocolEntry> {
     let session_id = format!("session-{n:07}");
     // Two sessions run side by side, then the next two start.
     let t0 = start + TimeDelta::seconds(i64::try_from(n / 2).unwrap_or(0) * 60);
-    let agent = if n % 3 == 0 { "planner" } else { "booker" };
+    let agent = if n.is_multiple_of(3) {
+        "planner"
+    } else {
+        "booker"
+    };
     let mut span = 0u64;
     let mut entries = Vec::new();
-    let mut at = |seconds: i64| t0 + TimeDelta::milliseconds(seconds * 1_000 + (n % 2) as i64);
+    let at = |seconds: i64| t0 + TimeDelta::milliseconds(seconds * 1_000 + (n % 2) as i64);
     let root = format!("{:016x}", 1u64);
     let base = |kind: EventType, span_id: &str, parent: Option<&str>, name: &str, t| {
         let suffix = if kind.is_end() { "end" } else { "start" };
@@ -171,7 +175,7 @@ fn session_entries(n: u64, start: DateTime<Utc>) -> Vec<ProtocolEntry> {
         e.tool_name = Some(tool.into());
         e.tool_call_id = Some(format!("call_{round}"));
         e.duration_ms = Some(50.0 + ((n * 3 + round * 17) % 300) as f64);
-        if (n + round) % 7 == 0 {
+        if (n + round).is_multiple_of(7) {
             e.status = EntryStatus::Error;
             e.error = Some(EntryError {
                 error_type: Some("Timeout".into()),
