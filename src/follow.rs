@@ -73,7 +73,10 @@ impl ReadPosition {
 impl ProtocolReader {
     /// The position after the last entry written so far: reading from it
     /// returns only entries written later. A JSON Lines line still being
-    /// written is after this position.
+    /// written is after this position. (JSON Lines ids are remembered from
+    /// where reading starts, so from here a later copy of an entry written
+    /// before this position is returned once more; from
+    /// [`ReadPosition::start`] every id is returned once.)
     ///
     /// ```no_run
     /// # fn main() -> reagentic_protocol::Result<()> {
@@ -290,5 +293,73 @@ fn skip_line(reader: &mut impl BufRead) -> std::io::Result<Option<u64>> {
                 reader.consume(len);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::storage::test_support::{bare_entry, full_entry};
+    use crate::storage::{JsonlStorage, SqliteStorage, Storage};
+
+    #[test]
+    fn sqlite_reads_continue_after_the_last_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.db");
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage
+            .write_batch(&[full_entry(1), full_entry(2)])
+            .unwrap();
+        let reader = ProtocolReader::open(&path).unwrap();
+        let mut end = reader.end_position().unwrap();
+        assert!(reader.read_from(&mut end, 10).unwrap().is_empty());
+        storage.write_batch(&[full_entry(3)]).unwrap();
+        assert_eq!(reader.read_from(&mut end, 10).unwrap(), vec![full_entry(3)]);
+        let mut start = ReadPosition::start();
+        assert_eq!(
+            reader.read_from(&mut start, 2).unwrap(),
+            vec![full_entry(1), full_entry(2)]
+        );
+        assert_eq!(
+            reader.read_from(&mut start, 2).unwrap(),
+            vec![full_entry(3)]
+        );
+    }
+
+    #[test]
+    fn a_jsonl_line_being_written_is_read_once_it_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut storage = JsonlStorage::open(&path).unwrap();
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        let reader = ProtocolReader::open(&path).unwrap();
+        let mut position = reader.end_position().unwrap();
+        let line = bare_entry(2).to_json_line().unwrap();
+        let (head, tail) = line.split_at(20);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(head.as_bytes()).unwrap();
+        assert!(reader.read_from(&mut position, 10).unwrap().is_empty());
+        assert_eq!(reader.end_position().unwrap().offset(), position.offset());
+        writeln!(file, "{tail}").unwrap();
+        writeln!(file, "garbage").unwrap();
+        writeln!(file, "{line}").unwrap();
+        assert_eq!(
+            reader.read_from(&mut position, 10).unwrap(),
+            vec![bare_entry(2)]
+        );
+        let skipped = reader.skipped_lines();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].line_number, 3, "{skipped:?}");
+        // A file cut shorter than what was read is read again from the start.
+        std::fs::write(&path, full_entry(5).to_json_line().unwrap() + "\n").unwrap();
+        assert_eq!(
+            reader.read_from(&mut position, 10).unwrap(),
+            vec![full_entry(5)]
+        );
     }
 }

@@ -171,3 +171,63 @@ fn sort_steps(steps: &mut [RunStep]) {
             .then_with(|| a.entry().entry_id.cmp(&b.entry().entry_id))
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::{at, bare_entry};
+
+    fn step(span: &str, parent: Option<&str>, kind: EventType, second: i64) -> ProtocolEntry {
+        let mut e = bare_entry(0);
+        e.span_id = span.into();
+        e.parent_span_id = parent.map(str::to_owned);
+        e.event_type = kind;
+        e.name = span.into();
+        e.timestamp = at(second, 0);
+        e.entry_id = ProtocolEntry::make_id(
+            &e.trace_id,
+            span,
+            if kind.is_end() { "end" } else { "start" },
+        );
+        e
+    }
+
+    #[test]
+    fn steps_nest_by_parent_in_time_order_and_orphans_become_roots() {
+        let entries = vec![
+            step("tool", Some("agent"), EventType::ToolEnd, 4),
+            step("agent", None, EventType::AgentStart, 0),
+            step("tool", Some("agent"), EventType::ToolStart, 3),
+            step("llm", Some("agent"), EventType::LlmStart, 1),
+            step("hand", Some("agent"), EventType::Handoff, 5),
+            step("agent", None, EventType::AgentEnd, 6),
+            step("orphan", Some("left-out"), EventType::ToolStart, 2),
+        ];
+        let roots = run_tree(entries);
+        let names: Vec<&str> = roots.iter().map(RunStep::name).collect();
+        assert_eq!(names, ["agent", "orphan"]);
+        let agent = &roots[0];
+        assert!(agent.is_finished() && !agent.is_error());
+        let children: Vec<&str> = agent.children.iter().map(RunStep::name).collect();
+        assert_eq!(children, ["llm", "tool", "hand"]);
+        assert!(!agent.children[0].is_finished(), "llm has no end");
+        assert!(agent.children[1].is_finished());
+        assert!(
+            agent.children[2].is_finished(),
+            "a handoff is complete in itself"
+        );
+        assert_eq!(agent.children[1].started(), at(3, 0));
+    }
+
+    #[test]
+    fn a_parent_cycle_still_shows_every_step_once() {
+        let entries = vec![
+            step("a", Some("b"), EventType::AgentStart, 0),
+            step("b", Some("a"), EventType::AgentStart, 1),
+        ];
+        fn count(steps: &[RunStep]) -> usize {
+            steps.iter().map(|s| 1 + count(&s.children)).sum()
+        }
+        assert_eq!(count(&run_tree(entries)), 2);
+    }
+}

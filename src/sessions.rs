@@ -347,3 +347,118 @@ fn summarize_sqlite(
         ..SessionSummary::new(id, kind, DateTime::<Utc>::MIN_UTC)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::EntryStatus;
+    use crate::storage::test_support::{at, bare_entry, full_entry};
+    use crate::storage::{JsonlStorage, SqliteStorage, Storage};
+
+    /// Three sessions and one session-less trace, interleaved in time.
+    fn dataset() -> Vec<ProtocolEntry> {
+        let mut entries = Vec::new();
+        for n in 0..12u32 {
+            let mut e = full_entry(n);
+            e.entry_id = format!("id-{n}");
+            e.session_id = Some(format!("s{}", n % 3));
+            e.event_type =
+                [EventType::LlmStart, EventType::LlmEnd, EventType::ToolStart][n as usize % 3];
+            e.agent_name = Some(["b", "a"][n as usize % 2].into());
+            e.status = if n == 4 {
+                EntryStatus::Error
+            } else {
+                EntryStatus::Ok
+            };
+            e.error = None;
+            entries.push(e);
+        }
+        let mut lone = bare_entry(20);
+        lone.timestamp = at(5, 500);
+        entries.push(lone);
+        entries
+    }
+
+    fn both(dir: &tempfile::TempDir, entries: &[ProtocolEntry]) -> [ProtocolReader; 2] {
+        let db = dir.path().join("s.db");
+        let jsonl = dir.path().join("s.jsonl");
+        let mut sqlite = SqliteStorage::open(&db).unwrap();
+        let mut lines = JsonlStorage::open(&jsonl).unwrap();
+        sqlite.write_batch(entries).unwrap();
+        lines.write_batch(entries).unwrap();
+        // A duplicate line is summed once, as the reader reads it once.
+        lines.write_batch(&entries[..1]).unwrap();
+        [
+            ProtocolReader::open(&db).unwrap(),
+            ProtocolReader::open(&jsonl).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn both_forms_summarise_alike_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dataset();
+        let [db, jsonl] = both(&dir, &data);
+        let all = db.sessions(&SessionFilter::default()).unwrap();
+        assert_eq!(all, jsonl.sessions(&SessionFilter::default()).unwrap());
+        let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["s2", "s1", "s0", &data[12].trace_id]);
+        assert_eq!(all[3].kind, RunKind::Trace);
+        let s1 = &all[1];
+        // s1 holds n = 1, 4, 7, 10: types LlmEnd, LlmEnd, LlmEnd, LlmEnd.
+        assert_eq!((s1.entries, s1.model_calls, s1.tool_calls), (4, 0, 0));
+        assert_eq!(s1.input_tokens, 10 + 40 + 70 + 100);
+        assert_eq!(s1.output_tokens, 4 * 7);
+        assert_eq!(s1.errors, 1);
+        assert_eq!(s1.agents, ["a", "b"]);
+        assert_eq!((s1.first, s1.last), (at(1, 123_456), at(10, 123_456)));
+        let s0 = &all[2];
+        assert_eq!((s0.model_calls, s0.tool_calls), (4, 0));
+        let s2 = &all[0];
+        assert_eq!((s2.model_calls, s2.tool_calls), (0, 4));
+
+        for reader in [&db, &jsonl] {
+            let newest = reader
+                .sessions(&SessionFilter::default().with_limit(2))
+                .unwrap();
+            assert_eq!(newest, all[..2].to_vec());
+            let recent = reader
+                .sessions(&SessionFilter::default().with_since(at(10, 0)))
+                .unwrap();
+            assert_eq!(
+                recent,
+                all[..2].to_vec(),
+                "full summaries of recent sessions"
+            );
+            assert!(reader
+                .sessions(&SessionFilter::default().with_limit(0))
+                .unwrap()
+                .is_empty());
+        }
+    }
+
+    #[test]
+    fn sqlite_sessions_use_the_time_and_session_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let [db, _] = both(&dir, &dataset());
+        let Backend::Sqlite(conn) = db.backend() else {
+            panic!("not SQLite");
+        };
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            stmt.query_map(["x"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap()
+                .join("; ")
+        };
+        let walk = plan(
+            "SELECT session_id, trace_id FROM protocol_entries
+             WHERE timestamp >= ?1 ORDER BY timestamp DESC",
+        );
+        assert!(walk.contains("protocol_entries_timestamp"), "{walk}");
+        assert!(!walk.contains("TEMP B-TREE"), "{walk}");
+        let one = plan("SELECT COUNT(*) FROM protocol_entries WHERE session_id = ?1");
+        assert!(one.contains("protocol_entries_session"), "{one}");
+    }
+}
