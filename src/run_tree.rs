@@ -42,12 +42,16 @@ pub struct RunStep {
 
 impl RunStep {
     /// The entry that says most about the step: the end when there is one.
+    ///
+    /// # Panics
+    ///
+    /// If both `start` and `end` were taken out of the step; [`run_tree`]
+    /// never builds such a step.
     pub fn entry(&self) -> &ProtocolEntry {
         match (&self.end, &self.start) {
             (Some(end), _) => end,
             (None, Some(start)) => start,
-            // Built only from at least one entry.
-            (None, None) => unreachable!("a run step without entries"),
+            (None, None) => panic!("a run step without entries"),
         }
     }
 

@@ -15,7 +15,7 @@ use crate::failure::{open, warn_skipped, CliResult, Failure};
 use crate::output::{self, Format};
 
 /// Entries per write: one SQLite transaction, one JSON Lines append.
-const BATCH: usize = 5_000;
+const BATCH: usize = 10_000;
 
 /// Copy a protocol into the other format (JSON Lines ↔ SQLite, by extension).
 /// Entries already in OUT are not written again, so converting twice (or
@@ -47,19 +47,26 @@ pub fn run(args: Args, json: bool) -> CliResult {
     let reader = open(&args.input)?;
     let meta = reader.meta()?;
     let existed = args.output.exists();
-    // The ids OUT already holds are left out of the writes: that makes a
-    // second conversion a no-op for JSON Lines (which appends whatever it is
-    // given) and lets the summary count what was really added to SQLite.
+    // JSON Lines appends whatever it is given, so the ids OUT already holds
+    // are left out of the writes: that makes a second conversion a no-op.
+    // SQLite skips them by itself; the rowids it hands out tell how many rows
+    // were really added (rows are only ever appended, never deleted).
     let mut already: HashSet<String> = HashSet::new();
+    let mut rows_before = 0;
     if existed {
         let out_reader = open(&args.output)?;
-        let mut at = ReadPosition::start();
-        loop {
-            let batch = out_reader.read_from(&mut at, BATCH)?;
-            if batch.is_empty() {
-                break;
+        match out_format {
+            ProtocolFormat::Sqlite => rows_before = out_reader.end_position()?.offset(),
+            ProtocolFormat::Jsonl => {
+                let mut at = ReadPosition::start();
+                loop {
+                    let batch = out_reader.read_from(&mut at, BATCH)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    already.extend(batch.into_iter().map(|e| e.entry_id));
+                }
             }
-            already.extend(batch.into_iter().map(|e| e.entry_id));
         }
     }
     let mut storage: Box<dyn Storage> = match out_format {
@@ -93,6 +100,10 @@ pub fn run(args: Args, json: bool) -> CliResult {
     }
     storage.close()?;
     bar.finish_and_clear();
+    if out_format == ProtocolFormat::Sqlite {
+        let rows_after = open(&args.output)?.end_position()?.offset();
+        written = rows_after.saturating_sub(rows_before);
+    }
     if reader.format() == ProtocolFormat::Jsonl {
         let len = std::fs::metadata(&args.input).map_or(0, |m| m.len());
         if len > position.offset() {

@@ -76,8 +76,9 @@ pub fn run(args: Args, json: bool) -> CliResult {
             filter = filter.with_since(since);
         }
         tables.push((*dimension, reader.stats(&filter)?));
-        warn_skipped(&reader);
     }
+    // Every table reads the same records: one warning covers them all.
+    warn_skipped(&reader);
     if args.format.resolve(json) == Format::Json {
         let mut out = serde_json::Map::new();
         for (dimension, groups) in &tables {
