@@ -8,10 +8,11 @@ use serde_json::json;
 use crate::failure::{open, CliResult};
 use crate::output::{self, Format, Style};
 
-/// Validate a protocol file: schema version, unreadable lines (with their
-/// numbers), steps that started but never ended, ids stored twice, dropped
-/// entries. Exits 0 when clean, 1 when it found problems, 2 when it could
-/// not read the file at all.
+/// Validate a protocol file; the exit code says whether it is clean.
+///
+/// Reports the schema version, unreadable lines (with their numbers), steps
+/// that started but never ended, ids stored twice and dropped entries. Exits
+/// 0 when clean, 1 when it found problems, 2 when it could not read the file.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   reagentic-protocol check protocol.db

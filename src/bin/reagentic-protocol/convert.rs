@@ -17,7 +17,8 @@ use crate::output::{self, Format};
 /// Entries per write: one SQLite transaction, one JSON Lines append.
 const BATCH: usize = 10_000;
 
-/// Copy a protocol into the other format (JSON Lines ↔ SQLite, by extension).
+/// Copy a protocol between JSON Lines and SQLite (formats by extension).
+///
 /// Entries already in OUT are not written again, so converting twice (or
 /// into a file that already holds some of the entries) stores each once.
 #[derive(Debug, clap::Args)]

@@ -24,7 +24,7 @@ pub enum QueryFormat {
     Jsonl,
 }
 
-/// Entries that pass every filter given, oldest first.
+/// List the entries that pass every filter given, oldest first.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   reagentic-protocol query protocol.db --session conv-42 --type tool_end

@@ -12,8 +12,11 @@ use crate::output::{self, Format, Style};
 /// Content is cut to this many characters when the terminal width is unknown.
 const DEFAULT_CONTENT_CHARS: usize = 100;
 
-/// Show one run as a tree: agents with their model calls, tool calls and
-/// handoffs nested under them, each with duration, tokens, status and error.
+/// Show one run (session or trace) as a tree.
+///
+/// Agents with their model calls, tool calls and handoffs nested under them,
+/// in time order, each with duration, tokens, status, and the error where
+/// one failed. Inputs and outputs are shortened unless --content is given.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   reagentic-protocol show protocol.db conv-42

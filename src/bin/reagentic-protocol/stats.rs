@@ -42,7 +42,7 @@ impl By {
     }
 }
 
-/// Per agent, model and tool: count, error rate, p50/p95/max duration, tokens.
+/// Count, error rate, p50/p95/max duration and tokens per agent, model, tool.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   reagentic-protocol stats protocol.db

@@ -16,8 +16,10 @@ use crate::query::{entry_table, print_lines};
 /// Entries read per poll at most, so a burst is printed as it is read.
 const BATCH: usize = 1_000;
 
-/// The newest entries; with -f, keep printing new ones as they are written
-/// (SQLite or JSON Lines) until interrupted with Ctrl-C.
+/// Show the newest entries; with -f, follow new ones as they are written.
+///
+/// Following works on SQLite and JSON Lines alike and goes on until
+/// interrupted with Ctrl-C.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   reagentic-protocol tail protocol.db
