@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example generate_protocol -- big.db 1000000
 //! cargo run --release --example generate_protocol -- big.jsonl 1000000
+//! cargo run --release --example generate_protocol -- few.db 1000000 10   # 10 huge sessions
 //! ```
 //!
 //! Sessions of about 50 entries each: an agent run with model calls and tool
@@ -38,6 +39,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(1_000_000);
+    // Runs share this many session ids round-robin; by default each run is
+    // its own session.
+    let sessions: Option<u64> = args.next().map(|n| n.parse()).transpose()?;
     let is_jsonl = matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("jsonl" | "ndjson")
@@ -55,7 +59,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut written = 0u64;
     let mut session = 0u64;
     while written < total {
-        for entry in session_entries(session, start) {
+        for entry in session_entries(session, sessions, start) {
             if written == total {
                 break;
             }
@@ -71,7 +75,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     storage.write_batch(&batch)?;
     storage.close()?;
     println!(
-        "wrote {written} entries in {session} sessions to {}",
+        "wrote {written} entries of {session} runs to {}",
         path.display()
     );
     Ok(())
@@ -79,9 +83,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 /// One session's entries: agent start, 8 rounds of (model call, tool call) —
 /// 4 entries each — plus a final model call and the agent end: 36 entries.
-fn session_entries(n: u64, start: DateTime<Utc>) -> Vec<ProtocolEntry> {
+fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<ProtocolEntry> {
     let trace_id = format!("{:032x}", 0x5eed_0000_0000_u64 + n);
-    let session_id = format!("session-{n:07}");
+    let session_id = format!("session-{:07}", sessions.map_or(n, |s| n % s.max(1)));
     // Two sessions run side by side, then the next two start.
     let t0 = start + TimeDelta::seconds(i64::try_from(n / 2).unwrap_or(0) * 60);
     let agent = if n.is_multiple_of(3) {
