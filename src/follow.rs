@@ -8,9 +8,9 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
+use crate::entry::ProtocolEntry;
 use crate::error::{ProtocolError, Result};
-use crate::query::{decode_row, parse_line, Backend, ProtocolReader, Skips};
+use crate::query::{decode_line, decode_row, too_new, Backend, ProtocolReader, Skips};
 use crate::storage::{sqlite_error, COLUMNS};
 
 /// Where [`ProtocolReader::read_from`] goes on: a SQLite rowid or a JSON
@@ -245,28 +245,16 @@ fn jsonl_batch(
         let first_line = position.offset == 0;
         position.offset += read as u64;
         position.line += 1;
-        let mut bytes = line.as_slice();
-        bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-        bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        if first_line {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_line(bytes) {
-            Ok(entry) if entry.schema > SCHEMA_VERSION => skips.push(
-                position.line,
-                format!(
-                    "entry has schema version {}; this build reads up to {SCHEMA_VERSION}",
-                    entry.schema
-                ),
-            ),
-            Ok(entry) => {
-                if position.seen.insert(entry.entry_id.clone()) {
-                    entries.push(entry);
+        match decode_line(&line, first_line) {
+            Ok(None) => {}
+            Ok(Some(entry)) => match too_new(&entry) {
+                Some(reason) => skips.push(position.line, reason),
+                None => {
+                    if position.seen.insert(entry.entry_id.clone()) {
+                        entries.push(entry);
+                    }
                 }
-            }
+            },
             Err(reason) => skips.push(position.line, reason),
         }
     }

@@ -25,7 +25,7 @@ use crate::storage::{
 
 /// Lines longer than this are skipped as too long instead of being read into
 /// memory: a protocol line is at most a few MiB even at `DetailLevel::Full`.
-pub(crate) const MAX_LINE_BYTES: usize = 64 << 20;
+const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// At most this many skipped lines are remembered per query, so a file of
 /// garbage cannot grow the report without bound.
@@ -897,24 +897,12 @@ pub(crate) fn scan_jsonl(
             line = Vec::new();
             continue;
         }
-        let mut bytes = line.as_slice();
-        bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-        bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        if line_number == 1 {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_line(bytes) {
-            Ok(entry) if entry.schema > SCHEMA_VERSION => skips.push(
-                line_number,
-                format!(
-                    "entry has schema version {}; this build reads up to {SCHEMA_VERSION}",
-                    entry.schema
-                ),
-            ),
-            Ok(entry) => visit(line_number, entry),
+        match decode_line(&line, line_number == 1) {
+            Ok(None) => {}
+            Ok(Some(entry)) => match too_new(&entry) {
+                Some(reason) => skips.push(line_number, reason),
+                None => visit(line_number, entry),
+            },
             // Only the last line can lack its newline: a write cut short by a
             // crash, or one still in progress.
             Err(reason) if !terminated => {
@@ -939,8 +927,38 @@ pub(crate) fn scan_jsonl(
     Ok(())
 }
 
+/// One line of a JSON Lines protocol as every reader takes it: without its
+/// line ending (and, on the file's first line, a byte-order mark); `None`
+/// for a blank line; the error says why it is not an entry.
+pub(crate) fn decode_line(
+    line: &[u8],
+    first_in_file: bool,
+) -> std::result::Result<Option<ProtocolEntry>, String> {
+    let mut bytes = line;
+    bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    if first_in_file {
+        bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_line(bytes).map(Some)
+}
+
+/// Why an entry cannot be read by this build, if it cannot: a newer schema
+/// may have changed what its fields mean.
+pub(crate) fn too_new(entry: &ProtocolEntry) -> Option<String> {
+    (entry.schema > SCHEMA_VERSION).then(|| {
+        format!(
+            "entry has schema version {}; this build reads up to {SCHEMA_VERSION}",
+            entry.schema
+        )
+    })
+}
+
 /// Parses one line; the error says why it is not an entry.
-pub(crate) fn parse_line(bytes: &[u8]) -> std::result::Result<ProtocolEntry, String> {
+fn parse_line(bytes: &[u8]) -> std::result::Result<ProtocolEntry, String> {
     serde_json::from_slice(bytes).map_err(|e| match std::str::from_utf8(bytes) {
         Err(utf8) => format!("not valid UTF-8: {utf8}"),
         Ok(_) => format!("not a protocol entry: {e}"),
