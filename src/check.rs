@@ -136,9 +136,8 @@ impl ProtocolReader {
         let unfinished_total = unfinished.len() as u64;
         unfinished.truncate(MAX_LISTED);
         let mut duplicates: Vec<DuplicateId> = walk
-            .lines
+            .repeated
             .into_iter()
-            .filter(|(_, lines)| lines.len() > 1)
             .map(|(entry_id, lines)| DuplicateId { entry_id, lines })
             .collect();
         duplicates.sort_by(|a, b| a.lines.cmp(&b.lines));
@@ -170,8 +169,11 @@ impl ProtocolReader {
 #[derive(Default)]
 struct Walk {
     entries: u64,
-    /// Where each id was seen: one line normally, more for a duplicate.
-    lines: HashMap<String, Vec<u64>>,
+    /// Where each id was first seen.
+    first_line: HashMap<String, u64>,
+    /// Every line of the ids seen more than once; kept apart from
+    /// `first_line` so a clean file costs no list per entry.
+    repeated: HashMap<String, Vec<u64>>,
     /// Started steps not (yet) ended, by `(trace, span)`.
     open: HashMap<(String, String), UnfinishedStep>,
     /// Ended steps, so a start read after its end (order on disk is write
@@ -181,15 +183,14 @@ struct Walk {
 
 impl Walk {
     fn add(&mut self, line: u64, entry: &ProtocolEntry) {
-        match self.lines.get_mut(&entry.entry_id) {
-            Some(lines) => {
-                lines.push(line);
-                return;
-            }
-            None => {
-                self.lines.insert(entry.entry_id.clone(), vec![line]);
-            }
+        if let Some(&first) = self.first_line.get(&entry.entry_id) {
+            self.repeated
+                .entry(entry.entry_id.clone())
+                .or_insert_with(|| vec![first])
+                .push(line);
+            return;
         }
+        self.first_line.insert(entry.entry_id.clone(), line);
         self.entries += 1;
         let span = (entry.trace_id.clone(), entry.span_id.clone());
         if entry.event_type.is_start() {
