@@ -240,3 +240,54 @@ fn sqlite_walk(conn: &Connection, path: &Path, skips: &mut Skips, walk: &mut Wal
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::{bare_entry, full_entry};
+    use crate::storage::{SqliteStorage, Storage};
+
+    #[test]
+    fn sqlite_rows_that_do_not_decode_unended_starts_and_drops_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        // full_entry is an end; bare_entry a start of another span.
+        storage
+            .write_batch(&[full_entry(1), bare_entry(2)])
+            .unwrap();
+        let reader = ProtocolReader::open(&path).unwrap();
+        let report = reader.check().unwrap();
+        assert_eq!(report.entries, 2);
+        assert_eq!(report.unfinished_total, 1);
+        assert_eq!(report.unfinished[0].entry_id, bare_entry(2).entry_id);
+        assert!(!report.is_clean());
+
+        let mut end = bare_entry(2);
+        end.event_type = EventType::AgentEnd;
+        end.entry_id = ProtocolEntry::make_id(&end.trace_id, &end.span_id, "end");
+        storage.write_batch(&[end]).unwrap();
+        assert!(reader.check().unwrap().is_clean());
+
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO protocol_entries (schema, entry_id, timestamp, event_type, trace_id,
+                 span_id, name, status) VALUES (1, 'bad', 'yesterday', 'agent_start', 't', 's',
+                 'n', 'unset')",
+                [],
+            )
+            .unwrap();
+        storage.record_dropped(3).unwrap();
+        let report = reader.check().unwrap();
+        assert_eq!((report.unreadable_total, report.dropped_entries), (1, 3));
+        assert_eq!(report.unreadable[0].line, 4, "the rowid");
+        assert!(
+            report.unreadable[0].reason.contains("timestamp"),
+            "{:?}",
+            report.unreadable
+        );
+        assert!(report.integrity_problems.is_empty());
+        assert!(!report.is_clean());
+    }
+}
