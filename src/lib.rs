@@ -22,16 +22,22 @@
 //! ```
 #![warn(missing_docs)]
 
+mod check;
 mod config;
 mod entry;
 mod error;
 mod extract;
+mod follow;
 pub mod install;
 pub mod instrument;
 mod pipeline;
 mod query;
+mod run_tree;
+mod sessions;
+mod stats;
 mod storage;
 
+pub use check::{CheckReport, DuplicateId, UnfinishedStep, UnreadableRecord};
 pub use config::{DetailLevel, Field, ProtocolConfig, SpanMatch, StepKind};
 pub use entry::{
     format_timestamp, EntryError, EntryStatus, EventType, ProtocolEntry, UnknownEventType,
@@ -39,6 +45,7 @@ pub use entry::{
 };
 pub use error::{ProtocolError, Result};
 pub use extract::Extractor;
+pub use follow::ReadPosition;
 pub use install::{ProtocolGuard, ProtocolInstallBuilder};
 pub use pipeline::{
     ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
@@ -47,6 +54,9 @@ pub use pipeline::{
 pub use query::{
     query_file, EntryFilter, ProtocolFormat, ProtocolMeta, ProtocolReader, SkippedLine,
 };
+pub use run_tree::{run_tree, RunStep};
+pub use sessions::{RunKind, SessionFilter, SessionSummary};
+pub use stats::{GroupStats, StatsBy, StatsFilter};
 pub use storage::{
     Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
 };

@@ -414,8 +414,10 @@ pub struct ProtocolReader {
     skipped: Mutex<Vec<SkippedLine>>,
 }
 
+/// Where a reader's entries come from; the other reading modules
+/// (`sessions`, `stats`, `check`) answer per backend too.
 #[derive(Debug)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(Connection),
     /// JSON Lines is re-read by every query, so new lines are always seen.
     Jsonl {
@@ -551,26 +553,26 @@ impl ProtocolReader {
     /// # Ok(()) }
     /// ```
     pub fn query(&self, filter: &EntryFilter) -> Result<Vec<ProtocolEntry>> {
-        let mut skips = Skips::default();
-        let result = match &self.backend {
+        self.recording_skips(|skips| match &self.backend {
             Backend::Sqlite(conn) => {
-                // A schema-1 file may have been migrated by a writer since it
-                // was opened: look again, so new rows show their new fields.
-                let migrated;
-                let columns = if self.columns.contains(" AS ") {
-                    migrated = verify_protocol_schema(conn, &self.path)?;
-                    &migrated
-                } else {
-                    &self.columns
-                };
-                query_sqlite(conn, &self.path, columns, filter, &mut skips)
+                let columns = self.entry_columns(conn)?;
+                query_sqlite(conn, &self.path, &columns, filter, skips)
             }
             Backend::Jsonl { max_line_bytes } => {
-                query_jsonl(&self.path, *max_line_bytes, filter, &mut skips)
+                query_jsonl(&self.path, *max_line_bytes, filter, skips)
             }
-        };
-        *self.skipped.lock().unwrap_or_else(PoisonError::into_inner) = skips.reported;
-        result
+        })
+    }
+
+    /// The SELECT list of this file's entry columns. A schema-1 file may
+    /// have been migrated by a writer since it was opened: then look again,
+    /// so new rows show their new fields.
+    pub(crate) fn entry_columns(&self, conn: &Connection) -> Result<std::borrow::Cow<'_, str>> {
+        if self.columns.contains(" AS ") {
+            verify_protocol_schema(conn, &self.path).map(std::borrow::Cow::Owned)
+        } else {
+            Ok(std::borrow::Cow::Borrowed(&self.columns))
+        }
     }
 
     /// What the last [`query`](Self::query) skipped (at most the first 10 000).
@@ -632,6 +634,25 @@ impl ProtocolReader {
     }
 }
 
+impl ProtocolReader {
+    /// The storage behind this reader, for the crate's other reading modules.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Runs one read with a fresh skip record, then keeps that record as what
+    /// [`skipped_lines`](Self::skipped_lines) reports, as `query` does.
+    pub(crate) fn recording_skips<T>(
+        &self,
+        read: impl FnOnce(&mut Skips) -> Result<T>,
+    ) -> Result<T> {
+        let mut skips = Skips::default();
+        let result = read(&mut skips);
+        *self.skipped.lock().unwrap_or_else(PoisonError::into_inner) = skips.reported;
+        result
+    }
+}
+
 /// Queries the protocol at `path` without blocking the async runtime: the
 /// file is opened and read on a dedicated OS thread, and the result awaited.
 /// Works on any runtime, `current_thread` included.
@@ -662,13 +683,13 @@ pub async fn query_file(path: impl AsRef<Path>, filter: EntryFilter) -> Result<V
 
 /// Skipped records: the first [`MAX_REPORTED_SKIPS`] kept, all counted.
 #[derive(Default)]
-struct Skips {
-    reported: Vec<SkippedLine>,
-    total: u64,
+pub(crate) struct Skips {
+    pub(crate) reported: Vec<SkippedLine>,
+    pub(crate) total: u64,
 }
 
 impl Skips {
-    fn push(&mut self, line_number: u64, reason: String) {
+    pub(crate) fn push(&mut self, line_number: u64, reason: String) {
         self.total += 1;
         if self.reported.len() < MAX_REPORTED_SKIPS {
             self.reported.push(SkippedLine {
@@ -709,7 +730,7 @@ fn query_sqlite(
 
 /// Builds an entry from a row of `SELECT rowid, <COLUMNS>`; the error names
 /// the column that did not decode.
-fn decode_row(row: &Row<'_>) -> std::result::Result<ProtocolEntry, String> {
+pub(crate) fn decode_row(row: &Row<'_>) -> std::result::Result<ProtocolEntry, String> {
     Ok(ProtocolEntry {
         schema: integer(row, 0)?,
         entry_id: text(row, 1)?,
@@ -855,6 +876,36 @@ fn query_jsonl(
     filter: &EntryFilter,
     skips: &mut Skips,
 ) -> Result<Vec<ProtocolEntry>> {
+    let mut seen = HashSet::new();
+    let mut entries = Vec::new();
+    // With a limit, only the best `limit` entries can make the result, so the
+    // list is cut back whenever it grows well past that: memory stays bounded
+    // by the limit rather than by the file.
+    let compact_at = filter.limit.map(|limit| limit.saturating_mul(2).max(1024));
+    scan_jsonl(path, max_line_bytes, skips, |_, entry| {
+        if seen.insert(entry.entry_id.clone()) && filter.matches(&entry) {
+            entries.push(entry);
+            if compact_at.is_some_and(|at| entries.len() >= at) {
+                filter.sort(&mut entries);
+                entries.truncate(filter.limit.unwrap_or(usize::MAX));
+            }
+        }
+    })?;
+    filter.sort(&mut entries);
+    entries.truncate(filter.limit.unwrap_or(usize::MAX));
+    Ok(entries)
+}
+
+/// Reads a JSON Lines protocol from the start, handing every readable entry
+/// to `visit` with its 1-based line number, in file order and without dedup
+/// (callers that want each id once keep their own set). Unreadable lines go
+/// to `skips`.
+pub(crate) fn scan_jsonl(
+    path: &Path,
+    max_line_bytes: usize,
+    skips: &mut Skips,
+    mut visit: impl FnMut(u64, ProtocolEntry),
+) -> Result<()> {
     let io_error = |source| ProtocolError::Io {
         path: path.to_path_buf(),
         source,
@@ -866,12 +917,6 @@ fn query_jsonl(
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
     let mut line_number = 0u64;
-    let mut seen = HashSet::new();
-    let mut entries = Vec::new();
-    // With a limit, only the best `limit` entries can make the result, so the
-    // list is cut back whenever it grows well past that: memory stays bounded
-    // by the limit rather than by the file.
-    let compact_at = filter.limit.map(|limit| limit.saturating_mul(2).max(1024));
     let limit_reader = u64::try_from(max_line_bytes)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
@@ -897,32 +942,12 @@ fn query_jsonl(
             line = Vec::new();
             continue;
         }
-        let mut bytes = line.as_slice();
-        bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-        bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        if line_number == 1 {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_line(bytes) {
-            Ok(entry) if entry.schema > SCHEMA_VERSION => skips.push(
-                line_number,
-                format!(
-                    "entry has schema version {}; this build reads up to {SCHEMA_VERSION}",
-                    entry.schema
-                ),
-            ),
-            Ok(entry) => {
-                if seen.insert(entry.entry_id.clone()) && filter.matches(&entry) {
-                    entries.push(entry);
-                    if compact_at.is_some_and(|at| entries.len() >= at) {
-                        filter.sort(&mut entries);
-                        entries.truncate(filter.limit.unwrap_or(usize::MAX));
-                    }
-                }
-            }
+        match decode_line(&line, line_number == 1) {
+            Ok(None) => {}
+            Ok(Some(entry)) => match too_new(&entry) {
+                Some(reason) => skips.push(line_number, reason),
+                None => visit(line_number, entry),
+            },
             // Only the last line can lack its newline: a write cut short by a
             // crash, or one still in progress.
             Err(reason) if !terminated => {
@@ -944,9 +969,37 @@ fn query_jsonl(
         tracing::warn!(path = %path.display(), skipped = skips.total,
             "skipped protocol lines that are not entries");
     }
-    filter.sort(&mut entries);
-    entries.truncate(filter.limit.unwrap_or(usize::MAX));
-    Ok(entries)
+    Ok(())
+}
+
+/// One line of a JSON Lines protocol as every reader takes it: without its
+/// line ending (and, on the file's first line, a byte-order mark); `None`
+/// for a blank line; the error says why it is not an entry.
+pub(crate) fn decode_line(
+    line: &[u8],
+    first_in_file: bool,
+) -> std::result::Result<Option<ProtocolEntry>, String> {
+    let mut bytes = line;
+    bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    if first_in_file {
+        bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_line(bytes).map(Some)
+}
+
+/// Why an entry cannot be read by this build, if it cannot: a newer schema
+/// may have changed what its fields mean.
+pub(crate) fn too_new(entry: &ProtocolEntry) -> Option<String> {
+    (entry.schema > SCHEMA_VERSION).then(|| {
+        format!(
+            "entry has schema version {}; this build reads up to {SCHEMA_VERSION}",
+            entry.schema
+        )
+    })
 }
 
 /// Parses one line; the error says why it is not an entry.

@@ -1,0 +1,91 @@
+//! `reagentic-protocol`: find the agent run you care about in a protocol file
+//! (SQLite or JSON Lines, told by extension), see what it did, and why it
+//! failed.
+//!
+//! Exit codes: 0 done; 1 `check` found problems; 2 the command could not be
+//! carried out (bad arguments, unreadable file, unknown session, …).
+
+mod check;
+mod convert;
+mod failure;
+mod output;
+mod query;
+mod sessions;
+mod show;
+mod stats;
+mod table;
+mod tail;
+mod time_arg;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Find and read agent runs in a reagentic-protocol file (.db/.sqlite or .jsonl).
+#[derive(Debug, Parser)]
+#[command(name = "reagentic-protocol", version, propagate_version = true)]
+#[command(after_help = "Examples:
+  reagentic-protocol sessions protocol.db
+  reagentic-protocol show protocol.db conv-42
+  reagentic-protocol query protocol.db --errors --since 2h
+  reagentic-protocol stats protocol.db --by tool")]
+struct Cli {
+    /// Print JSON instead of a table (the same as `--format json`).
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Sessions(sessions::Args),
+    Show(show::Args),
+    Query(query::Args),
+    Stats(stats::Args),
+    Tail(tail::Args),
+    Convert(convert::Args),
+    Check(check::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are successes, printed to stdout by clap.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, like every other error: clap's usage and "for more
+            // information" lines are left out, `--help` has them.
+            let text = e.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("Usage:")
+                        && !l.starts_with("For more information")
+                })
+                .collect();
+            eprintln!("{} (see --help)", message.join(" "));
+            return ExitCode::from(2);
+        }
+    };
+    let json = cli.json;
+    let result = match cli.command {
+        Command::Sessions(args) => sessions::run(args, json),
+        Command::Show(args) => show::run(args, json),
+        Command::Query(args) => query::run(args, json),
+        Command::Stats(args) => stats::run(args, json),
+        Command::Tail(args) => tail::run(args, json),
+        Command::Convert(args) => convert::run(args, json),
+        Command::Check(args) => check::run(args, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}

@@ -1,0 +1,128 @@
+//! `tail`: the newest entries, and with `-f` the ones written after them.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reagentic_protocol::{EntryFilter, ProtocolEntry, ProtocolReader};
+
+use crate::failure::{open, warn_skipped, CliResult, Failure};
+use crate::output::{self, Format, Style};
+use crate::query::{entry_table, print_lines};
+
+/// Entries read per poll at most, so a burst is printed as it is read.
+const BATCH: usize = 1_000;
+
+/// Show the newest entries; with -f, follow new ones as they are written.
+///
+/// Following works on SQLite and JSON Lines alike and goes on until
+/// interrupted with Ctrl-C.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  reagentic-protocol tail protocol.db
+  reagentic-protocol tail protocol.jsonl -n 50
+  reagentic-protocol tail -f protocol.db --json | jq .name")]
+pub struct Args {
+    /// The protocol file (.db, .sqlite, .sqlite3, .jsonl, .ndjson).
+    file: PathBuf,
+    /// How many of the newest entries to show first.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    lines: usize,
+    /// Keep following the file for new entries until interrupted.
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// How often to look for new entries while following, in milliseconds.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    interval_ms: u64,
+    /// Output format (`json` prints one entry per line, as JSON Lines).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub fn run(args: Args, json: bool) -> CliResult {
+    let reader = open(&args.file)?;
+    let format = args.format.resolve(json);
+    let style = Style::detect();
+    // Taken before the newest entries are read, so nothing written in
+    // between is missed; what is read twice is printed once (`shown`).
+    let mut position = reader.end_position()?;
+    let mut newest = reader.query(&EntryFilter::default().newest_first().with_limit(args.lines))?;
+    warn_skipped(&reader);
+    newest.reverse();
+    let mut shown: HashSet<String> = newest.iter().map(|e| e.entry_id.clone()).collect();
+    print_entries(&style, format, &newest, true)?;
+    if !args.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| Failure::new(format!("cannot watch for Ctrl-C: {e}")))?;
+    let interval = Duration::from_millis(args.interval_ms);
+    let mut header = newest.is_empty();
+    while !stop.load(Ordering::SeqCst) {
+        let batch = read_new(&reader, &mut position)?;
+        let fresh: Vec<ProtocolEntry> = batch
+            .into_iter()
+            .filter(|e| shown.is_empty() || !shown.remove(&e.entry_id))
+            .collect();
+        if !fresh.is_empty() {
+            print_entries(&style, format, &fresh, header)?;
+            header = false;
+        }
+        sleep_unless_stopped(interval, &stop);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything written since `position`.
+fn read_new(
+    reader: &ProtocolReader,
+    position: &mut reagentic_protocol::ReadPosition,
+) -> Result<Vec<ProtocolEntry>, Failure> {
+    let mut all = Vec::new();
+    loop {
+        let batch = reader.read_from(position, BATCH)?;
+        warn_skipped(reader);
+        let done = batch.len() < BATCH;
+        all.extend(batch);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+fn sleep_unless_stopped(interval: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + interval;
+    while !stop.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+fn print_entries(
+    style: &Style,
+    format: Format,
+    entries: &[ProtocolEntry],
+    header: bool,
+) -> Result<(), Failure> {
+    match format {
+        Format::Json => print_lines(entries),
+        Format::Table => {
+            let table = entry_table(style, entries);
+            // Each batch is laid out on its own; the heading once, on top.
+            let text = if header {
+                table
+            } else {
+                table.lines().skip(1).map(|l| format!("{l}\n")).collect()
+            };
+            output::print(&text)
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! One summary per session: the first thing to look at in a protocol.
+//!
+//! A run is grouped by its `session_id`; entries without one are grouped by
+//! their trace instead, so a run that never set a session still shows up.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::entry::{EventType, ProtocolEntry};
+use crate::error::{ProtocolError, Result};
+use crate::query::{scan_jsonl, Backend, ProtocolReader};
+use crate::storage::sqlite_error;
+
+/// Which sessions [`ProtocolReader::sessions`] returns.
+///
+/// ```
+/// use chrono::{TimeDelta, Utc};
+/// use reagentic_protocol::SessionFilter;
+///
+/// let last_hour = SessionFilter::default()
+///     .with_since(Utc::now() - TimeDelta::hours(1))
+///     .with_limit(20);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    since: Option<DateTime<Utc>>,
+    limit: Option<usize>,
+}
+
+impl SessionFilter {
+    /// Keeps sessions active at or after `since` (their last entry is not
+    /// older); their summaries still cover all their entries.
+    ///
+    /// ```
+    /// let filter = reagentic_protocol::SessionFilter::default().with_since(chrono::Utc::now());
+    /// ```
+    pub fn with_since(mut self, since: DateTime<Utc>) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// Returns at most the `limit` most recently active sessions.
+    ///
+    /// ```
+    /// let filter = reagentic_protocol::SessionFilter::default().with_limit(10);
+    /// ```
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// What a [`SessionSummary`] groups by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Entries sharing a `session_id`.
+    Session,
+    /// Entries of one trace that carry no `session_id`.
+    Trace,
+}
+
+/// One session (or one session-less trace) at a glance.
+///
+/// ```no_run
+/// use reagentic_protocol::{ProtocolReader, SessionFilter};
+/// # fn main() -> reagentic_protocol::Result<()> {
+/// let reader = ProtocolReader::open("protocol.db")?;
+/// for s in reader.sessions(&SessionFilter::default().with_limit(5))? {
+///     println!("{} {} errors, {} ms", s.id, s.errors, s.wall_duration().num_milliseconds());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SessionSummary {
+    /// The session id, or the trace id when [`kind`](Self::kind) is `Trace`.
+    pub id: String,
+    /// Whether `id` is a session or a trace.
+    pub kind: RunKind,
+    /// The oldest entry's timestamp.
+    #[serde(serialize_with = "crate::entry::rfc3339_micros::serialize")]
+    pub first: DateTime<Utc>,
+    /// The newest entry's timestamp.
+    #[serde(serialize_with = "crate::entry::rfc3339_micros::serialize")]
+    pub last: DateTime<Utc>,
+    /// How many entries it has.
+    pub entries: u64,
+    /// The agents involved, sorted by name.
+    pub agents: Vec<String>,
+    /// Model calls started.
+    pub model_calls: u64,
+    /// Tool calls started.
+    pub tool_calls: u64,
+    /// Tokens read by its models (summed over model-call end entries).
+    pub input_tokens: u64,
+    /// Tokens written by its models.
+    pub output_tokens: u64,
+    /// Entries recording a failure.
+    pub errors: u64,
+}
+
+impl SessionSummary {
+    /// From the first entry to the last: how long the session ran (so far).
+    ///
+    /// ```no_run
+    /// # fn show(s: &reagentic_protocol::SessionSummary) {
+    /// println!("{:.1} s", s.wall_duration().as_seconds_f64());
+    /// # }
+    /// ```
+    pub fn wall_duration(&self) -> TimeDelta {
+        self.last - self.first
+    }
+
+    fn new(id: String, kind: RunKind, at: DateTime<Utc>) -> Self {
+        SessionSummary {
+            id,
+            kind,
+            first: at,
+            last: at,
+            entries: 0,
+            agents: Vec::new(),
+            model_calls: 0,
+            tool_calls: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            errors: 0,
+        }
+    }
+}
+
+impl ProtocolReader {
+    /// One summary per session, most recently active first; entries without
+    /// a session are summarised per trace.
+    ///
+    /// SQLite walks the time index from the newest entry until it has
+    /// `limit` sessions, then sums each one through the session (or trace)
+    /// index, so the answer costs about as much as the sessions shown, not
+    /// the whole file. JSON Lines is read once, start to end.
+    ///
+    /// ```no_run
+    /// use reagentic_protocol::{ProtocolReader, SessionFilter};
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let newest = ProtocolReader::open("protocol.jsonl")?
+    ///     .sessions(&SessionFilter::default().with_limit(1))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionSummary>> {
+        self.recording_skips(|skips| match self.backend() {
+            Backend::Sqlite(conn) => sqlite_sessions(conn, self.path(), filter),
+            Backend::Jsonl { max_line_bytes } => {
+                let mut seen = HashSet::new();
+                let mut sessions: HashMap<(RunKind, String), Building> = HashMap::new();
+                scan_jsonl(self.path(), *max_line_bytes, skips, |_, entry| {
+                    if seen.insert(entry.entry_id.clone()) {
+                        let (kind, id) = key_of(&entry);
+                        sessions
+                            .entry((kind, id.clone()))
+                            .or_insert_with(|| Building::new(id, kind, entry.timestamp))
+                            .add(&entry);
+                    }
+                })?;
+                let mut list: Vec<SessionSummary> = sessions
+                    .into_values()
+                    .map(Building::finish)
+                    .filter(|s| filter.since.is_none_or(|since| s.last >= since))
+                    .collect();
+                list.sort_by(|a, b| b.last.cmp(&a.last).then_with(|| a.id.cmp(&b.id)));
+                list.truncate(filter.limit.unwrap_or(usize::MAX));
+                Ok(list)
+            }
+        })
+    }
+}
+
+fn key_of(entry: &ProtocolEntry) -> (RunKind, String) {
+    match &entry.session_id {
+        Some(session) => (RunKind::Session, session.clone()),
+        None => (RunKind::Trace, entry.trace_id.clone()),
+    }
+}
+
+/// A summary being summed up from entries.
+struct Building {
+    summary: SessionSummary,
+    agents: BTreeSet<String>,
+}
+
+impl Building {
+    fn new(id: String, kind: RunKind, at: DateTime<Utc>) -> Self {
+        Building {
+            summary: SessionSummary::new(id, kind, at),
+            agents: BTreeSet::new(),
+        }
+    }
+
+    fn add(&mut self, entry: &ProtocolEntry) {
+        let s = &mut self.summary;
+        s.first = s.first.min(entry.timestamp);
+        s.last = s.last.max(entry.timestamp);
+        s.entries += 1;
+        match entry.event_type {
+            EventType::LlmStart => s.model_calls += 1,
+            EventType::ToolStart => s.tool_calls += 1,
+            // Tokens sit on the end entry; counting only model calls keeps an
+            // agent span that re-reports its calls' usage from counting twice.
+            EventType::LlmEnd => {
+                s.input_tokens += entry.input_tokens.unwrap_or(0);
+                s.output_tokens += entry.output_tokens.unwrap_or(0);
+            }
+            _ => {}
+        }
+        if entry.is_error() {
+            s.errors += 1;
+        }
+        if let Some(agent) = &entry.agent_name {
+            if !self.agents.contains(agent) {
+                self.agents.insert(agent.clone());
+            }
+        }
+    }
+
+    fn finish(mut self) -> SessionSummary {
+        self.summary.agents = self.agents.into_iter().collect();
+        self.summary
+    }
+}
+
+/// Newest sessions first: the time index, walked backwards, meets each
+/// session first at its newest entry, so the order of first meeting is the
+/// order wanted and the walk stops once `limit` sessions are found.
+fn sqlite_sessions(
+    conn: &Connection,
+    path: &Path,
+    filter: &SessionFilter,
+) -> Result<Vec<SessionSummary>> {
+    let on = |e| sqlite_error(path, e);
+    let mut keys: Vec<(RunKind, String)> = Vec::new();
+    let mut seen = HashSet::new();
+    let limit = filter.limit.unwrap_or(usize::MAX);
+    if limit > 0 {
+        let since = filter
+            .since
+            .map(|t| crate::entry::format_timestamp(&t))
+            .unwrap_or_default();
+        // Every stored timestamp sorts after the empty string, so "no bound"
+        // is the same statement with a bound that passes everything.
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT session_id, trace_id FROM protocol_entries
+                 WHERE timestamp >= ?1 ORDER BY timestamp DESC",
+            )
+            .map_err(on)?;
+        let mut rows = stmt.query([since]).map_err(on)?;
+        while let Some(row) = rows.next().map_err(on)? {
+            let key = match row.get::<_, Option<String>>(0).map_err(on)? {
+                Some(session) => (RunKind::Session, session),
+                None => (RunKind::Trace, row.get::<_, String>(1).map_err(on)?),
+            };
+            if seen.insert(key.clone()) {
+                keys.push(key);
+                if keys.len() >= limit {
+                    break;
+                }
+            }
+        }
+    }
+    keys.into_iter()
+        .map(|(kind, id)| summarize_sqlite(conn, path, kind, id))
+        .collect()
+}
+
+/// Sums one session (or session-less trace) up in SQL, through its index.
+fn summarize_sqlite(
+    conn: &Connection,
+    path: &Path,
+    kind: RunKind,
+    id: String,
+) -> Result<SessionSummary> {
+    let on = |e| sqlite_error(path, e);
+    let condition = match kind {
+        RunKind::Session => "session_id = ?1",
+        RunKind::Trace => "trace_id = ?1 AND session_id IS NULL",
+    };
+    let sql = format!(
+        "SELECT MIN(timestamp), MAX(timestamp), COUNT(*),
+                TOTAL(event_type = 'llm_start'), TOTAL(event_type = 'tool_start'),
+                TOTAL(CASE WHEN event_type = 'llm_end' THEN input_tokens END),
+                TOTAL(CASE WHEN event_type = 'llm_end' THEN output_tokens END),
+                TOTAL(status = 'error' OR error IS NOT NULL),
+                json_group_array(DISTINCT agent_name)
+         FROM protocol_entries WHERE {condition}"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(on)?;
+    let row = stmt
+        .query_row([&id], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+                [
+                    r.get::<_, f64>(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ],
+                r.get::<_, String>(8)?,
+            ))
+        })
+        .optional()
+        .map_err(on)?;
+    let corrupt = |reason: String| ProtocolError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let Some((Some(first), Some(last), entries, sums, agents)) = row else {
+        // The walk just saw this key; only a concurrent delete removes it.
+        return Err(corrupt(format!("session {id:?} vanished while reading")));
+    };
+    let time = |text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| corrupt(format!("invalid timestamp {text:?}: {e}")))
+    };
+    let agents: Vec<Option<String>> =
+        serde_json::from_str(&agents).map_err(|e| corrupt(format!("agent list of {id:?}: {e}")))?;
+    let mut agents: Vec<String> = agents.into_iter().flatten().collect();
+    agents.sort();
+    // TOTAL sums as a float so an overflowing column cannot fail the query;
+    // counts and token sums are whole numbers well inside f64's exact range.
+    let whole = |f: f64| f as u64;
+    Ok(SessionSummary {
+        first: time(&first)?,
+        last: time(&last)?,
+        entries: u64::try_from(entries).unwrap_or(0),
+        agents,
+        model_calls: whole(sums[0]),
+        tool_calls: whole(sums[1]),
+        input_tokens: whole(sums[2]),
+        output_tokens: whole(sums[3]),
+        errors: whole(sums[4]),
+        ..SessionSummary::new(id, kind, DateTime::<Utc>::MIN_UTC)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::EntryStatus;
+    use crate::storage::test_support::{at, bare_entry, full_entry};
+    use crate::storage::{JsonlStorage, SqliteStorage, Storage};
+
+    /// Three sessions and one session-less trace, interleaved in time.
+    fn dataset() -> Vec<ProtocolEntry> {
+        let mut entries = Vec::new();
+        for n in 0..12u32 {
+            let mut e = full_entry(n);
+            e.entry_id = format!("id-{n}");
+            e.session_id = Some(format!("s{}", n % 3));
+            e.event_type =
+                [EventType::LlmStart, EventType::LlmEnd, EventType::ToolStart][n as usize % 3];
+            e.agent_name = Some(["b", "a"][n as usize % 2].into());
+            e.status = if n == 4 {
+                EntryStatus::Error
+            } else {
+                EntryStatus::Ok
+            };
+            e.error = None;
+            entries.push(e);
+        }
+        let mut lone = bare_entry(20);
+        lone.timestamp = at(5, 500);
+        entries.push(lone);
+        entries
+    }
+
+    fn both(dir: &tempfile::TempDir, entries: &[ProtocolEntry]) -> [ProtocolReader; 2] {
+        let db = dir.path().join("s.db");
+        let jsonl = dir.path().join("s.jsonl");
+        let mut sqlite = SqliteStorage::open(&db).unwrap();
+        let mut lines = JsonlStorage::open(&jsonl).unwrap();
+        sqlite.write_batch(entries).unwrap();
+        lines.write_batch(entries).unwrap();
+        // A duplicate line is summed once, as the reader reads it once.
+        lines.write_batch(&entries[..1]).unwrap();
+        [
+            ProtocolReader::open(&db).unwrap(),
+            ProtocolReader::open(&jsonl).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn both_forms_summarise_alike_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dataset();
+        let [db, jsonl] = both(&dir, &data);
+        let all = db.sessions(&SessionFilter::default()).unwrap();
+        assert_eq!(all, jsonl.sessions(&SessionFilter::default()).unwrap());
+        let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["s2", "s1", "s0", &data[12].trace_id]);
+        assert_eq!(all[3].kind, RunKind::Trace);
+        let s1 = &all[1];
+        // s1 holds n = 1, 4, 7, 10: types LlmEnd, LlmEnd, LlmEnd, LlmEnd.
+        assert_eq!((s1.entries, s1.model_calls, s1.tool_calls), (4, 0, 0));
+        assert_eq!(s1.input_tokens, 10 + 40 + 70 + 100);
+        assert_eq!(s1.output_tokens, 4 * 7);
+        assert_eq!(s1.errors, 1);
+        assert_eq!(s1.agents, ["a", "b"]);
+        assert_eq!((s1.first, s1.last), (at(1, 123_456), at(10, 123_456)));
+        let s0 = &all[2];
+        assert_eq!((s0.model_calls, s0.tool_calls), (4, 0));
+        let s2 = &all[0];
+        assert_eq!((s2.model_calls, s2.tool_calls), (0, 4));
+
+        for reader in [&db, &jsonl] {
+            let newest = reader
+                .sessions(&SessionFilter::default().with_limit(2))
+                .unwrap();
+            assert_eq!(newest, all[..2].to_vec());
+            let recent = reader
+                .sessions(&SessionFilter::default().with_since(at(10, 0)))
+                .unwrap();
+            assert_eq!(
+                recent,
+                all[..2].to_vec(),
+                "full summaries of recent sessions"
+            );
+            assert!(reader
+                .sessions(&SessionFilter::default().with_limit(0))
+                .unwrap()
+                .is_empty());
+        }
+    }
+
+    #[test]
+    fn sqlite_sessions_use_the_time_and_session_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let [db, _] = both(&dir, &dataset());
+        let Backend::Sqlite(conn) = db.backend() else {
+            panic!("not SQLite");
+        };
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            stmt.query_map(["x"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap()
+                .join("; ")
+        };
+        let walk = plan(
+            "SELECT session_id, trace_id FROM protocol_entries
+             WHERE timestamp >= ?1 ORDER BY timestamp DESC",
+        );
+        assert!(walk.contains("protocol_entries_timestamp"), "{walk}");
+        assert!(!walk.contains("TEMP B-TREE"), "{walk}");
+        let one = plan("SELECT COUNT(*) FROM protocol_entries WHERE session_id = ?1");
+        assert!(one.contains("protocol_entries_session"), "{one}");
+    }
+}

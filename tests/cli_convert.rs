@@ -1,0 +1,58 @@
+//! `convert` copies a protocol between JSON Lines and SQLite; converting
+//! again stores nothing twice.
+#![cfg(feature = "cli")]
+
+mod cli_support;
+mod support;
+
+use cli_support::{json, ok, run, travel_protocol};
+use support::{read_all, Format};
+
+#[test]
+fn jsonl_to_sqlite_and_back_keeps_every_entry_once() {
+    let harness = travel_protocol(Format::Jsonl);
+    let original = read_all(&harness.path);
+    let db = harness.dir.path().join("converted.db");
+    let back = harness.dir.path().join("back.jsonl");
+    let (jsonl, db_s, back_s) = (
+        harness.path.to_str().unwrap(),
+        db.to_str().unwrap(),
+        back.to_str().unwrap(),
+    );
+
+    let first = json(&run(&["convert", jsonl, db_s, "--json"]));
+    assert_eq!(first["read"], 21);
+    assert_eq!(first["written"], 21);
+    assert_eq!(read_all(&db), original);
+
+    let text = ok(&run(&["convert", db_s, back_s]));
+    assert!(text.contains("21 entries read, 21 written"), "{text}");
+    assert_eq!(read_all(&back), original);
+
+    // Again, both ways: nothing new is stored.
+    let again = json(&run(&["convert", jsonl, db_s, "--json"]));
+    assert_eq!(
+        (again["read"].as_u64(), again["written"].as_u64()),
+        (Some(21), Some(0))
+    );
+    let lines_before = std::fs::read_to_string(&back).unwrap().lines().count();
+    let again = json(&run(&["convert", db_s, back_s, "--json"]));
+    assert_eq!(again["written"], 0);
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap().lines().count(),
+        lines_before
+    );
+    assert_eq!(read_all(&db), original);
+    assert_eq!(read_all(&back), original);
+}
+
+#[test]
+fn converting_a_file_onto_itself_is_refused() {
+    let harness = travel_protocol(Format::Sqlite);
+    let path = harness.path.to_str().unwrap();
+    let before = std::fs::read(&harness.path).unwrap();
+    let out = run(&["convert", path, path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(cli_support::stderr(&out).contains("same file"));
+    assert_eq!(std::fs::read(&harness.path).unwrap(), before);
+}

@@ -1,0 +1,74 @@
+//! `sessions` lists one row per session, newest first, with what each did,
+//! in a table that fits the terminal or as JSON.
+#![cfg(feature = "cli")]
+
+mod cli_support;
+mod support;
+
+use cli_support::{json, ok, run_on, travel_protocol, SMALL_TALK, TRAVEL};
+use support::Format;
+
+#[test]
+fn sessions_are_summarised_newest_first_from_both_formats() {
+    for format in Format::BOTH {
+        let harness = travel_protocol(format);
+        let list = json(&run_on("sessions", &harness.path, &["--json"]));
+        let list = list.as_array().expect("array");
+        assert_eq!(list.len(), 2, "{format:?}: {list:#?}");
+        assert_eq!(list[0]["id"], SMALL_TALK, "newest first");
+        let travel = &list[1];
+        assert_eq!(travel["id"], TRAVEL);
+        assert_eq!(travel["kind"], "session");
+        assert_eq!(
+            travel["agents"],
+            serde_json::json!(["travel_specialist", "triage"])
+        );
+        assert_eq!(travel["model_calls"], 2);
+        assert_eq!(travel["tool_calls"], 4);
+        assert_eq!(travel["input_tokens"], 17);
+        assert_eq!(travel["output_tokens"], 15);
+        assert_eq!(travel["errors"], 1);
+        assert!(travel["wall_ms"].as_f64().unwrap() > 0.0);
+        assert!(travel["first"].as_str().unwrap() < travel["last"].as_str().unwrap());
+
+        let limited = json(&run_on(
+            "sessions",
+            &harness.path,
+            &["--json", "--limit", "1"],
+        ));
+        assert_eq!(limited.as_array().unwrap().len(), 1);
+        assert_eq!(limited[0]["id"], SMALL_TALK);
+
+        let future = json(&run_on(
+            "sessions",
+            &harness.path,
+            &["--json", "--since", "2999-01-01"],
+        ));
+        assert_eq!(future, serde_json::json!([]));
+    }
+}
+
+#[test]
+fn the_table_fits_the_terminal_width_and_has_no_colour_when_piped() {
+    let harness = travel_protocol(Format::Sqlite);
+    let wide = ok(&run_on("sessions", &harness.path, &[]));
+    let lines: Vec<&str> = wide.lines().collect();
+    assert_eq!(lines.len(), 3, "{wide}");
+    assert!(lines[0].starts_with("LAST"), "{wide}");
+    assert!(lines[1].contains(SMALL_TALK), "{wide}");
+    assert!(lines[2].contains(TRAVEL), "{wide}");
+    assert!(lines[2].contains("travel_specialist, triage"), "{wide}");
+    assert!(lines[2].contains("17/15"), "{wide}");
+    assert!(!wide.contains('\x1b'), "no colour when not a terminal");
+
+    let narrow = cli_support::bin()
+        .args(["sessions", harness.path.to_str().unwrap()])
+        .env("COLUMNS", "60")
+        .output()
+        .unwrap();
+    let narrow = ok(&narrow);
+    for line in narrow.lines() {
+        assert!(line.chars().count() <= 60, "{line:?} is wider than 60");
+    }
+    assert!(narrow.contains('…'), "cut columns are marked: {narrow}");
+}

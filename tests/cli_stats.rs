@@ -1,0 +1,76 @@
+//! `stats` gives count, error rate, p50/p95/max latency and tokens per
+//! agent, model and tool.
+#![cfg(feature = "cli")]
+
+mod cli_support;
+mod support;
+
+use cli_support::{json, ok, run_on, travel_protocol};
+use support::Format;
+
+#[test]
+fn per_tool_model_and_agent_figures_from_both_formats() {
+    for format in Format::BOTH {
+        let harness = travel_protocol(format);
+        let all = json(&run_on("stats", &harness.path, &["--json"]));
+        let tools = all["tool"].as_array().unwrap();
+        let weather = tools.iter().find(|t| t["name"] == "get_weather").unwrap();
+        assert_eq!(weather["count"], 2, "{format:?}");
+        assert_eq!(weather["errors"], 1);
+        assert_eq!(weather["error_rate"], 0.5);
+        let (p50, p95, max) = (
+            weather["p50_ms"].as_f64().unwrap(),
+            weather["p95_ms"].as_f64().unwrap(),
+            weather["max_ms"].as_f64().unwrap(),
+        );
+        assert!(p50 >= 2.0 && p50 <= p95 && p95 <= max, "{weather}");
+        assert_eq!(tools[0]["name"], "get_weather", "busiest first");
+        assert_eq!(tools.len(), 3);
+
+        let models = all["model"].as_array().unwrap();
+        assert_eq!(models.len(), 1);
+        assert_eq!(models[0]["name"], "gpt-4o");
+        assert_eq!(models[0]["count"], 3);
+        assert_eq!(models[0]["input_tokens"], 20);
+        assert_eq!(models[0]["output_tokens"], 19);
+
+        let agents = all["agent"].as_array().unwrap();
+        let triage = agents.iter().find(|a| a["name"] == "triage").unwrap();
+        assert_eq!(triage["count"], 1);
+        assert_eq!(triage["input_tokens"], 11, "its own model calls only");
+        let specialist = agents
+            .iter()
+            .find(|a| a["name"] == "travel_specialist")
+            .unwrap();
+        assert_eq!(specialist["input_tokens"], 6);
+    }
+}
+
+#[test]
+fn by_selects_the_tables_and_since_the_window() {
+    let harness = travel_protocol(Format::Sqlite);
+    let text = ok(&run_on("stats", &harness.path, &["--by", "tool"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("TOOL") && lines[0].contains("P95"),
+        "{text}"
+    );
+    let weather = lines.iter().find(|l| l.starts_with("get_weather")).unwrap();
+    assert!(weather.contains("50.0%"), "{weather}");
+    assert!(!text.contains("MODEL") && !text.contains("AGENT"), "{text}");
+
+    let only_models = json(&run_on(
+        "stats",
+        &harness.path,
+        &["--by", "model", "--json"],
+    ));
+    assert!(only_models.get("tool").is_none());
+    assert_eq!(only_models["model"][0]["count"], 3);
+
+    let none = json(&run_on(
+        "stats",
+        &harness.path,
+        &["--since", "2999-01-01", "--json"],
+    ));
+    assert_eq!(none["tool"], serde_json::json!([]));
+}

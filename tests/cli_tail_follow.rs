@@ -1,0 +1,88 @@
+//! `tail` shows the newest entries; `tail -f` keeps printing entries as the
+//! pipeline writes them, on SQLite and JSON Lines, until interrupted.
+#![cfg(all(feature = "cli", unix))]
+
+mod cli_support;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cli_support::{bin, json, ok, record_small_talk, run_on, travel_protocol};
+use support::Format;
+
+#[test]
+fn tail_shows_the_newest_entries_oldest_first() {
+    let harness = travel_protocol(Format::Sqlite);
+    let text = ok(&run_on("tail", &harness.path, &["-n", "2"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].contains("llm_end"), "{text}");
+    assert!(
+        lines[2].contains("agent_end") && lines[2].contains("chatter"),
+        "{text}"
+    );
+    let _ = json; // JSON form is covered by the follow test
+}
+
+#[test]
+fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
+    for format in Format::BOTH {
+        let harness = travel_protocol(format);
+        let mut child = bin()
+            .args(["tail", "-f", "--json", "-n", "1", "--interval-ms", "50"])
+            .arg(&harness.path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tail -f");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if send.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let next = |what: &str| -> serde_json::Value {
+            let line = lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("{format:?}: no line for {what}"));
+            serde_json::from_str(&line).expect("a JSON entry per line")
+        };
+        let first = next("the newest entry");
+        assert_eq!(first["event_type"], "agent_end");
+        assert_eq!(first["name"], "chatter");
+
+        // A new session, written while tail follows.
+        record_small_talk(&harness);
+        harness.flush();
+        let new: Vec<_> = (0..4).map(|_| next("a new entry")).collect();
+        let kinds: Vec<&str> = new
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["agent_start", "llm_start", "llm_end", "agent_end"],
+            "{format:?}"
+        );
+        assert!(new.iter().all(|e| e["entry_id"] != first["entry_id"]));
+
+        // Ctrl-C: a clean stop with exit code 0.
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "{format:?}: tail -f ended with {exit:?}");
+        assert!(
+            lines.recv_timeout(Duration::from_millis(200)).is_err(),
+            "nothing printed twice"
+        );
+    }
+}
