@@ -269,9 +269,24 @@ impl SqliteStorageBuilder {
     }
 }
 
+/// The names of the indexes `CREATE_INDEXES` creates.
+const INDEXES: [&str; 4] = [
+    "protocol_entries_session",
+    "protocol_entries_trace",
+    "protocol_entries_timestamp",
+    "protocol_entries_event_type",
+];
+
 /// Creates tables, indexes and the version row in one transaction, so a crash
 /// or a concurrent opener never sees half a schema; checks an existing one.
 fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
+    // A file that already has the whole schema is only read: taking the write
+    // lock would make opening wait for (and, after the busy timeout, fail on)
+    // any other process holding it — a pipeline could not start next to a
+    // stalled writer. Found by tests/stalled_by_another_process_lock.rs.
+    if schema_is_complete(conn, path)? {
+        return Ok(());
+    }
     let on = |e| sqlite_error(path, e);
     // IMMEDIATE: two processes creating the same file serialize here instead of
     // failing to upgrade a read lock.
@@ -292,6 +307,43 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
     )
     .map_err(on)?;
     tx.commit().map_err(on)
+}
+
+/// Whether the file already holds everything `create_schema` would create, at
+/// a version this build supports (a newer version is an error, as on the
+/// creating path). Reads only; anything missing sends the caller to the
+/// locked, creating path, which checks again under the lock.
+fn schema_is_complete(conn: &Connection, path: &Path) -> Result<bool> {
+    let on = |e| sqlite_error(path, e);
+    check_schema_version(conn, path)?;
+    if read_meta_value(conn, path, "schema_version")?.is_none() {
+        return Ok(false);
+    }
+    let has_columns = |table: &str, needed: &[&str]| -> Result<bool> {
+        let mut stmt = conn
+            .prepare_cached("SELECT name FROM pragma_table_info(?1)")
+            .map_err(on)?;
+        let present = stmt
+            .query_map([table], |row| row.get::<_, String>(0))
+            .map_err(on)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(on)?;
+        Ok(needed.iter().all(|c| present.iter().any(|p| p == c)))
+    };
+    if !has_columns("protocol_entries", &COLUMNS)?
+        || !has_columns("protocol_meta", &["key", "value"])?
+    {
+        return Ok(false);
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")
+        .map_err(on)?;
+    for index in INDEXES {
+        if !stmt.exists([index]).map_err(on)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Checks that an existing database is a protocol this build can read: its
@@ -914,6 +966,25 @@ mod tests {
                 }
             ),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_existing_protocol_opens_while_another_connection_holds_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        drop(SqliteStorage::open(&path).unwrap());
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = Instant::now();
+        let storage = SqliteStorage::builder(&path)
+            .with_busy_timeout(Duration::from_secs(30))
+            .open();
+        assert!(storage.is_ok(), "{storage:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
         );
     }
 
