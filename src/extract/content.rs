@@ -161,7 +161,11 @@ fn elements_text<T: Serialize>(
             if sep == 1 {
                 text.push(',');
             }
-            let room = window - text.len() + 1;
+            // The comma may have taken the text one byte past the window:
+            // `window - len + 1` would underflow before the `+ 1` (a writer
+            // thread panic in debug builds; found by
+            // tests/extractor_never_panics_on_arbitrary_spans.rs).
+            let room = (window + 1).saturating_sub(text.len());
             let item = if full_len > room {
                 clip(item, room)
             } else {
@@ -249,6 +253,15 @@ mod tests {
 
     fn redactor() -> Redactor {
         Redactor::new(&ProtocolConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn an_array_whose_text_ends_exactly_at_the_window_does_not_underflow() {
+        // `["ab"` is 5 bytes: the comma after it lands one past the window.
+        let (text, total) = elements_text(["ab", "cd"].into_iter(), 5, cut_bytes);
+        // The element crossing the window is clipped to nothing.
+        assert_eq!(text, "[\"ab\",\"\"");
+        assert_eq!(total, "[\"ab\",\"cd\"]".len());
     }
 
     #[test]
