@@ -239,3 +239,33 @@ pub fn count_calls(entries: &[ProtocolEntry], prefix: &str) -> usize {
         })
         .count()
 }
+
+/// A complete entry (every field set) for storage-level tests, numbered `n`.
+pub fn sample_entry(n: u32) -> ProtocolEntry {
+    serde_json::from_value(serde_json::json!({
+        "schema": 1,
+        "entry_id": format!("4bf92f3577b34da6a3ce929d0e0e4736:{n:016x}:end"),
+        "timestamp": format!("2026-11-27T03:00:{:02}.123456Z", n % 60),
+        "event_type": "tool_end",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": format!("{n:016x}"),
+        "parent_span_id": "53995c3f42cd8ad8",
+        "session_id": format!("conv-{}", n % 3),
+        "service_name": "travel-agent",
+        "agent_name": "planner",
+        "name": "search_flights",
+        "model": "gpt-4o",
+        "provider": "openai",
+        "tool_name": "search_flights",
+        "tool_call_id": format!("call_{n}"),
+        "input": {"from": "BER", "n": n},
+        "output": "3 flights",
+        "input_tokens": 10,
+        "output_tokens": 7,
+        "duration_ms": 182.4,
+        "status": "error",
+        "error": {"type": "Timeout", "message": "took too long", "stacktrace": null},
+        "attributes": {"retry": true}
+    }))
+    .expect("valid sample entry")
+}
