@@ -84,7 +84,7 @@ const KEYS: [&str; 8] = [
 
 fn value(bytes: &mut Bytes<'_>) -> Value {
     match bytes.byte() % 4 {
-        0 => Value::Bool(bytes.byte() % 2 == 0),
+        0 => Value::Bool(bytes.byte().is_multiple_of(2)),
         1 => Value::I64(bytes.u64() as i64),
         2 => Value::F64(f64::from_bits(bytes.u64())),
         _ => Value::from(bytes.text()),
@@ -106,7 +106,7 @@ fn attributes(bytes: &mut Bytes<'_>) -> Vec<KeyValue> {
 
 fn time(bytes: &mut Bytes<'_>) -> SystemTime {
     let offset = Duration::from_nanos(bytes.u64());
-    if bytes.byte() % 8 == 0 {
+    if bytes.byte().is_multiple_of(8) {
         SystemTime::UNIX_EPOCH
             .checked_sub(offset)
             .unwrap_or(SystemTime::UNIX_EPOCH)
@@ -125,7 +125,7 @@ fn span(bytes: &mut Bytes<'_>) -> SpanData {
     let own_attributes = attributes(bytes);
     let mut events = SpanEvents::default();
     for _ in 0..bytes.byte() % 3 {
-        let name = if bytes.byte() % 2 == 0 {
+        let name = if bytes.byte().is_multiple_of(2) {
             "exception".to_owned()
         } else {
             bytes.text()
@@ -178,7 +178,7 @@ pub fn extractor(data: &[u8]) {
         .with_detail(detail)
         .with_max_content_chars(usize::from(bytes.byte()))
         .with_full_content_cap(usize::from(bytes.byte()) * 16)
-        .with_keep_other_spans(bytes.byte() % 2 == 0)
+        .with_keep_other_spans(bytes.byte().is_multiple_of(2))
         .with_max_tracked_spans(4);
     let mut spans = Vec::new();
     while !bytes.0.is_empty() && spans.len() < 16 {
