@@ -970,6 +970,20 @@ mod tests {
     }
 
     #[test]
+    fn the_index_list_names_every_created_index() {
+        assert_eq!(
+            CREATE_INDEXES.matches("CREATE INDEX").count(),
+            INDEXES.len()
+        );
+        for index in INDEXES {
+            assert!(
+                CREATE_INDEXES.contains(&format!("EXISTS {index} ON")),
+                "{index}"
+            );
+        }
+    }
+
+    #[test]
     fn an_existing_protocol_opens_while_another_connection_holds_the_write_lock() {
         let dir = tempfile::tempdir().unwrap();
         let path = db_path(&dir);
