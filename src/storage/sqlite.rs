@@ -8,7 +8,7 @@
 //! writer and several processes can share one file.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use serde::Serialize;
@@ -244,9 +244,7 @@ impl SqliteStorageBuilder {
         conn.busy_timeout(self.busy_timeout)
             .map_err(|e| sqlite_error(&path, e))?;
         // The first statement that reads the file: garbage bytes fail here.
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| sqlite_error(&path, e))?;
+        let mode = switch_to_wal(&conn, &path, self.busy_timeout)?;
         if !mode.eq_ignore_ascii_case("wal") {
             // Some file systems (network shares) cannot do WAL; the rollback
             // journal is slower and blocks readers during commits, but is safe.
@@ -266,6 +264,29 @@ impl SqliteStorageBuilder {
             json: JsonBuffers::default(),
             recorded_dropped: 0,
         })
+    }
+}
+
+/// Puts the database in WAL mode and returns the mode SQLite reports.
+///
+/// When two processes open a new file at once, both read it in rollback mode
+/// and both want the write lock to switch it; SQLite answers one of them with
+/// SQLITE_BUSY at once rather than through the busy handler (waiting could
+/// deadlock). The loser retries within the busy timeout; by then the winner
+/// has switched the file and the retry only reads. Found by
+/// `tests/two_processes_write_one_sqlite_file.rs`.
+fn switch_to_wal(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result<String> {
+    let deadline = Instant::now() + busy_timeout;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return result.map_err(|e| sqlite_error(path, e)),
+        }
     }
 }
 
@@ -980,6 +1001,29 @@ mod tests {
                 CREATE_INDEXES.contains(&format!("EXISTS {index} ON")),
                 "{index}"
             );
+        }
+    }
+
+    #[test]
+    fn two_connections_creating_one_file_at_once_both_open() {
+        // Found by tests/two_processes_write_one_sqlite_file.rs: the loser of
+        // the race to switch a new file to WAL got SQLITE_BUSY at once.
+        for _ in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = db_path(&dir);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let openers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteStorage::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().expect("both openers succeed");
+            }
         }
     }
 
