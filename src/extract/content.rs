@@ -161,7 +161,11 @@ fn elements_text<T: Serialize>(
             if sep == 1 {
                 text.push(',');
             }
-            let room = window - text.len() + 1;
+            // The comma may have taken the text one byte past the window:
+            // `window - len + 1` would underflow before the `+ 1` (a writer
+            // thread panic in debug builds; found by
+            // tests/extractor_never_panics_on_arbitrary_spans.rs).
+            let room = (window + 1).saturating_sub(text.len());
             let item = if full_len > room {
                 clip(item, room)
             } else {
@@ -204,13 +208,40 @@ fn float_json(f: f64) -> Json {
     serde_json::Number::from_f64(f).map_or_else(|| Json::String(f.to_string()), Json::Number)
 }
 
-/// `text` as JSON when it holds an object or an array.
+/// Parsed content nested deeper than this stays text. Readers parse a whole
+/// record with serde_json's limit of 128 levels, and a JSON Lines record puts
+/// content a level below its top: content parsed at, say, 127 levels was
+/// written fine but made its whole record unreadable (found by
+/// `tests/deeply_nested_and_nul_content_is_bounded.rs`). Real content is
+/// nowhere near this deep; the margin leaves room for the record around it.
+const MAX_CONTENT_DEPTH: usize = 64;
+
+/// `text` as JSON when it holds an object or an array, not too deeply nested.
 fn parse_container(text: &str) -> Option<Json> {
     // Checking the first character first spares a parse attempt on prose.
     match text.trim_start().as_bytes().first() {
-        Some(b'{') | Some(b'[') => serde_json::from_str(text).ok(),
+        Some(b'{') | Some(b'[') => serde_json::from_str(text)
+            .ok()
+            .filter(|json| nesting_depth(json) <= MAX_CONTENT_DEPTH),
         _ => None,
     }
+}
+
+/// How many levels of arrays and objects `value` has (a scalar: 0). Walks
+/// with its own stack, so no input can exhaust the thread's.
+fn nesting_depth(value: &Json) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Json>> = match value {
+            Json::Array(items) => Box::new(items.iter()),
+            Json::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -222,6 +253,31 @@ mod tests {
 
     fn redactor() -> Redactor {
         Redactor::new(&ProtocolConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn an_array_whose_text_ends_exactly_at_the_window_does_not_underflow() {
+        // `["ab"` is 5 bytes: the comma after it lands one past the window.
+        let (text, total) = elements_text(["ab", "cd"].into_iter(), 5, cut_bytes);
+        // The element crossing the window is clipped to nothing.
+        assert_eq!(text, "[\"ab\",\"\"");
+        assert_eq!(total, "[\"ab\",\"cd\"]".len());
+    }
+
+    #[test]
+    fn content_nested_past_the_depth_bound_stays_text() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let limit = Limit::Chars(1 << 20);
+        let shallow = content_json(&Value::from(nested(MAX_CONTENT_DEPTH)), limit, &redactor());
+        assert!(shallow.is_array());
+        assert_eq!(nesting_depth(&shallow), MAX_CONTENT_DEPTH);
+        let deep = nested(MAX_CONTENT_DEPTH + 1);
+        assert_eq!(
+            content_json(&Value::from(deep.clone()), limit, &redactor()),
+            Json::String(deep)
+        );
+        assert_eq!(nesting_depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
+        assert_eq!(nesting_depth(&json!("text")), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! writer and several processes can share one file.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use serde::Serialize;
@@ -275,9 +275,7 @@ impl SqliteStorageBuilder {
         conn.busy_timeout(self.busy_timeout)
             .map_err(|e| sqlite_error(&path, e))?;
         // The first statement that reads the file: garbage bytes fail here.
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| sqlite_error(&path, e))?;
+        let mode = switch_to_wal(&conn, &path, self.busy_timeout)?;
         if !mode.eq_ignore_ascii_case("wal") {
             // Some file systems (network shares) cannot do WAL; the rollback
             // journal is slower and blocks readers during commits, but is safe.
@@ -300,9 +298,47 @@ impl SqliteStorageBuilder {
     }
 }
 
+/// Puts the database in WAL mode and returns the mode SQLite reports.
+///
+/// When two processes open a new file at once, both read it in rollback mode
+/// and both want the write lock to switch it; SQLite answers one of them with
+/// SQLITE_BUSY at once rather than through the busy handler (waiting could
+/// deadlock). The loser retries within the busy timeout; by then the winner
+/// has switched the file and the retry only reads. Found by
+/// `tests/two_processes_write_one_sqlite_file.rs`.
+fn switch_to_wal(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result<String> {
+    let deadline = Instant::now() + busy_timeout;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return result.map_err(|e| sqlite_error(path, e)),
+        }
+    }
+}
+
+/// The names of the indexes `CREATE_INDEXES` creates.
+const INDEXES: [&str; 4] = [
+    "protocol_entries_session",
+    "protocol_entries_trace",
+    "protocol_entries_timestamp",
+    "protocol_entries_event_type",
+];
+
 /// Creates tables, indexes and the version row in one transaction, so a crash
 /// or a concurrent opener never sees half a schema; checks an existing one.
 fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
+    // A file that already has the whole schema is only read: taking the write
+    // lock would make opening wait for (and, after the busy timeout, fail on)
+    // any other process holding it — a pipeline could not start next to a
+    // stalled writer. Found by tests/stalled_by_another_process_lock.rs.
+    if schema_is_complete(conn, path)? {
+        return Ok(());
+    }
     let on = |e| sqlite_error(path, e);
     // IMMEDIATE: two processes creating the same file serialize here instead of
     // failing to upgrade a read lock.
@@ -350,6 +386,45 @@ fn migrate_to_schema_2(tx: &Connection, path: &Path) -> Result<()> {
     )
     .map_err(on)?;
     Ok(())
+}
+
+/// Whether the file already holds everything `create_schema` would create, at
+/// a version this build supports (a newer version is an error, as on the
+/// creating path). Reads only; anything missing sends the caller to the
+/// locked, creating path, which checks again under the lock.
+fn schema_is_complete(conn: &Connection, path: &Path) -> Result<bool> {
+    let on = |e| sqlite_error(path, e);
+    check_schema_version(conn, path)?;
+    // An older version goes through the locked path, which migrates it.
+    let current = SCHEMA_VERSION.to_string();
+    if read_meta_value(conn, path, "schema_version")?.as_deref() != Some(current.as_str()) {
+        return Ok(false);
+    }
+    let has_columns = |table: &str, needed: &[&str]| -> Result<bool> {
+        let mut stmt = conn
+            .prepare_cached("SELECT name FROM pragma_table_info(?1)")
+            .map_err(on)?;
+        let present = stmt
+            .query_map([table], |row| row.get::<_, String>(0))
+            .map_err(on)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(on)?;
+        Ok(needed.iter().all(|c| present.iter().any(|p| p == c)))
+    };
+    if !has_columns("protocol_entries", &COLUMNS)?
+        || !has_columns("protocol_meta", &["key", "value"])?
+    {
+        return Ok(false);
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")
+        .map_err(on)?;
+    for index in INDEXES {
+        if !stmt.exists([index]).map_err(on)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Checks that an existing database is a protocol this build can read (its
@@ -1064,6 +1139,62 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
                 }
             ),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_index_list_names_every_created_index() {
+        assert_eq!(
+            CREATE_INDEXES.matches("CREATE INDEX").count(),
+            INDEXES.len()
+        );
+        for index in INDEXES {
+            assert!(
+                CREATE_INDEXES.contains(&format!("EXISTS {index} ON")),
+                "{index}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_connections_creating_one_file_at_once_both_open() {
+        // Found by tests/two_processes_write_one_sqlite_file.rs: the loser of
+        // the race to switch a new file to WAL got SQLITE_BUSY at once.
+        for _ in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = db_path(&dir);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let openers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteStorage::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().expect("both openers succeed");
+            }
+        }
+    }
+
+    #[test]
+    fn an_existing_protocol_opens_while_another_connection_holds_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        drop(SqliteStorage::open(&path).unwrap());
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = Instant::now();
+        let storage = SqliteStorage::builder(&path)
+            .with_busy_timeout(Duration::from_secs(30))
+            .open();
+        assert!(storage.is_ok(), "{storage:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
         );
     }
 

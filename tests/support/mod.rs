@@ -3,9 +3,11 @@
 //! read back through a second connection.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::path::PathBuf;
+pub mod child;
 
-use opentelemetry::trace::TracerProvider as _;
+use std::path::{Path, PathBuf};
+
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use reagentic_protocol::{
@@ -251,4 +253,81 @@ pub fn instrumented_run(session: &str) {
             }
         }
     });
+}
+
+/// A pipeline writing `path` (SQLite or JSON Lines by extension), inside a
+/// tracer provider, for code that records spans through the OTel API.
+pub fn pipeline_at(
+    path: &Path,
+    configure: impl FnOnce(ProtocolProcessorBuilder) -> ProtocolProcessorBuilder,
+) -> (SdkTracerProvider, ProtocolHandle) {
+    let builder = if path.extension().is_some_and(|e| e == "jsonl") {
+        ProtocolProcessor::builder(JsonlStorage::open(path).expect("open jsonl"))
+    } else {
+        ProtocolProcessor::builder(SqliteStorage::open(path).expect("open sqlite"))
+    };
+    let processor = configure(builder).build().expect("build processor");
+    let handle = processor.handle();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    (provider, handle)
+}
+
+/// Records `count` tool spans named `execute_tool {tool}` (two entries each),
+/// with call ids `{tool}-{first}` … so a test can tell exactly which landed.
+pub fn record_tool_spans(provider: &SdkTracerProvider, tool: &str, first: u64, count: u64) {
+    let tracer = provider.tracer("reagentic-protocol-tests");
+    for n in first..first + count {
+        let mut span = tracer
+            .span_builder(format!("execute_tool {tool}"))
+            .with_attributes([opentelemetry::KeyValue::new(
+                "gen_ai.tool.call.id",
+                format!("{tool}-{n}"),
+            )])
+            .start(&tracer);
+        span.end();
+    }
+}
+
+/// How many entries have a `tool_call_id` starting with `prefix`.
+pub fn count_calls(entries: &[ProtocolEntry], prefix: &str) -> usize {
+    entries
+        .iter()
+        .filter(|e| {
+            e.tool_call_id
+                .as_deref()
+                .is_some_and(|c| c.starts_with(prefix))
+        })
+        .count()
+}
+
+/// A complete entry (every field set) for storage-level tests, numbered `n`.
+pub fn sample_entry(n: u32) -> ProtocolEntry {
+    serde_json::from_value(serde_json::json!({
+        "schema": reagentic_protocol::SCHEMA_VERSION,
+        "entry_id": format!("4bf92f3577b34da6a3ce929d0e0e4736:{n:016x}:end"),
+        "timestamp": format!("2026-11-27T03:00:{:02}.123456Z", n % 60),
+        "event_type": "tool_end",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": format!("{n:016x}"),
+        "parent_span_id": "53995c3f42cd8ad8",
+        "session_id": format!("conv-{}", n % 3),
+        "service_name": "travel-agent",
+        "agent_name": "planner",
+        "name": "search_flights",
+        "model": "gpt-4o",
+        "provider": "openai",
+        "tool_name": "search_flights",
+        "tool_call_id": format!("call_{n}"),
+        "input": {"from": "BER", "n": n},
+        "output": "3 flights",
+        "input_tokens": 10,
+        "output_tokens": 7,
+        "duration_ms": 182.4,
+        "status": "error",
+        "error": {"type": "Timeout", "message": "took too long", "stacktrace": null},
+        "attributes": {"retry": true}
+    }))
+    .expect("valid sample entry")
 }
