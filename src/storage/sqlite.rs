@@ -1117,6 +1117,31 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
     }
 
     #[test]
+    fn every_reading_path_works_read_only_on_a_schema_1_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(SCHEMA_1_TABLE)
+            .unwrap();
+        let reader = crate::query::ProtocolReader::open(&path).unwrap();
+
+        // Following (tail -f, convert) and checking select the file's own
+        // columns, not the current build's.
+        let mut position = crate::follow::ReadPosition::start();
+        let followed = reader.read_from(&mut position, 100).unwrap();
+        assert_eq!(followed.len(), 1);
+        assert_eq!(followed[0].entry_id, "t:s:end");
+        let report = reader.check().unwrap();
+        assert_eq!(report.entries, 1, "{report:?}");
+        let sessions = reader
+            .sessions(&crate::sessions::SessionFilter::default())
+            .unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
+    }
+
+    #[test]
     fn a_newer_schema_version_is_unsupported() {
         let dir = tempfile::tempdir().unwrap();
         let path = db_path(&dir);
