@@ -690,8 +690,167 @@ fn run_scenario(name: &str, run: &Run) -> Value {
         "ours_sqlite_t4" => scenario_ours(run, OursStorage::Sqlite, 4),
         "ours_sqlite_t8" => scenario_ours(run, OursStorage::Sqlite, 8),
         "ours_sqlite_1m_burst" => scenario_ours(run, OursStorage::Sqlite, 1),
+        "read_1m" => scenario_read(run),
         other => json!({"error": format!("unknown scenario {other}")}),
     }
+}
+
+// ------------------------------------------------------------ reading side
+
+/// One synthetic session: an agent run with five model calls and twelve
+/// tool calls, 36 entries, one failing tool.
+fn session_entries(s: u64, t0: chrono::DateTime<chrono::Utc>) -> Vec<ProtocolEntry> {
+    let trace_id = format!("{:032x}", 0xa000_0000_0000_0000_u128 + u128::from(s));
+    let session = format!("session-{s:07}");
+    let start = t0 + chrono::TimeDelta::seconds(s as i64 * 60);
+    let mut entries = Vec::with_capacity(36);
+    let mut push = |span: u64,
+                    parent: Option<u64>,
+                    kind: &str,
+                    name: &str,
+                    offset_ms: i64,
+                    ms: i64,
+                    failed: bool| {
+        let span_id = format!("{:016x}", span);
+        let begin = start + chrono::TimeDelta::milliseconds(offset_ms);
+        for (suffix, event, at) in [
+            ("start", format!("{kind}_start"), begin),
+            (
+                "end",
+                format!("{kind}_end"),
+                begin + chrono::TimeDelta::milliseconds(ms),
+            ),
+        ] {
+            let end = suffix == "end";
+            let value = json!({
+                "schema": reagentic_protocol::SCHEMA_VERSION,
+                "entry_id": ProtocolEntry::make_id(&trace_id, &span_id, suffix),
+                "timestamp": reagentic_protocol::format_timestamp(&at),
+                "event_type": event,
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "parent_span_id": parent.map(|p| format!("{p:016x}")),
+                "session_id": session,
+                "service_name": "travel-agent",
+                "agent_name": "planner",
+                "name": name,
+                "model": (kind == "llm").then_some("gpt-4o"),
+                "tool_name": (kind == "tool").then_some(name),
+                "input": (!end).then_some(INPUT_MESSAGES),
+                "output": end.then_some(OUTPUT_MESSAGES),
+                "input_tokens": (end && kind == "llm").then_some(412),
+                "output_tokens": (end && kind == "llm").then_some(37),
+                "duration_ms": end.then_some(ms as f64),
+                "status": if !end { "unset" } else if failed { "error" } else { "ok" },
+                "error": (end && failed).then(|| json!({"type": "Unavailable", "message": "503"})),
+            });
+            entries.push(serde_json::from_value(value).expect("valid synthetic entry"));
+        }
+    };
+    push(1, None, "agent", "planner", 0, 30_000, false);
+    for i in 0..5 {
+        push(
+            2 + i,
+            Some(1),
+            "llm",
+            "chat gpt-4o",
+            100 + i as i64 * 5_000,
+            900,
+            false,
+        );
+    }
+    for i in 0..12 {
+        push(
+            10 + i,
+            Some(1),
+            "tool",
+            "search_flights",
+            600 + i as i64 * 2_000,
+            150,
+            i == 7,
+        );
+    }
+    entries
+}
+
+fn median_ms(mut run: impl FnMut()) -> f64 {
+    let mut samples: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            run();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[2]
+}
+
+/// The reading side on a protocol of `run.spans` entries: what the CLI's
+/// `sessions`, `show`, `query --session` and `convert` do, through the
+/// library calls they stand on.
+fn scenario_read(run: &Run) -> Value {
+    use reagentic_protocol::{EntryFilter, ProtocolReader, ReadPosition, SessionFilter};
+    let path = run.dir.join("read.db");
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::days(30);
+    let sessions = (run.spans / 36).max(1);
+    let mut storage = SqliteStorage::open(&path).expect("db");
+    let mut batch = Vec::with_capacity(36 * 128);
+    for s in 0..sessions {
+        batch.extend(session_entries(s, t0));
+        if batch.len() >= 36 * 128 {
+            storage.write_batch(&batch).expect("write");
+            batch.clear();
+        }
+    }
+    storage.write_batch(&batch).expect("write");
+    storage.close().expect("close");
+    let entries = sqlite_rows(&path);
+
+    let reader = ProtocolReader::open(&path).expect("reader");
+    let one = format!("session-{:07}", sessions / 2);
+    let sessions_ms = median_ms(|| {
+        let listed = reader
+            .sessions(&SessionFilter::default().with_limit(50))
+            .expect("sessions");
+        assert_eq!(listed.len(), 50.min(sessions as usize));
+    });
+    let query_ms = median_ms(|| {
+        let found = reader
+            .query(&EntryFilter::default().with_session(one.as_str()))
+            .expect("query");
+        assert_eq!(found.len(), 36);
+    });
+    let show_ms = median_ms(|| {
+        let found = reader
+            .query(&EntryFilter::default().with_session(one.as_str()))
+            .expect("query");
+        assert!(!reagentic_protocol::run_tree(found).is_empty());
+    });
+    // convert: SQLite → JSON Lines in write order, as the CLI does it.
+    let out = run.dir.join("read.jsonl");
+    let started = Instant::now();
+    let mut target = JsonlStorage::open(&out).expect("jsonl");
+    let mut position = ReadPosition::start();
+    loop {
+        let chunk = reader.read_from(&mut position, 10_000).expect("read");
+        if chunk.is_empty() {
+            break;
+        }
+        target.write_batch(&chunk).expect("write jsonl");
+    }
+    target.close().expect("close jsonl");
+    let convert_s = started.elapsed().as_secs_f64();
+    let converted = jsonl_lines(&out);
+    json!({
+        "entries": entries,
+        "sessions_ms": sessions_ms,
+        "show_ms": show_ms,
+        "query_session_ms": query_ms,
+        "convert_s": convert_s,
+        "convert_entries_per_s": converted as f64 / convert_s,
+        "converted": converted,
+        "peak_rss_mb": peak_rss_mb(),
+    })
 }
 
 // ------------------------------------------------------------------- driver
@@ -732,6 +891,7 @@ fn main() {
         ("ours_sqlite_t4", spans),
         ("ours_sqlite_t8", spans),
         ("ours_sqlite_1m_burst", 1_000_000),
+        ("read_1m", 1_000_000),
     ];
     let mut results = BTreeMap::new();
     for (name, size) in scenarios {
@@ -766,7 +926,10 @@ fn print_report(results: &BTreeMap<String, Value>) {
         "\n{:<22} {:>12} {:>12} {:>10} {:>12} {:>10}",
         "scenario", "spans/s", "entries/s", "lost", "app ns/span", "peak MB"
     );
-    for (name, r) in results {
+    for (name, r) in results
+        .iter()
+        .filter(|(name, _)| name.as_str() != "read_1m")
+    {
         let f = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
         println!(
             "{:<22} {:>12.0} {:>12.0} {:>10.0} {:>12.0} {:>10.1}",
@@ -816,6 +979,15 @@ fn print_report(results: &BTreeMap<String, Value>) {
         num(results, "peer", "spans"),
         num(results, "ours_sqlite", "lost"),
         num(results, "ours_sqlite_1m_burst", "peak_rss_mb"),
+    );
+    println!(
+        "reading {} entries (SQLite): sessions {:.1} ms, show {:.1} ms, query --session {:.1} ms, convert to JSONL {:.1} s ({:.0} entries/s)",
+        num(results, "read_1m", "entries"),
+        num(results, "read_1m", "sessions_ms"),
+        num(results, "read_1m", "show_ms"),
+        num(results, "read_1m", "query_session_ms"),
+        num(results, "read_1m", "convert_s"),
+        num(results, "read_1m", "convert_entries_per_s"),
     );
     println!("{}", json!({"scenarios": results, "ratios": ratios}));
 }
