@@ -401,14 +401,7 @@ fn schema_is_complete(conn: &Connection, path: &Path) -> Result<bool> {
         return Ok(false);
     }
     let has_columns = |table: &str, needed: &[&str]| -> Result<bool> {
-        let mut stmt = conn
-            .prepare_cached("SELECT name FROM pragma_table_info(?1)")
-            .map_err(on)?;
-        let present = stmt
-            .query_map([table], |row| row.get::<_, String>(0))
-            .map_err(on)?
-            .collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(on)?;
+        let present = column_names(conn, path, table)?;
         Ok(needed.iter().all(|c| present.iter().any(|p| p == c)))
     };
     if !has_columns("protocol_entries", &COLUMNS)?
@@ -534,7 +527,7 @@ fn check_columns(conn: &Connection, path: &Path, table: &str, needed: &[&str]) -
 fn column_names(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>> {
     let on = |e| sqlite_error(path, e);
     let mut stmt = conn
-        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .prepare_cached("SELECT name FROM pragma_table_info(?1)")
         .map_err(on)?;
     let names = stmt
         .query_map([table], |row| row.get::<_, String>(0))
