@@ -207,6 +207,10 @@ fn config() -> impl Strategy<Value = ProtocolConfig> {
         })
 }
 
+/// The bound on identifier fields (names, ids, error types), whatever the
+/// content limits.
+const IDENTIFIER_BYTES: usize = 1_024;
+
 /// The most one stored value may take at this config, in bytes: the limit
 /// (a char is at most 4 bytes, 6 once JSON-escaped) plus a truncation marker.
 fn value_cap(config: &ProtocolConfig) -> usize {
@@ -233,11 +237,17 @@ fn check(config: &ProtocolConfig, entries: &[ProtocolEntry]) -> Result<(), TestC
             prop_assert!(size <= cap, "{} is {} bytes, cap {}", field, size, cap);
         }
         if let Some(error) = &entry.error {
-            for text in [&error.error_type, &error.message, &error.stacktrace]
-                .into_iter()
-                .flatten()
-            {
+            for text in [&error.message, &error.stacktrace].into_iter().flatten() {
                 prop_assert!(text.len() <= cap, "error text {} bytes", text.len());
+            }
+            // The error type is an identifier, like names and ids: bounded by
+            // the extractor's identifier limit, not by the content cap.
+            if let Some(error_type) = &error.error_type {
+                prop_assert!(
+                    error_type.len() <= IDENTIFIER_BYTES,
+                    "error type {} bytes",
+                    error_type.len()
+                );
             }
         }
         if config.detail() != DetailLevel::Full {
