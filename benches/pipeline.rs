@@ -476,7 +476,7 @@ fn scenario_storage_limit(run: &Run) -> Value {
     let mut conn = rusqlite::Connection::open(&path).expect("raw connection");
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
         .expect("pragmas");
-    let columns = reagentic_protocol_columns();
+    let columns = entries.first().map(entry_columns).unwrap_or_default();
     let sql = format!(
         "INSERT INTO protocol_entries ({}) VALUES ({})",
         columns.join(", "),
@@ -518,6 +518,15 @@ fn scenario_storage_limit(run: &Run) -> Value {
                         e.attributes
                             .as_ref()
                             .map(|a| serde_json::to_string(a).unwrap_or_default()),
+                        e.operation,
+                        e.cache_read_input_tokens.map(|t| t as i64),
+                        e.cache_creation_input_tokens.map(|t| t as i64),
+                        e.reasoning_tokens.map(|t| t as i64),
+                        e.finish_reasons
+                            .as_ref()
+                            .map(|r| serde_json::to_string(r).unwrap_or_default()),
+                        e.cost_usd,
+                        e.time_to_first_chunk_ms,
                     ])
                     .expect("insert");
             }
@@ -536,32 +545,13 @@ fn scenario_storage_limit(run: &Run) -> Value {
     )
 }
 
-fn reagentic_protocol_columns() -> Vec<&'static str> {
-    vec![
-        "schema",
-        "entry_id",
-        "timestamp",
-        "event_type",
-        "trace_id",
-        "span_id",
-        "parent_span_id",
-        "session_id",
-        "service_name",
-        "agent_name",
-        "name",
-        "model",
-        "provider",
-        "tool_name",
-        "tool_call_id",
-        "input",
-        "output",
-        "input_tokens",
-        "output_tokens",
-        "duration_ms",
-        "status",
-        "error",
-        "attributes",
-    ]
+/// The table's columns are the entry's JSON fields, in order (the format's
+/// contract), so they are read off a serialized entry rather than retyped.
+fn entry_columns(entry: &ProtocolEntry) -> Vec<String> {
+    match serde_json::to_value(entry) {
+        Ok(Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 enum OursStorage {

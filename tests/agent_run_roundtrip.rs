@@ -132,7 +132,8 @@ fn jsonl_lines_are_exactly_the_entries() {
     assert!(text.ends_with('\n'));
     let lines: Vec<_> = text.lines().collect();
     assert_eq!(lines.len(), 6);
-    for (line, entry) in lines.iter().zip(harness.entries()) {
+    let mut from_lines = Vec::new();
+    for line in &lines {
         let parsed: reagentic_protocol::ProtocolEntry = serde_json::from_str(line).unwrap();
         assert_eq!(parsed.schema, reagentic_protocol::SCHEMA_VERSION);
         assert_eq!(
@@ -140,6 +141,11 @@ fn jsonl_lines_are_exactly_the_entries() {
             *line,
             "a line is the entry's canonical JSON"
         );
-        let _ = entry;
+        from_lines.push(parsed);
     }
+    // The reader returns exactly what the lines hold (it sorts by time).
+    let mut from_reader = harness.entries();
+    from_lines.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+    from_reader.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+    assert_eq!(from_lines, from_reader);
 }
