@@ -42,7 +42,7 @@ use self::timing::{duration_ms, timestamp};
 use self::truncate::Limit;
 use self::vocabulary::{Aliases, Vocabulary};
 
-/// Turns spans into protocol entries. Runs on the writer thread; keeps a
+/// Turns spans into protocol entries. Runs on the extraction thread; keeps a
 /// bounded memory of open and recently ended spans so descendants inherit
 /// session and agent.
 #[derive(Debug)]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 use opentelemetry_sdk::trace::SpanData;
 
+use super::extraction::{Extraction, EXTRACTED_QUEUE_BATCHES};
 use super::options::{PipelineOptions, QueueFullPolicy};
 use super::stats::{Counters, ProtocolStats};
 use super::writer::Writer;
@@ -20,7 +21,7 @@ use crate::storage::Storage;
 /// The reply to a flush or shutdown: `Err` carries the storage error's text.
 pub(crate) type Reply = Sender<std::result::Result<(), String>>;
 
-/// What travels from producers to the writer thread, in order.
+/// What travels from producers to the extraction thread, in order.
 pub(crate) enum Message {
     Started(SpanData),
     Ended(SpanData),
@@ -59,7 +60,8 @@ pub(crate) struct Core {
     queue_full: QueueFullPolicy,
     flush_timeout: Duration,
     config: ProtocolConfig,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    /// The extraction and writer threads, joined after shutdown.
+    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Message {
@@ -77,25 +79,41 @@ impl std::fmt::Debug for Message {
 }
 
 impl Core {
-    /// Validates the options, builds the extractor and starts the writer thread.
+    /// Validates the options, builds the extractor and starts the extraction
+    /// and writer threads.
     pub(crate) fn start(storage: Box<dyn Storage>, options: PipelineOptions) -> Result<Arc<Self>> {
         options.validate()?;
         let extractor = Extractor::new(&options.config)?;
         let (sender, receiver) = crossbeam_channel::bounded(options.queue_capacity);
+        let (extracted_sender, extracted_receiver) =
+            crossbeam_channel::bounded(EXTRACTED_QUEUE_BATCHES);
         let counters = Arc::new(Counters::default());
         let stalled = Arc::new(AtomicBool::new(false));
         let writer = Writer::new(
-            receiver,
+            extracted_receiver,
             storage,
-            extractor,
             Arc::clone(&counters),
             Arc::clone(&stalled),
             &options,
         );
-        let worker = std::thread::Builder::new()
+        let extraction = Extraction::new(
+            receiver,
+            extracted_sender,
+            extractor,
+            options.config.clone(),
+            Arc::clone(&counters),
+            options.max_batch_entries,
+        );
+        let writer = std::thread::Builder::new()
             .name("reagentic-protocol-writer".into())
             .spawn(move || writer.run())
-            .map_err(|err| ProtocolError::Worker(format!("cannot start: {err}")))?;
+            .map_err(|err| ProtocolError::Worker(format!("cannot start the writer: {err}")))?;
+        // If this spawn fails, `extraction` is dropped with the only sender to
+        // the writer, which then closes the storage and exits on its own.
+        let extraction = std::thread::Builder::new()
+            .name("reagentic-protocol-extract".into())
+            .spawn(move || extraction.run())
+            .map_err(|err| ProtocolError::Worker(format!("cannot start extraction: {err}")))?;
         Ok(Arc::new(Self {
             sender,
             counters,
@@ -105,7 +123,7 @@ impl Core {
             queue_full: options.queue_full,
             flush_timeout: options.flush_timeout,
             config: options.config,
-            worker: Mutex::new(Some(worker)),
+            workers: Mutex::new(vec![extraction, writer]),
         }))
     }
 
@@ -220,8 +238,14 @@ impl Core {
                 "the writer thread exited without answering".into(),
             )),
         };
-        // The writer answered, so it is about to return: joining is quick.
-        if let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take()) {
+        // The writer answered, so both threads are about to return (the
+        // extraction thread handed the request on and stopped): joining is quick.
+        let workers = self
+            .workers
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        for worker in workers {
             let _ = worker.join();
         }
         result
@@ -268,7 +292,7 @@ impl ProtocolHandle {
         self.core.flush(timeout)
     }
 
-    /// Flushes, closes the storage and stops the writer thread within the
+    /// Flushes, closes the storage and stops the pipeline's threads within the
     /// flush timeout. A second call returns `AlreadyShutdown`.
     pub fn shutdown(&self) -> Result<()> {
         self.core.shutdown(self.core.flush_timeout())

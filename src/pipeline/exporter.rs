@@ -101,7 +101,7 @@ pub struct ProtocolExporterBuilder {
 pipeline_options!(ProtocolExporterBuilder);
 
 impl ProtocolExporterBuilder {
-    /// Checks the settings, opens the pipeline and starts its writer thread.
+    /// Checks the settings, opens the pipeline and starts its threads.
     pub fn build(self) -> Result<ProtocolExporter> {
         Ok(ProtocolExporter {
             core: Core::start(self.storage, self.options)?,

@@ -1,8 +1,10 @@
-//! The pipeline: the span processor and exporter in front, one named writer
-//! thread behind a bounded queue, and the handle that flushes and shuts it down.
+//! The pipeline: the span processor and exporter in front, a named extraction
+//! thread behind a bounded queue, a named writer thread behind that, and the
+//! handle that flushes and shuts it down.
 
 mod core;
 mod exporter;
+mod extraction;
 mod options;
 mod processor;
 mod stats;

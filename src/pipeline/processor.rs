@@ -18,8 +18,9 @@ use crate::storage::Storage;
 /// A span processor that writes the protocol.
 ///
 /// `on_start` and `on_end` only move the span's data into a bounded queue; a
-/// named writer thread (`reagentic-protocol-writer`) classifies, extracts,
-/// redacts and writes batches, one storage transaction per batch.
+/// named thread (`reagentic-protocol-extract`) classifies, extracts and
+/// redacts, and another (`reagentic-protocol-writer`) writes batches, one
+/// storage transaction per batch.
 ///
 /// ```no_run
 /// use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -150,7 +151,7 @@ pub(crate) use pipeline_options;
 pipeline_options!(ProtocolProcessorBuilder);
 
 impl ProtocolProcessorBuilder {
-    /// Checks the settings, opens the pipeline and starts its writer thread.
+    /// Checks the settings, opens the pipeline and starts its threads.
     ///
     /// Errors: `InvalidConfig` (a zero capacity, an invalid redaction
     /// pattern, …) or `Worker` if the thread cannot be started.

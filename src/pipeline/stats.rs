@@ -1,4 +1,4 @@
-//! Counters shared by the producers and the writer thread.
+//! Counters shared by the producers and the pipeline's threads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

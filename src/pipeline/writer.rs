@@ -1,5 +1,5 @@
-//! The writer thread: extraction, batching, one storage transaction per
-//! batch, retries after storage faults, and answers to flush and shutdown.
+//! The writer thread: batching, one storage transaction per batch, retries
+//! after storage faults, and answers to flush and shutdown.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -7,22 +7,19 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::core::{entries_in, Message, Reply};
+use super::core::Reply;
+use super::extraction::Extracted;
 use super::options::PipelineOptions;
 use super::stats::Counters;
-use crate::config::ProtocolConfig;
 use crate::entry::ProtocolEntry;
-use crate::extract::Extractor;
 use crate::storage::Storage;
 
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(20);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 pub(crate) struct Writer {
-    receiver: Receiver<Message>,
+    receiver: Receiver<Extracted>,
     storage: Box<dyn Storage>,
-    extractor: Extractor,
-    config: ProtocolConfig,
     counters: Arc<Counters>,
     stalled: Arc<AtomicBool>,
     max_batch_entries: usize,
@@ -48,9 +45,8 @@ enum Flow {
 
 impl Writer {
     pub(crate) fn new(
-        receiver: Receiver<Message>,
+        receiver: Receiver<Extracted>,
         storage: Box<dyn Storage>,
-        extractor: Extractor,
         counters: Arc<Counters>,
         stalled: Arc<AtomicBool>,
         options: &PipelineOptions,
@@ -58,8 +54,6 @@ impl Writer {
         Self {
             receiver,
             storage,
-            extractor,
-            config: options.config.clone(),
             counters,
             stalled,
             max_batch_entries: options.max_batch_entries,
@@ -121,14 +115,17 @@ impl Writer {
         Flow::Continue
     }
 
-    fn handle(&mut self, message: Message) -> Flow {
+    fn handle(&mut self, message: Extracted) -> Flow {
         match message {
-            Message::Started(span) => self.extractor.on_start(&span, &mut self.pending),
-            Message::Ended(span) => self.extractor.on_end(&span, &mut self.pending),
-            Message::Finished(spans) => self.extractor.on_finished_batch(&spans, &mut self.pending),
-            Message::ServiceName(name) => self.extractor.set_service_name(name),
-            Message::Flush(reply) => self.waiters.push(reply),
-            Message::Shutdown { reply, deadline } => {
+            Extracted::Entries(mut entries) => {
+                if self.pending.is_empty() {
+                    std::mem::swap(&mut self.pending, &mut entries);
+                } else {
+                    self.pending.append(&mut entries);
+                }
+            }
+            Extracted::Flush(reply) => self.waiters.push(reply),
+            Extracted::Shutdown { reply, deadline } => {
                 self.shut_down(reply, deadline);
                 return Flow::Stop;
             }
@@ -234,21 +231,11 @@ impl Writer {
         if let Err(err) = self.storage.close() {
             result = result.and(Err(err.to_string()));
         }
-        self.refuse_stragglers();
         let _ = reply.send(result);
     }
 
-    /// Everything left in the queue after shutdown: flush requests are told the
-    /// pipeline is gone (by dropping their reply), span data is counted.
-    fn refuse_stragglers(&mut self) {
-        while let Ok(message) = self.receiver.try_recv() {
-            let lost = entries_in(&self.config, &message);
-            Counters::add(&self.counters.dropped_after_shutdown, lost);
-        }
-    }
-
-    /// Every producer is gone without a shutdown request (cannot happen while
-    /// a `Core` lives, since it holds a sender): write what is left and close.
+    /// The extraction thread is gone without a shutdown request (only after
+    /// every producer is): write what is left and close.
     fn stop_without_request(&mut self) -> Flow {
         self.commit(true);
         let _ = self.storage.close();

@@ -1,0 +1,142 @@
+//! The extraction thread: span data in from the producers' queue, protocol
+//! entries out to the writer thread, in order.
+//!
+//! Extraction and storage each get a thread of their own so that, on a
+//! machine with two or more cores, classifying and shaping the next batch
+//! overlaps with committing the last one instead of queueing behind it.
+//! Flush and shutdown requests travel through here in line with the data, so
+//! a flush still answers only once everything enqueued before it is committed.
+
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::core::{entries_in, Message, Reply};
+use super::stats::Counters;
+use crate::config::ProtocolConfig;
+use crate::entry::ProtocolEntry;
+use crate::extract::Extractor;
+use std::sync::Arc;
+
+/// What travels from the extraction thread to the writer thread, in order.
+pub(crate) enum Extracted {
+    /// Entries to write, in the order their spans were enqueued.
+    Entries(Vec<ProtocolEntry>),
+    /// Answer once everything before this is committed.
+    Flush(Reply),
+    /// Write what is left, close the storage, answer, stop.
+    Shutdown { reply: Reply, deadline: Instant },
+}
+
+/// How many batches may wait for the writer: enough to keep it busy while
+/// the next one is extracted, few enough to bound memory.
+pub(crate) const EXTRACTED_QUEUE_BATCHES: usize = 2;
+
+pub(crate) struct Extraction {
+    receiver: Receiver<Message>,
+    sender: Sender<Extracted>,
+    extractor: Extractor,
+    config: ProtocolConfig,
+    counters: Arc<Counters>,
+    max_batch_entries: usize,
+    batch: Vec<ProtocolEntry>,
+}
+
+impl Extraction {
+    pub(crate) fn new(
+        receiver: Receiver<Message>,
+        sender: Sender<Extracted>,
+        extractor: Extractor,
+        config: ProtocolConfig,
+        counters: Arc<Counters>,
+        max_batch_entries: usize,
+    ) -> Self {
+        Self {
+            receiver,
+            sender,
+            extractor,
+            config,
+            counters,
+            max_batch_entries,
+            batch: Vec::new(),
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        // Every producer gone without a shutdown request (only once the
+        // `Core` is dropped): hand on what is left; dropping `sender` then
+        // tells the writer to write it and close.
+        while let Ok(first) = self.receiver.recv() {
+            if !self.handle(first) {
+                return;
+            }
+            // Whatever else is already queued joins this batch: under load
+            // the writer gets large transactions, when idle the first entry
+            // goes out at once.
+            while self.batch.len() < self.max_batch_entries {
+                let Ok(message) = self.receiver.try_recv() else {
+                    break;
+                };
+                if !self.handle(message) {
+                    return;
+                }
+            }
+            if !self.hand_on_batch() {
+                return;
+            }
+        }
+        self.hand_on_batch();
+    }
+
+    /// Extracts one message; `false` once the thread should stop.
+    fn handle(&mut self, message: Message) -> bool {
+        match message {
+            Message::Started(span) => self.extractor.on_start(&span, &mut self.batch),
+            Message::Ended(span) => self.extractor.on_end(&span, &mut self.batch),
+            Message::Finished(spans) => self.extractor.on_finished_batch(&spans, &mut self.batch),
+            Message::ServiceName(name) => self.extractor.set_service_name(name),
+            Message::Flush(reply) => {
+                return self.hand_on_batch() && self.sender.send(Extracted::Flush(reply)).is_ok()
+            }
+            Message::Shutdown { reply, deadline } => {
+                self.hand_on_batch();
+                self.refuse_stragglers();
+                let _ = self.sender.send(Extracted::Shutdown { reply, deadline });
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends the current batch to the writer; `false` if the writer is gone.
+    /// Blocks while the writer is behind: that back-pressure is what fills
+    /// the producers' queue, where the queue-full policy applies.
+    fn hand_on_batch(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.max_batch_entries.min(1_024)),
+        );
+        match self.sender.send(Extracted::Entries(batch)) {
+            Ok(()) => true,
+            Err(crossbeam_channel::SendError(Extracted::Entries(lost))) => {
+                Counters::add(&self.counters.dropped_after_shutdown, lost.len() as u64);
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Everything left in the queue after shutdown: flush requests are told
+    /// the pipeline is gone (by dropping their reply), span data is counted.
+    /// Done before the shutdown request goes on, so the counts are final by
+    /// the time shutdown answers.
+    fn refuse_stragglers(&mut self) {
+        while let Ok(message) = self.receiver.try_recv() {
+            let lost = entries_in(&self.config, &message);
+            Counters::add(&self.counters.dropped_after_shutdown, lost);
+        }
+    }
+}
