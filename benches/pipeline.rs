@@ -128,21 +128,56 @@ fn produce(dispatch: &Dispatch, units: u64, threads: u64) -> Duration {
 }
 
 /// Time on the application thread per span, with no queue ever full: rounds
-/// small enough to fit, flushed (untimed) in between.
-fn app_ns_per_span(dispatch: &Dispatch, flush: &dyn Fn(), rounds: u64) -> f64 {
+/// small enough to fit, flushed (untimed) in between. The median round, so a
+/// moment of host noise does not decide the figure.
+fn app_time_per_span(dispatch: &Dispatch, flush: &dyn Fn()) -> AppTime {
+    const ROUNDS: u64 = 101;
     const UNITS_PER_ROUND: u64 = 250;
-    let mut busy = Duration::ZERO;
+    let per_span =
+        |total: Duration| total.as_nanos() as f64 / (UNITS_PER_ROUND * SPANS_PER_UNIT) as f64;
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
     tracing::dispatcher::with_default(dispatch, || {
-        for round in 0..rounds {
-            let started = Instant::now();
+        for round in 0..ROUNDS {
+            let (started, cpu_started) = (Instant::now(), thread_cpu_time());
             for i in 0..UNITS_PER_ROUND {
                 agent_run(round * UNITS_PER_ROUND + i);
             }
-            busy += started.elapsed();
+            wall.push(per_span(started.elapsed()));
+            cpu.push(per_span(thread_cpu_time().saturating_sub(cpu_started)));
             flush();
         }
     });
-    busy.as_nanos() as f64 / (rounds * UNITS_PER_ROUND * SPANS_PER_UNIT) as f64
+    AppTime {
+        wall_ns: median(&mut wall),
+        cpu_ns: median(&mut cpu),
+    }
+}
+
+/// What the application thread spends per span: wall time (what the agent
+/// feels, including time the scheduler gave its core to other threads) and
+/// its own CPU time (what the span calls themselves cost it).
+#[derive(Clone, Copy)]
+struct AppTime {
+    wall_ns: f64,
+    cpu_ns: f64,
+}
+
+impl AppTime {
+    fn json(self) -> Value {
+        json!({"app_ns_per_span": self.wall_ns, "app_cpu_ns_per_span": self.cpu_ns})
+    }
+}
+
+/// CPU time of the calling thread so far.
+fn thread_cpu_time() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn peak_rss_mb() -> f64 {
@@ -409,7 +444,7 @@ fn result(
     elapsed: Duration,
     written: u64,
     lost: u64,
-    app_ns: f64,
+    app: Option<AppTime>,
     extra: Value,
 ) -> Value {
     let secs = elapsed.as_secs_f64();
@@ -420,9 +455,11 @@ fn result(
         "entries_written": written,
         "entries_per_s": written as f64 / secs,
         "lost": lost,
-        "app_ns_per_span": app_ns,
         "peak_rss_mb": peak_rss_mb(),
     });
+    if let (Value::Object(map), Some(Value::Object(app))) = (&mut value, app.map(AppTime::json)) {
+        map.extend(app);
+    }
     if let (Value::Object(map), Value::Object(more)) = (&mut value, extra) {
         map.extend(more);
     }
@@ -438,7 +475,7 @@ fn scenario_limit(run: &Run) -> Value {
         .with_span_processor(BatchSpanProcessor::builder(exporter).build())
         .build();
     let dispatch = dispatch_for(&provider);
-    let app_ns = app_ns_per_span(&dispatch, &|| drop(provider.force_flush()), 40);
+    let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
     exported.store(0, Ordering::Relaxed);
     let started = Instant::now();
     produce(&dispatch, run.units, 1);
@@ -451,7 +488,7 @@ fn scenario_limit(run: &Run) -> Value {
         elapsed,
         0,
         0,
-        app_ns,
+        Some(app),
         json!({"spans_exported": got, "spans_dropped": run.spans.saturating_sub(got)}),
     )
 }
@@ -463,13 +500,13 @@ fn scenario_app_floor(run: &Run) -> Value {
         .with_span_processor(StartCopyFloor::start())
         .build();
     let dispatch = dispatch_for(&provider);
-    let app_ns = app_ns_per_span(&dispatch, &|| drop(provider.force_flush()), 40);
+    let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
     let started = Instant::now();
     produce(&dispatch, run.units, 1);
     let _ = provider.force_flush();
     let elapsed = started.elapsed();
     let _ = provider.shutdown();
-    result(run, elapsed, 0, 0, app_ns, json!({}))
+    result(run, elapsed, 0, 0, Some(app), json!({}))
 }
 
 fn scenario_peer(run: &Run) -> Value {
@@ -483,7 +520,7 @@ fn scenario_peer(run: &Run) -> Value {
         .with_span_processor(BatchSpanProcessor::builder(exporter).build())
         .build();
     let dispatch = dispatch_for(&provider);
-    let app_ns = app_ns_per_span(&dispatch, &|| drop(provider.force_flush()), 40);
+    let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
     exported.store(0, Ordering::Relaxed);
     let started = Instant::now();
     produce(&dispatch, run.units, 1);
@@ -498,7 +535,7 @@ fn scenario_peer(run: &Run) -> Value {
         elapsed,
         got * 2,
         lost_spans * 2,
-        app_ns,
+        Some(app),
         json!({"spans_exported": got, "spans_dropped": lost_spans}),
     )
 }
@@ -526,13 +563,18 @@ fn scenario_seed(run: &Run, journal: SeedJournal) -> Value {
         units,
         dir: run.dir.clone(),
     };
-    let app_ns = elapsed.as_nanos() as f64 / scaled.spans as f64;
+    // Every insert and commit happens inside the span calls.
+    let per_span = elapsed.as_nanos() as f64 / scaled.spans as f64;
+    let app = AppTime {
+        wall_ns: per_span,
+        cpu_ns: f64::NAN,
+    };
     result(
         &scaled,
         elapsed,
         written,
         (units * ENTRIES_PER_UNIT).saturating_sub(written),
-        app_ns,
+        Some(app),
         json!({}),
     )
 }
@@ -566,7 +608,7 @@ fn scenario_storage_limit(run: &Run) -> Value {
         elapsed,
         written,
         (run.units * ENTRIES_PER_UNIT).saturating_sub(written),
-        f64::NAN,
+        None,
         json!({}),
     )
 }
@@ -609,7 +651,7 @@ fn scenario_jsonl_storage_limit(run: &Run) -> Value {
         elapsed,
         written,
         (run.units * ENTRIES_PER_UNIT).saturating_sub(written),
-        f64::NAN,
+        None,
         json!({}),
     )
 }
@@ -716,10 +758,10 @@ fn count(storage: &OursStorage, path: &Path) -> u64 {
 fn scenario_ours(run: &Run, storage: OursStorage, threads: u64) -> Value {
     // Time on the application thread, measured on a pipeline of its own so
     // its entries don't count below.
-    let app_ns = {
+    let app = {
         let (provider, handle, _) = ours_pipeline(run, &storage, "app");
         let dispatch = dispatch_for(&provider);
-        let ns = app_ns_per_span(&dispatch, &|| drop(handle.force_flush()), 40);
+        let ns = app_time_per_span(&dispatch, &|| drop(handle.force_flush()));
         let _ = provider.shutdown();
         ns
     };
@@ -739,6 +781,8 @@ fn scenario_ours(run: &Run, storage: OursStorage, threads: u64) -> Value {
     if threads == 1 {
         extra["flush_idle_us"] = flush_latency(&handle, None);
         extra["flush_under_load_us"] = flush_latency(&handle, Some(&dispatch));
+        // The load above must not have cost entries either.
+        extra["dropped_after_flush_runs"] = json!(handle.stats().dropped_queue_full);
     }
     let _ = provider.shutdown();
     let scaled = Run {
@@ -751,7 +795,7 @@ fn scenario_ours(run: &Run, storage: OursStorage, threads: u64) -> Value {
         elapsed,
         written,
         expected.saturating_sub(written),
-        app_ns,
+        Some(app),
         extra,
     )
 }
@@ -759,20 +803,26 @@ fn scenario_ours(run: &Run, storage: OursStorage, threads: u64) -> Value {
 /// `force_flush` latency percentiles, idle or with a producer running.
 fn flush_latency(handle: &ProtocolHandle, load: Option<&Dispatch>) -> Value {
     let stop = AtomicBool::new(false);
+    let produced = AtomicU64::new(0);
     let mut samples = Vec::new();
     std::thread::scope(|scope| {
         if let Some(dispatch) = load {
             let dispatch = dispatch.clone();
-            let stop = &stop;
+            let (stop, produced) = (&stop, &produced);
             scope.spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
                     let mut i = 0;
                     while !stop.load(Ordering::Relaxed) {
                         agent_run(i);
+                        produced.store(i, Ordering::Relaxed);
                         i += 1;
                     }
                 });
             });
+            // Sampling before the producer runs would time idle flushes.
+            while produced.load(Ordering::Relaxed) < 100 {
+                std::thread::yield_now();
+            }
         }
         let calls = if load.is_some() { 200 } else { 2_000 };
         for _ in 0..calls {
@@ -1037,8 +1087,8 @@ fn num(results: &BTreeMap<String, Value>, scenario: &str, field: &str) -> f64 {
 
 fn print_report(results: &BTreeMap<String, Value>) {
     println!(
-        "\n{:<22} {:>12} {:>12} {:>10} {:>12} {:>10}",
-        "scenario", "spans/s", "entries/s", "lost", "app ns/span", "peak MB"
+        "\n{:<22} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
+        "scenario", "spans/s", "entries/s", "lost", "app ns/span", "app cpu ns", "peak MB"
     );
     for (name, r) in results
         .iter()
@@ -1046,12 +1096,13 @@ fn print_report(results: &BTreeMap<String, Value>) {
     {
         let f = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
         println!(
-            "{:<22} {:>12.0} {:>12.0} {:>10.0} {:>12.0} {:>10.1}",
+            "{:<22} {:>12.0} {:>12.0} {:>10.0} {:>12.0} {:>12.0} {:>10.1}",
             name,
             f("spans_per_s"),
             f("entries_per_s"),
             f("lost"),
             f("app_ns_per_span"),
+            f("app_cpu_ns_per_span"),
             f("peak_rss_mb"),
         );
     }
@@ -1069,6 +1120,8 @@ fn print_report(results: &BTreeMap<String, Value>) {
         "ours_jsonl_vs_jsonl_storage_limit_entries": ratio(num(results, "ours_jsonl", "entries_per_s"), num(results, "jsonl_storage_limit", "entries_per_s")),
         "jsonl_storage_limit_spans_vs_limit_spans": ratio(num(results, "jsonl_storage_limit", "entries_per_s") / ENTRIES_PER_UNIT as f64 * SPANS_PER_UNIT as f64, num(results, "limit", "spans_per_s")),
         "ours_app_time_vs_limit": ratio(num(results, "ours_sqlite", "app_ns_per_span"), num(results, "limit", "app_ns_per_span")),
+        "ours_app_cpu_vs_limit": ratio(num(results, "ours_sqlite", "app_cpu_ns_per_span"), num(results, "limit", "app_cpu_ns_per_span")),
+        "ours_jsonl_app_time_vs_limit": ratio(num(results, "ours_jsonl", "app_ns_per_span"), num(results, "limit", "app_ns_per_span")),
         "app_floor_time_vs_limit": ratio(num(results, "app_floor", "app_ns_per_span"), num(results, "limit", "app_ns_per_span")),
         "ours_app_time_vs_app_floor": ratio(num(results, "ours_sqlite", "app_ns_per_span"), num(results, "app_floor", "app_ns_per_span")),
     });

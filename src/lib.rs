@@ -49,7 +49,7 @@ pub use follow::ReadPosition;
 pub use install::{ProtocolGuard, ProtocolInstallBuilder};
 pub use pipeline::{
     ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
-    ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy,
+    ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy, ThreadPriority,
 };
 pub use query::{
     query_file, EntryFilter, ProtocolFormat, ProtocolMeta, ProtocolReader, SkippedLine,

@@ -104,15 +104,22 @@ impl Core {
             Arc::clone(&counters),
             options.max_batch_entries,
         );
+        let priority = options.thread_priority;
         let writer = std::thread::Builder::new()
             .name("reagentic-protocol-writer".into())
-            .spawn(move || writer.run())
+            .spawn(move || {
+                priority.apply_to_current_thread();
+                writer.run();
+            })
             .map_err(|err| ProtocolError::Worker(format!("cannot start the writer: {err}")))?;
         // If this spawn fails, `extraction` is dropped with the only sender to
         // the writer, which then closes the storage and exits on its own.
         let extraction = std::thread::Builder::new()
             .name("reagentic-protocol-extract".into())
-            .spawn(move || extraction.run())
+            .spawn(move || {
+                priority.apply_to_current_thread();
+                extraction.run();
+            })
             .map_err(|err| ProtocolError::Worker(format!("cannot start extraction: {err}")))?;
         Ok(Arc::new(Self {
             sender,

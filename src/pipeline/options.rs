@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::priority::ThreadPriority;
 use crate::config::ProtocolConfig;
 use crate::error::{ProtocolError, Result};
 
@@ -32,6 +33,7 @@ pub(crate) struct PipelineOptions {
     pub(crate) queue_full: QueueFullPolicy,
     pub(crate) flush_timeout: Duration,
     pub(crate) max_pending_entries: usize,
+    pub(crate) thread_priority: ThreadPriority,
 }
 
 impl Default for PipelineOptions {
@@ -43,6 +45,7 @@ impl Default for PipelineOptions {
             queue_full: QueueFullPolicy::default(),
             flush_timeout: Duration::from_secs(5),
             max_pending_entries: 65_536,
+            thread_priority: ThreadPriority::default(),
         }
     }
 }

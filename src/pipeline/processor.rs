@@ -143,6 +143,13 @@ macro_rules! pipeline_options {
                 self.options.max_pending_entries = entries;
                 self
             }
+
+            /// Sets how the pipeline's threads compete with the application's
+            /// for the CPU (default: [`ThreadPriority::Background`]).
+            pub fn with_thread_priority(mut self, priority: $crate::ThreadPriority) -> Self {
+                self.options.thread_priority = priority;
+                self
+            }
         }
     };
 }
