@@ -53,6 +53,9 @@ fn pipeline_threads_run_below_the_application_unless_asked_not_to() {
     let application = own_nice();
 
     let background = Harness::sqlite();
+    // A flush's answer passes through both threads: they are running, and
+    // have set their priority, once it returns.
+    background.flush();
     let lowered = pipeline_nice_values();
     assert_eq!(lowered.len(), 2, "an extraction and a writer thread");
     let expected = (application + 10).min(19);
@@ -76,6 +79,7 @@ fn pipeline_threads_run_below_the_application_unless_asked_not_to() {
     let normal = Harness::new(Format::Jsonl, |b| {
         b.with_thread_priority(ThreadPriority::Normal)
     });
+    normal.flush();
     let kept = pipeline_nice_values();
     assert_eq!(kept, vec![application, application]);
     normal.handle.shutdown().expect("shutdown");
