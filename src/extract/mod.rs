@@ -4,6 +4,7 @@
 //! resolves what it inherits from its ancestors ([`ancestry`]), and assembles
 //! the start entry, end entry or handoff entry the protocol format defines.
 
+mod aliases;
 mod ancestry;
 mod attributes;
 mod classify;
@@ -40,7 +41,8 @@ use self::outcome::outcome;
 use self::redact::Redactor;
 use self::timing::{duration_ms, timestamp};
 use self::truncate::Limit;
-use self::vocabulary::{Aliases, Vocabulary};
+use self::aliases::Aliases;
+use self::vocabulary::Vocabulary;
 
 /// Turns spans into protocol entries. Runs on the writer thread; keeps a
 /// bounded memory of open and recently ended spans so descendants inherit
