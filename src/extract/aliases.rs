@@ -4,11 +4,8 @@
 //! text and splitting it again on every span.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
-
-use foldhash::fast::FixedState;
 
 use super::attributes::{FLATTENED_SUFFIX, MEMBER_SEPARATOR};
 use super::classify::{Shape, RULES};
@@ -52,9 +49,12 @@ impl KeySet {
 /// are valid whichever index a span was read with.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyIndex {
-    // A fixed seed keeps the work deterministic; the keys are ours, and a
-    // probe for any other key ends within this small table.
-    ids: HashMap<Cow<'static, str>, KeyId, FixedState>,
+    /// The keys, by number.
+    keys: Vec<Cow<'static, str>>,
+    /// Open addressing over `keys`: 1 + a key's number, or 0 where a probe
+    /// ends. At most a quarter full, so a probe for any key, ours or not,
+    /// ends within a few slots; a length that is a power of two.
+    slots: Vec<usize>,
     /// The longest key: a longer attribute key is not one, and is never hashed.
     longest: usize,
 }
@@ -65,7 +65,8 @@ impl KeyIndex {
         static BUILTIN: OnceLock<Arc<KeyIndex>> = OnceLock::new();
         BUILTIN.get_or_init(|| {
             let mut index = KeyIndex {
-                ids: HashMap::default(),
+                keys: Vec::new(),
+                slots: Vec::new(),
                 longest: 0,
             };
             for key in builtin_keys() {
@@ -91,28 +92,85 @@ impl KeyIndex {
     }
 
     fn add(&mut self, key: Cow<'static, str>) {
-        let next = self.ids.len();
+        if self.id(&key).is_some() {
+            return;
+        }
         self.longest = self.longest.max(key.len());
-        self.ids.entry(key).or_insert(next);
+        self.keys.push(key);
+        if self.keys.len() * 4 > self.slots.len() {
+            self.slots = vec![0; (self.keys.len() * 8).next_power_of_two()];
+            for id in 0..self.keys.len() {
+                self.place(id);
+            }
+        } else {
+            self.place(self.keys.len() - 1);
+        }
+    }
+
+    fn place(&mut self, id: KeyId) {
+        let Some(key) = self.keys.get(id) else {
+            return;
+        };
+        let mask = self.slots.len() - 1;
+        let mut at = hash(key) as usize & mask;
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = id + 1;
     }
 
     /// The number of `key`, if it is one of the keys.
     pub(crate) fn id(&self, key: &str) -> Option<KeyId> {
-        if key.len() > self.longest {
+        if key.len() > self.longest || self.slots.is_empty() {
             return None;
         }
-        self.ids.get(key).copied()
+        let mask = self.slots.len() - 1;
+        let mut at = hash(key) as usize & mask;
+        loop {
+            let id = self.slots[at].checked_sub(1)?;
+            if self.keys.get(id).is_some_and(|known| known == key) {
+                return Some(id);
+            }
+            at = (at + 1) & mask;
+        }
     }
 
     /// How many keys are numbered.
     pub(crate) fn len(&self) -> usize {
-        self.ids.len()
+        self.keys.len()
     }
 
     /// Every key with its number.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, KeyId)> + '_ {
-        self.ids.iter().map(|(key, &id)| (key.as_ref(), id))
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(id, key)| (key.as_ref(), id))
     }
+}
+
+/// A hash of a key's length and first and last eight bytes, the top bits
+/// first (what a slot index keeps): enough to spread the keys, at a fraction
+/// of the cost of hashing every byte, since a probe compares whole keys.
+fn hash(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let word = |part: Option<&[u8]>| part.and_then(|p| p.try_into().ok()).map(u64::from_le_bytes);
+    let n = bytes.len();
+    let (head, tail) = match (word(bytes.get(..8)), word(bytes.get(n.saturating_sub(8)..))) {
+        (Some(head), Some(tail)) => (head, tail),
+        // Shorter than a word.
+        _ => {
+            let mut word = [0u8; 8];
+            for (to, from) in word.iter_mut().zip(bytes) {
+                *to = *from;
+            }
+            let word = u64::from_le_bytes(word);
+            (word, word)
+        }
+    };
+    let mixed =
+        (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mixed.rotate_left(32) ^ (mixed >> 17)
 }
 
 /// Every attribute key a built-in table or rule reads.
@@ -307,33 +365,45 @@ impl Deref for Aliases {
 
 /// A list of aliases [`Attributes`](super::attributes::Attributes) can read.
 pub(crate) trait AliasTable {
+    /// Whether a span whose numbered keys (as far as the set holds them) are
+    /// `span_keys` has none of the aliases: most tables name none of a
+    /// span's keys, and are passed over in a few instructions.
+    fn ruled_out(&self, _index: &KeyIndex, _span_keys: &KeySet) -> bool {
+        false
+    }
+
     /// The aliases in order, with the key numbers valid for `index`, leaving
-    /// out those whose numbered key the span lacks: not in `span_keys`, or
-    /// (beyond its capacity) not `present`.
+    /// out those whose numbered key the span lacks.
     fn aliases<'k>(
         &'k self,
         index: &KeyIndex,
-        span_keys: &KeySet,
         present: impl Fn(KeyId) -> bool,
     ) -> impl Iterator<Item = AliasRef<'k>>;
 }
 
+impl Aliases {
+    /// Whether the numbers are valid for `index`: numbers from another
+    /// index would read other keys' values, so such a table is read by name,
+    /// slower but right.
+    fn numbered_for(&self, index: &KeyIndex) -> bool {
+        self.index
+            .as_deref()
+            .is_none_or(|own| std::ptr::eq(own, index))
+    }
+}
+
 impl AliasTable for Aliases {
+    fn ruled_out(&self, index: &KeyIndex, span_keys: &KeySet) -> bool {
+        !self.unruled && !self.keys.intersects(span_keys) && self.numbered_for(index)
+    }
+
     fn aliases<'k>(
         &'k self,
         index: &KeyIndex,
-        span_keys: &KeySet,
         present: impl Fn(KeyId) -> bool,
     ) -> impl Iterator<Item = AliasRef<'k>> {
-        // Numbers from another index would read other keys' values: such a
-        // table is read by name, slower but right.
-        let numbered = self
-            .index
-            .as_deref()
-            .is_none_or(|own| std::ptr::eq(own, index));
-        // Most tables name none of a span's keys.
-        let none = numbered && !self.unruled && !self.keys.intersects(span_keys);
-        let mut next = if none { self.list.len() } else { 0 };
+        let numbered = self.numbered_for(index);
+        let mut next = 0;
         std::iter::from_fn(move || {
             while let Some((alias, &id)) = self.list.get(next).zip(self.ids.get(next)) {
                 next += 1;
@@ -353,7 +423,6 @@ impl<K: AsRef<str>> AliasTable for [K] {
     fn aliases<'k>(
         &'k self,
         _index: &KeyIndex,
-        _span_keys: &KeySet,
         _present: impl Fn(KeyId) -> bool,
     ) -> impl Iterator<Item = AliasRef<'k>> {
         self.iter().map(|key| AliasRef::parse(key.as_ref()))
@@ -365,10 +434,9 @@ impl<K: AsRef<str>, const N: usize> AliasTable for [K; N] {
     fn aliases<'k>(
         &'k self,
         index: &KeyIndex,
-        span_keys: &KeySet,
         present: impl Fn(KeyId) -> bool,
     ) -> impl Iterator<Item = AliasRef<'k>> {
-        self.as_slice().aliases(index, span_keys, present)
+        self.as_slice().aliases(index, present)
     }
 }
 
@@ -412,7 +480,7 @@ mod tests {
 
     fn names(table: &Aliases, index: &KeyIndex) -> Vec<(String, Option<KeyId>)> {
         table
-            .aliases(index, &KeySet::default(), |_| true)
+            .aliases(index, |_| true)
             .map(|alias| match alias.form {
                 Form::Key(key) | Form::Member(key, _) => (key.name.to_owned(), key.id),
                 Form::Flattened(prefix) => (format!("{prefix}*"), None),
@@ -449,9 +517,7 @@ mod tests {
             ["usage#input", "llm.input_messages.*", "plain", "a#b#c"].map(Cow::Borrowed),
             &index,
         );
-        let views: Vec<_> = table
-            .aliases(&index, &KeySet::default(), |_| true)
-            .collect();
+        let views: Vec<_> = table.aliases(&index, |_| true).collect();
         assert!(matches!(
             views[0].form,
             Form::Member(
@@ -513,17 +579,37 @@ mod tests {
 
         let table = &Fixed::get().handoff_to;
         let index = KeyIndex::builtin();
-        assert_eq!(
-            table.aliases(index, &KeySet::default(), |_| true).count(),
-            0
-        );
+        assert!(table.ruled_out(index, &KeySet::default()));
         let mut span_keys = KeySet::default();
         span_keys.insert(index.id("to_agent").unwrap());
+        assert!(!table.ruled_out(index, &span_keys));
         let present = |id| Some(id) == index.id("to_agent");
-        let names: Vec<_> = table
-            .aliases(index, &span_keys, present)
-            .map(|a| a.name)
-            .collect();
+        let names: Vec<_> = table.aliases(index, present).map(|a| a.name).collect();
         assert_eq!(names, ["to_agent"]);
+
+        // Numbers for another index say nothing about a span's keys there;
+        // a flattened alias is never ruled out.
+        let own = KeyIndex::with(["my.key"]);
+        let mine = Aliases::new([Cow::Borrowed("my.key")], &own);
+        assert!(mine.ruled_out(&own, &KeySet::default()));
+        assert!(!mine.ruled_out(index, &KeySet::default()));
+        let flat = Aliases::new([Cow::Borrowed("my.*")], &own);
+        assert!(!flat.ruled_out(&own, &KeySet::default()));
+    }
+
+    #[test]
+    fn keys_alike_in_length_head_and_tail_are_told_apart() {
+        let a = "aaaaaaaa.one.zzzzzzzz";
+        let b = "aaaaaaaa.two.zzzzzzzz";
+        assert_eq!(hash(a), hash(b));
+        let index = KeyIndex::with([a, b, "", "x"]);
+        let ids: Vec<_> = [a, b, "", "x"].iter().map(|k| index.id(k)).collect();
+        assert!(ids.iter().all(Option::is_some), "{ids:?}");
+        assert_ne!(ids[0], ids[1]);
+        assert_eq!(index.id("aaaaaaaa.six.zzzzzzzz"), None);
+        assert_eq!(index.iter().count(), index.len());
+        for (key, id) in index.iter() {
+            assert_eq!(index.id(key), Some(id), "{key}");
+        }
     }
 }

@@ -112,10 +112,11 @@ impl<'a> Attributes<'a> {
         table: &'k T,
         read: impl FnMut(AliasRef<'k>) -> Option<R>,
     ) -> Option<R> {
+        if table.ruled_out(self.index, &self.keys) {
+            return None;
+        }
         let present = |id: KeyId| self.last.get(id).is_some_and(|&i| i != ABSENT);
-        table
-            .aliases(self.index, &self.keys, present)
-            .find_map(read)
+        table.aliases(self.index, present).find_map(read)
     }
 
     /// The value an alias names: a plain key, a `key#member` of a JSON
