@@ -149,27 +149,27 @@ impl KeyIndex {
     }
 }
 
-/// A hash of a key's length and first and last eight bytes, the top bits
-/// first (what a slot index keeps): enough to spread the keys, at a fraction
-/// of the cost of hashing every byte, since a probe compares whole keys.
+/// A hash of a key's length and first and last eight bytes: enough to
+/// spread the keys, at a fraction of the cost of hashing every byte, since a
+/// probe compares whole keys anyway. Folded so that its low bits, which pick
+/// the slot, depend on all of them.
 fn hash(key: &str) -> u64 {
     let bytes = key.as_bytes();
-    let word = |part: Option<&[u8]>| part.and_then(|p| p.try_into().ok()).map(u64::from_le_bytes);
     let n = bytes.len();
+    let word = |part: Option<&[u8]>| part.and_then(|p| p.try_into().ok()).map(u64::from_le_bytes);
     let (head, tail) = match (word(bytes.get(..8)), word(bytes.get(n.saturating_sub(8)..))) {
         (Some(head), Some(tail)) => (head, tail),
         // Shorter than a word.
         _ => {
-            let mut word = [0u8; 8];
-            for (to, from) in word.iter_mut().zip(bytes) {
+            let mut padded = [0u8; 8];
+            for (to, from) in padded.iter_mut().zip(bytes) {
                 *to = *from;
             }
-            let word = u64::from_le_bytes(word);
-            (word, word)
+            let padded = u64::from_le_bytes(padded);
+            (padded, padded)
         }
     };
-    let mixed =
-        (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mixed = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     mixed.rotate_left(32) ^ (mixed >> 17)
 }
 
@@ -353,6 +353,15 @@ impl Aliases {
     fn builtin(names: &'static [&'static str]) -> Self {
         Self::new(names.iter().map(|n| Cow::Borrowed(*n)), KeyIndex::builtin())
     }
+
+    /// Whether the numbers are valid for `index`: numbers from another
+    /// index would read other keys' values, so such a table is read by name,
+    /// slower but right.
+    fn numbered_for(&self, index: &KeyIndex) -> bool {
+        self.index
+            .as_deref()
+            .is_none_or(|own| std::ptr::eq(own, index))
+    }
 }
 
 impl Deref for Aliases {
@@ -379,17 +388,6 @@ pub(crate) trait AliasTable {
         index: &KeyIndex,
         present: impl Fn(KeyId) -> bool,
     ) -> impl Iterator<Item = AliasRef<'k>>;
-}
-
-impl Aliases {
-    /// Whether the numbers are valid for `index`: numbers from another
-    /// index would read other keys' values, so such a table is read by name,
-    /// slower but right.
-    fn numbered_for(&self, index: &KeyIndex) -> bool {
-        self.index
-            .as_deref()
-            .is_none_or(|own| std::ptr::eq(own, index))
-    }
 }
 
 impl AliasTable for Aliases {
