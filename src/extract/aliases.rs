@@ -4,8 +4,11 @@
 //! text and splitting it again on every span.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
+
+use foldhash::fast::FixedState;
 
 use super::attributes::{FLATTENED_SUFFIX, MEMBER_SEPARATOR};
 use super::classify::{Shape, RULES};
@@ -51,10 +54,10 @@ impl KeySet {
 pub(crate) struct KeyIndex {
     /// The keys, by number.
     keys: Vec<Cow<'static, str>>,
-    /// Open addressing over `keys`: 1 + a key's number, or 0 where a probe
-    /// ends. At most a quarter full, so a probe for any key, ours or not,
-    /// ends within a few slots; a length that is a power of two.
-    slots: Vec<usize>,
+    /// Each key's number. Only known keys are ever inserted, so a span's
+    /// attribute keys can make a look-up miss but never grow the map: a fixed,
+    /// fast hash is safe here.
+    ids: HashMap<Cow<'static, str>, KeyId, FixedState>,
     /// The longest key: a longer attribute key is not one, and is never hashed.
     longest: usize,
 }
@@ -66,7 +69,7 @@ impl KeyIndex {
         BUILTIN.get_or_init(|| {
             let mut index = KeyIndex {
                 keys: Vec::new(),
-                slots: Vec::new(),
+                ids: HashMap::with_hasher(FixedState::default()),
                 longest: 0,
             };
             for key in builtin_keys() {
@@ -96,43 +99,16 @@ impl KeyIndex {
             return;
         }
         self.longest = self.longest.max(key.len());
+        self.ids.insert(key.clone(), self.keys.len());
         self.keys.push(key);
-        if self.keys.len() * 4 > self.slots.len() {
-            self.slots = vec![0; (self.keys.len() * 8).next_power_of_two()];
-            for id in 0..self.keys.len() {
-                self.place(id);
-            }
-        } else {
-            self.place(self.keys.len() - 1);
-        }
-    }
-
-    fn place(&mut self, id: KeyId) {
-        let Some(key) = self.keys.get(id) else {
-            return;
-        };
-        let mask = self.slots.len() - 1;
-        let mut at = hash(key) as usize & mask;
-        while self.slots[at] != 0 {
-            at = (at + 1) & mask;
-        }
-        self.slots[at] = id + 1;
     }
 
     /// The number of `key`, if it is one of the keys.
     pub(crate) fn id(&self, key: &str) -> Option<KeyId> {
-        if key.len() > self.longest || self.slots.is_empty() {
+        if key.len() > self.longest {
             return None;
         }
-        let mask = self.slots.len() - 1;
-        let mut at = hash(key) as usize & mask;
-        loop {
-            let id = self.slots[at].checked_sub(1)?;
-            if self.keys.get(id).is_some_and(|known| known == key) {
-                return Some(id);
-            }
-            at = (at + 1) & mask;
-        }
+        self.ids.get(key).copied()
     }
 
     /// How many keys are numbered.
@@ -147,30 +123,6 @@ impl KeyIndex {
             .enumerate()
             .map(|(id, key)| (key.as_ref(), id))
     }
-}
-
-/// A hash of a key's length and first and last eight bytes: enough to
-/// spread the keys, at a fraction of the cost of hashing every byte, since a
-/// probe compares whole keys anyway. Folded so that its low bits, which pick
-/// the slot, depend on all of them.
-fn hash(key: &str) -> u64 {
-    let bytes = key.as_bytes();
-    let n = bytes.len();
-    let word = |part: Option<&[u8]>| part.and_then(|p| p.try_into().ok()).map(u64::from_le_bytes);
-    let (head, tail) = match (word(bytes.get(..8)), word(bytes.get(n.saturating_sub(8)..))) {
-        (Some(head), Some(tail)) => (head, tail),
-        // Shorter than a word.
-        _ => {
-            let mut padded = [0u8; 8];
-            for (to, from) in padded.iter_mut().zip(bytes) {
-                *to = *from;
-            }
-            let padded = u64::from_le_bytes(padded);
-            (padded, padded)
-        }
-    };
-    let mixed = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    mixed.rotate_left(32) ^ (mixed >> 17)
 }
 
 /// Every attribute key a built-in table or rule reads.
@@ -596,10 +548,9 @@ mod tests {
     }
 
     #[test]
-    fn keys_alike_in_length_head_and_tail_are_told_apart() {
+    fn keys_alike_but_in_the_middle_are_told_apart() {
         let a = "aaaaaaaa.one.zzzzzzzz";
         let b = "aaaaaaaa.two.zzzzzzzz";
-        assert_eq!(hash(a), hash(b));
         let index = KeyIndex::with([a, b, "", "x"]);
         let ids: Vec<_> = [a, b, "", "x"].iter().map(|k| index.id(k)).collect();
         assert!(ids.iter().all(Option::is_some), "{ids:?}");
