@@ -4,9 +4,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
 use opentelemetry::{KeyValue, Value};
 use serde_json::Value as Json;
 
+use super::aliases::{AliasRef, AliasTable, Form, KeyId, KeyIndex, KeyRef, KeySet};
 use super::truncate::cut_bytes;
 
 /// The longest identifier-like value (session, agent, model, tool name…) kept;
@@ -32,61 +34,125 @@ pub(crate) const MEMBER_SEPARATOR: char = '#';
 /// one JSON value: lists for numeric segments, objects otherwise.
 pub(crate) const FLATTENED_SUFFIX: &str = "*";
 
+/// Up to this many attributes, finding a key's last value compares keys
+/// pairwise, which beats hashing them; beyond it they are hashed.
+const FEW_ATTRIBUTES: usize = 16;
+
+/// Marks a numbered key the span does not have.
+const ABSENT: usize = usize::MAX;
+
 /// A span's attributes, indexed so that a key recorded several times reads as
 /// its last value (the SDK keeps every `record` call).
 #[derive(Debug)]
 pub(crate) struct Attributes<'a> {
     attrs: &'a [KeyValue],
-    last: HashMap<&'a str, usize>,
+    index: &'a KeyIndex,
+    /// For each key of `index`, the position of its last value (or [`ABSENT`]);
+    /// empty when there are no attributes.
+    last: Vec<usize>,
+    /// The numbered keys present, as far as the set holds them.
+    keys: KeySet,
 }
 
 impl<'a> Attributes<'a> {
-    /// Indexes `attrs` in one pass.
+    /// Indexes `attrs` against the built-in keys.
     pub(crate) fn new(attrs: &'a [KeyValue]) -> Self {
-        let mut last = HashMap::with_capacity(attrs.len());
-        for (i, kv) in attrs.iter().enumerate() {
-            last.insert(kv.key.as_str(), i);
+        Self::indexed(attrs, KeyIndex::builtin())
+    }
+
+    /// Indexes `attrs` in one pass: one hash per attribute, none per look-up.
+    pub(crate) fn indexed(attrs: &'a [KeyValue], index: &'a KeyIndex) -> Self {
+        let mut last = Vec::new();
+        let mut keys = KeySet::default();
+        if !attrs.is_empty() {
+            last.resize(index.len(), ABSENT);
+            for (i, kv) in attrs.iter().enumerate() {
+                let Some(id) = index.id(kv.key.as_str()) else {
+                    continue;
+                };
+                if let Some(slot) = last.get_mut(id) {
+                    *slot = i;
+                    // A number beyond the set is found through `last`.
+                    keys.insert(id);
+                }
+            }
         }
-        Self { attrs, last }
+        Self {
+            attrs,
+            index,
+            last,
+            keys,
+        }
     }
 
     /// The last value recorded under `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
-        self.last.get(key).map(|&i| &self.attrs[i].value)
+        self.value(KeyRef {
+            name: key,
+            id: None,
+        })
+    }
+
+    /// The last value recorded under `key`, by its number when it has one.
+    pub(crate) fn value(&self, key: KeyRef<'_>) -> Option<&'a Value> {
+        let position = match key.id.or_else(|| self.index.id(key.name)) {
+            Some(id) => self.last.get(id).copied().filter(|&i| i != ABSENT),
+            // Not a numbered key: only the attributes themselves know it.
+            None => self
+                .attrs
+                .iter()
+                .rposition(|kv| kv.key.as_str() == key.name),
+        };
+        position.and_then(|i| self.attrs.get(i)).map(|kv| &kv.value)
+    }
+
+    /// The first of `table`'s aliases for which `read` finds something.
+    fn find<'k, T: AliasTable + ?Sized, R>(
+        &self,
+        table: &'k T,
+        read: impl FnMut(AliasRef<'k>) -> Option<R>,
+    ) -> Option<R> {
+        if table.ruled_out(self.index, &self.keys) {
+            return None;
+        }
+        let present = |id: KeyId| self.last.get(id).is_some_and(|&i| i != ABSENT);
+        table.aliases(self.index, present).find_map(read)
     }
 
     /// The value an alias names: a plain key, a `key#member` of a JSON
     /// attribute, or a flattened `prefix.*` reassembled.
-    pub(crate) fn lookup(&self, alias: &str) -> Option<Cow<'a, Value>> {
-        if let Some(prefix) = alias.strip_suffix(FLATTENED_SUFFIX) {
-            return self.unflatten(prefix).map(Cow::Owned);
-        }
-        match alias.split_once(MEMBER_SEPARATOR) {
-            Some((key, member)) => member_value(self.get(key)?, member).map(Cow::Owned),
-            None => self.get(alias).map(Cow::Borrowed),
+    fn lookup(&self, alias: AliasRef<'_>) -> Option<Cow<'a, Value>> {
+        match alias.form {
+            Form::Key(key) => self.value(key).map(Cow::Borrowed),
+            Form::Member(key, member) => member_value(self.value(key)?, member).map(Cow::Owned),
+            Form::Flattened(prefix) => self.unflatten(prefix).map(Cow::Owned),
         }
     }
 
     /// The first alias present, with its value.
-    pub(crate) fn first_of<'k, K: AsRef<str>>(
+    pub(crate) fn first_of<'k, T: AliasTable + ?Sized>(
         &self,
-        keys: &'k [K],
+        table: &'k T,
     ) -> Option<Found<'k, Cow<'a, Value>>> {
-        keys.iter().find_map(|key| {
-            let key = key.as_ref();
-            self.lookup(key).map(|value| Found { key, value })
+        self.find(table, |alias| {
+            self.lookup(alias).map(|value| Found {
+                key: alias.name,
+                value,
+            })
         })
     }
 
     /// The first alias with a non-empty scalar value, as text bounded by
     /// [`MAX_IDENT_BYTES`].
-    pub(crate) fn ident<'k, K: AsRef<str>>(&self, keys: &'k [K]) -> Option<Found<'k, String>> {
-        keys.iter().find_map(|key| {
-            let key = key.as_ref();
-            let value = self.lookup(key)?;
+    pub(crate) fn ident<'k, T: AliasTable + ?Sized>(
+        &self,
+        table: &'k T,
+    ) -> Option<Found<'k, String>> {
+        self.find(table, |alias| {
+            let value = self.lookup(alias)?;
             let text = scalar_text(&value)?;
             (!text.is_empty()).then(|| Found {
-                key,
+                key: alias.name,
                 value: cut_bytes(&text, MAX_IDENT_BYTES).to_owned(),
             })
         })
@@ -94,26 +160,38 @@ impl<'a> Attributes<'a> {
 
     /// The first alias holding a usable count (non-negative integer, integral
     /// float or numeric string).
-    pub(crate) fn count<'k, K: AsRef<str>>(&self, keys: &'k [K]) -> Option<Found<'k, u64>> {
-        keys.iter().find_map(|key| {
-            let key = key.as_ref();
-            let value = as_count(self.lookup(key)?.as_ref())?;
-            Some(Found { key, value })
+    pub(crate) fn count<'k, T: AliasTable + ?Sized>(&self, table: &'k T) -> Option<Found<'k, u64>> {
+        self.find(table, |alias| {
+            let value = as_count(self.lookup(alias)?.as_ref())?;
+            Some(Found {
+                key: alias.name,
+                value,
+            })
         })
     }
 
     /// The first alias holding a finite, non-negative number (a cost, a time).
-    pub(crate) fn amount<'k, K: AsRef<str>>(&self, keys: &'k [K]) -> Option<Found<'k, f64>> {
-        keys.iter().find_map(|key| {
-            let key = key.as_ref();
-            let value = as_amount(self.lookup(key)?.as_ref())?;
-            Some(Found { key, value })
+    pub(crate) fn amount<'k, T: AliasTable + ?Sized>(
+        &self,
+        table: &'k T,
+    ) -> Option<Found<'k, f64>> {
+        self.find(table, |alias| {
+            let value = as_amount(self.lookup(alias)?.as_ref())?;
+            Some(Found {
+                key: alias.name,
+                value,
+            })
         })
     }
 
     /// Every attribute under `prefix` as one JSON text (see
     /// [`FLATTENED_SUFFIX`]); `None` when there is none.
     fn unflatten(&self, prefix: &str) -> Option<Value> {
+        // Most spans have nothing under the prefix: say so before any work.
+        let under = |key: &str| key.len() > prefix.len() && key.starts_with(prefix);
+        if !self.attrs.iter().any(|kv| under(kv.key.as_str())) {
+            return None;
+        }
         let mut root = Json::Object(serde_json::Map::new());
         let mut any = false;
         for (key, value) in self.iter() {
@@ -133,10 +211,43 @@ impl<'a> Attributes<'a> {
 
     /// Every distinct key with its last value, in the order of those last values.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a str, &'a Value)> + '_ {
-        self.attrs.iter().enumerate().filter_map(|(i, kv)| {
-            let key = kv.key.as_str();
-            (self.last.get(key) == Some(&i)).then_some((key, &kv.value))
-        })
+        let latest = Latest::of(self.attrs);
+        self.attrs
+            .iter()
+            .enumerate()
+            .filter(move |&(i, kv)| latest.is_last(self.attrs, i, kv.key.as_str()))
+            .map(|(_, kv)| (kv.key.as_str(), &kv.value))
+    }
+}
+
+/// Which attribute holds the last value of its key.
+enum Latest<'a> {
+    /// Few attributes: a later one with the same key is searched for.
+    Scan,
+    /// The position of each key's last value.
+    Map(HashMap<&'a str, usize, RandomState>),
+}
+
+impl<'a> Latest<'a> {
+    fn of(attrs: &'a [KeyValue]) -> Self {
+        if attrs.len() <= FEW_ATTRIBUTES {
+            return Latest::Scan;
+        }
+        let mut last = HashMap::with_capacity_and_hasher(attrs.len(), RandomState::default());
+        for (i, kv) in attrs.iter().enumerate() {
+            last.insert(kv.key.as_str(), i);
+        }
+        Latest::Map(last)
+    }
+
+    fn is_last(&self, attrs: &[KeyValue], i: usize, key: &str) -> bool {
+        match self {
+            Latest::Scan => !attrs
+                .iter()
+                .skip(i + 1)
+                .any(|later| later.key.as_str() == key),
+            Latest::Map(last) => last.get(key) == Some(&i),
+        }
     }
 }
 
@@ -275,6 +386,7 @@ mod tests {
     use opentelemetry::Array;
 
     use super::*;
+    use crate::extract::aliases::Aliases;
 
     #[test]
     fn duplicate_keys_read_as_their_last_value() {
@@ -423,5 +535,109 @@ mod tests {
         let attrs = vec![KeyValue::new("new", "n/a"), KeyValue::new("old", 5)];
         let found = Attributes::new(&attrs).count(&["new", "old"]).unwrap();
         assert_eq!((found.key, found.value), ("old", 5));
+    }
+
+    #[test]
+    fn last_values_win_for_numbered_unknown_and_many_keys() {
+        for filler in [0_usize, 40] {
+            let mut attrs = vec![
+                KeyValue::new("session.id", "old"),
+                KeyValue::new("custom", 1),
+            ];
+            attrs.extend((0..filler).map(|i| KeyValue::new(format!("f.{i}"), "v")));
+            attrs.push(KeyValue::new("session.id", "new"));
+            attrs.push(KeyValue::new("custom", 2));
+            let view = Attributes::new(&attrs);
+            assert_eq!(view.get("session.id"), Some(&Value::from("new")));
+            assert_eq!(view.get("custom"), Some(&Value::I64(2)));
+            assert_eq!(view.ident(&["session.id"]).unwrap().value, "new");
+            let keys: Vec<_> = view.iter().map(|(k, _)| k).collect();
+            assert_eq!(keys.len(), filler + 2, "{filler}");
+            assert_eq!(keys[keys.len() - 2..], ["session.id", "custom"]);
+        }
+    }
+
+    #[test]
+    fn compiled_tables_read_as_their_text_does() {
+        use crate::config::{Field, ProtocolConfig};
+        use crate::extract::vocabulary::Vocabulary;
+
+        let config = ProtocolConfig::default()
+            .with_alias(Field::SessionId, "my.session")
+            .with_alias(Field::InputTokens, "my.usage#in")
+            .with_alias(Field::Input, "my.msgs.*");
+        let vocab = Vocabulary::new(&config);
+        let spans = [
+            vec![
+                KeyValue::new("my.session", ""),
+                KeyValue::new("session.id", "s"),
+                KeyValue::new("my.usage", r#"{"in":7}"#),
+                KeyValue::new("gen_ai.usage.input_tokens", 9),
+                KeyValue::new("my.msgs.0.role", "user"),
+            ],
+            vec![
+                KeyValue::new("my.session", "mine"),
+                KeyValue::new("my.usage", "not json"),
+                KeyValue::new("llm.token_count.prompt", "12"),
+                KeyValue::new("input.value", "hi"),
+                KeyValue::new("my.session", "later"),
+            ],
+            vec![KeyValue::new("unrelated", 1)],
+            vec![],
+        ];
+        let text = |table: &Aliases| -> Vec<String> {
+            table.iter().map(|alias| alias.name().to_owned()).collect()
+        };
+        for attrs in &spans {
+            for view in [
+                Attributes::indexed(attrs, &vocab.index),
+                Attributes::new(attrs),
+            ] {
+                let session = text(&vocab.session);
+                assert_eq!(view.ident(&vocab.session), view.ident(session.as_slice()));
+                let tokens = text(&vocab.input_tokens);
+                assert_eq!(
+                    view.count(&vocab.input_tokens),
+                    view.count(tokens.as_slice())
+                );
+                let input = text(&vocab.input);
+                assert_eq!(view.first_of(&vocab.input), view.first_of(input.as_slice()));
+            }
+        }
+        let view = Attributes::indexed(&spans[0], &vocab.index);
+        assert_eq!(view.ident(&vocab.session).unwrap().key, "session.id");
+        assert_eq!(view.count(&vocab.input_tokens).unwrap().key, "my.usage#in");
+        assert_eq!(view.first_of(&vocab.input).unwrap().key, "my.msgs.*");
+    }
+
+    #[test]
+    fn ten_thousand_attributes_are_indexed_and_read_in_bounded_time() {
+        let huge_key = "k".repeat(1_000_000);
+        let mut attrs: Vec<KeyValue> = (0..10_000)
+            .map(|i| {
+                KeyValue::new(
+                    format!("llm.input_messages.{}.message.content", i % 5_000),
+                    i,
+                )
+            })
+            .collect();
+        attrs.push(KeyValue::new(huge_key.clone(), "x"));
+        attrs.push(KeyValue::new("session.id", "s"));
+        let started = std::time::Instant::now();
+        for _ in 0..10 {
+            let view = Attributes::new(&attrs);
+            assert_eq!(
+                view.ident(&["gen_ai.conversation.id", "session.id"])
+                    .unwrap()
+                    .value,
+                "s"
+            );
+            assert_eq!(view.get(&huge_key), Some(&Value::from("x")));
+            assert_eq!(view.iter().count(), 5_002);
+            let messages = view.first_of(&["llm.input_messages.*"]).unwrap();
+            assert!(messages.value.as_str().starts_with("[{\"content\":5000}"));
+        }
+        let elapsed = started.elapsed();
+        assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
     }
 }

@@ -1,9 +1,15 @@
 //! What a span is (agent run, model call, tool call, handoff, guardrail or
 //! other), decided by declarative tables, and what its name says.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use opentelemetry::Value;
+
 use crate::config::SpanMatch;
 use crate::entry::EventType;
 
+use super::aliases::{KeyId, KeyIndex, KeyRef};
 use super::attributes::Attributes;
 use super::keys;
 
@@ -202,32 +208,72 @@ pub(crate) fn classify(
     span_name: &str,
     user_rules: &[(SpanMatch, StepKind)],
 ) -> StepKind {
-    let attribute = |key: &str| attrs.get(key).map(opentelemetry::Value::as_str);
+    let attribute = |key: &str| attrs.get(key).map(Value::as_str);
     user_rules
         .iter()
         .find(|(matcher, _)| matcher.matches(span_name, attribute))
         .map(|&(_, kind)| kind)
-        .or_else(|| {
-            RULES
-                .iter()
-                .find(|rule| shape_target(rule.shape, attrs, span_name).is_some())
-                .map(|rule| rule.kind)
-        })
+        .or_else(|| builtin_kind(attrs, span_name))
         .unwrap_or(StepKind::Other)
 }
 
-/// Whether `shape` matches; `Some(target)` with what the name says beyond
-/// the matched part (`search` in `execute_tool search`), if anything.
-fn shape_target<'n>(
-    shape: Shape,
-    attrs: &Attributes<'_>,
-    span_name: &'n str,
-) -> Option<Option<&'n str>> {
-    match shape {
-        Attr(key, value) => {
-            let found = attrs.get(key)?.as_str();
-            found.trim().eq_ignore_ascii_case(value).then_some(None)
+/// The kind the first matching row of [`RULES`] gives.
+fn builtin_kind(attrs: &Attributes<'_>, span_name: &str) -> Option<StepKind> {
+    // A key's rows are adjacent: its value is read and trimmed once for all
+    // of them.
+    let mut read: Option<(Option<KeyId>, Option<Cow<'_, str>>)> = None;
+    for (rule, &id) in RULES.iter().zip(rule_key_ids()) {
+        let matched = match rule.shape {
+            Attr(name, value) => {
+                if id.is_none() || read.as_ref().is_none_or(|(key, _)| *key != id) {
+                    let text = attrs
+                        .value(KeyRef { name, id })
+                        .map(|v| trimmed(v.as_str()));
+                    read = Some((id, text));
+                }
+                read.as_ref()
+                    .and_then(|(_, text)| text.as_deref())
+                    .is_some_and(|text| text.eq_ignore_ascii_case(value))
+            }
+            shape => name_target(shape, span_name).is_some(),
+        };
+        if matched {
+            return Some(rule.kind);
         }
+    }
+    None
+}
+
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    }
+}
+
+/// The number of each [`RULES`] row's attribute key, so a span is classified
+/// by position instead of hashing a key per row. Built-in keys are numbered
+/// alike in every index.
+fn rule_key_ids() -> &'static [Option<KeyId>] {
+    static IDS: OnceLock<Vec<Option<KeyId>>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        let index = KeyIndex::builtin();
+        RULES
+            .iter()
+            .map(|rule| match rule.shape {
+                Attr(key, _) => index.id(key),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+/// Whether a name shape matches; `Some(target)` with what the name says
+/// beyond the matched part (`search` in `execute_tool search`), if anything.
+/// Attribute shapes never match a name.
+fn name_target(shape: Shape, span_name: &str) -> Option<Option<&str>> {
+    match shape {
+        Attr(..) => None,
         Word(word) => {
             let (first, rest) = split_name(span_name);
             (first == word).then_some(rest)
@@ -255,12 +301,11 @@ pub(crate) fn name_suffix<'n>(
             .map(non_empty),
         _ => None,
     });
-    let no_attrs = Attributes::new(&[]);
     from_user.flatten().or_else(|| {
         RULES
             .iter()
-            .filter(|rule| rule.kind == kind && !matches!(rule.shape, Attr(..)))
-            .find_map(|rule| shape_target(rule.shape, &no_attrs, span_name))
+            .filter(|rule| rule.kind == kind)
+            .find_map(|rule| name_target(rule.shape, span_name))
             .flatten()
     })
 }

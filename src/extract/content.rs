@@ -1,6 +1,7 @@
 //! Recorded text and values made safe to store: redacted, bounded, and turned
 //! into JSON (a string holding a JSON object or array becomes that JSON).
 
+use std::borrow::Cow;
 use std::io;
 
 use opentelemetry::{Array, Value};
@@ -34,24 +35,34 @@ pub(crate) fn bound_text_of_total(
     limit: Limit,
     redactor: &Redactor,
 ) -> Bounded {
+    let (text, truncated) = bound(text, total_bytes, limit, redactor);
+    Bounded {
+        text: text.into_owned(),
+        truncated,
+    }
+}
+
+/// [`bound_text_of_total`], borrowing `text` when it is kept as it is, so
+/// content that is parsed as JSON is never copied first; and whether it was
+/// cut.
+fn bound<'t>(
+    text: &'t str,
+    total_bytes: usize,
+    limit: Limit,
+    redactor: &Redactor,
+) -> (Cow<'t, str>, bool) {
     let window_cut = limit.with_redaction_margin().cut_index(text);
     let window = window_cut.map_or(text, |i| &text[..i]);
     let redacted = redactor.redact(window);
     let cut = limit.cut_index(&redacted);
     if cut.is_none() && window_cut.is_none() && total_bytes <= text.len() {
-        return Bounded {
-            text: redacted.into_owned(),
-            truncated: false,
-        };
+        return (redacted, false);
     }
     let kept = cut.map_or(&*redacted, |i| &redacted[..i]);
     let mut out = String::with_capacity(kept.len() + 40);
     out.push_str(kept);
     out.push_str(&truncation_marker(total_bytes));
-    Bounded {
-        text: out,
-        truncated: true,
-    }
+    (Cow::Owned(out), true)
 }
 
 /// A recorded value as protocol content: strings holding a JSON object or
@@ -87,13 +98,14 @@ pub(crate) fn shape(value: &Value, limit: Limit, redactor: &Redactor, parse_json
             size: 24,
         },
         Value::String(s) => {
-            let bounded = bound_text(s.as_str(), limit, redactor);
-            let size = bounded.text.len();
-            let json = if parse_json && !bounded.truncated {
-                parse_container(&bounded.text).unwrap_or(Json::String(bounded.text))
+            let (text, truncated) = bound(s.as_str(), s.as_str().len(), limit, redactor);
+            let size = text.len();
+            let parsed = if parse_json && !truncated {
+                parse_container(&text)
             } else {
-                Json::String(bounded.text)
+                None
             };
+            let json = parsed.unwrap_or_else(|| Json::String(text.into_owned()));
             Shaped { json, size }
         }
         Value::Array(array) => shape_array(array, limit, redactor),
@@ -220,9 +232,15 @@ const MAX_CONTENT_DEPTH: usize = 64;
 fn parse_container(text: &str) -> Option<Json> {
     // Checking the first character first spares a parse attempt on prose.
     match text.trim_start().as_bytes().first() {
-        Some(b'{') | Some(b'[') => serde_json::from_str(text)
-            .ok()
-            .filter(|json| nesting_depth(json) <= MAX_CONTENT_DEPTH),
+        Some(b'{') | Some(b'[') => {
+            let json = serde_json::from_str(text).ok()?;
+            // Every array and object opens with a bracket: with no more
+            // brackets than the limit (some may be inside strings), the
+            // nesting is within it, and walking the parsed tree is spared.
+            let brackets = text.bytes().filter(|&b| b == b'{' || b == b'[').count();
+            (brackets <= MAX_CONTENT_DEPTH || nesting_depth(&json) <= MAX_CONTENT_DEPTH)
+                .then_some(json)
+        }
         _ => None,
     }
 }

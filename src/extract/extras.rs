@@ -34,7 +34,7 @@ pub(crate) fn extra_attributes(
     let mut map = Map::new();
     let mut omitted = 0usize;
     for (key, value) in attrs.iter() {
-        if mapped.contains(&key) || keys::is_always_mapped(key) || vocab.is_content_key(key) {
+        if mapped.contains(&key) || vocab.is_hidden(key) {
             continue;
         }
         if budget.exhausted() {

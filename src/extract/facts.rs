@@ -7,10 +7,10 @@ use opentelemetry_sdk::trace::SpanData;
 
 use opentelemetry::{Array, Value};
 
+use super::aliases::Fixed;
 use super::ancestry::{Lineage, SpanKey};
 use super::attributes::{Attributes, Found, MAX_IDENT_BYTES};
 use super::classify::{classify, handoff_parties, name_suffix, StepKind};
-use super::keys;
 use super::truncate::cut_bytes;
 use super::vocabulary::Vocabulary;
 
@@ -76,7 +76,8 @@ pub(crate) struct SpanFacts<'a> {
 impl<'a> SpanFacts<'a> {
     /// Reads the span's facts.
     pub(crate) fn read(span: &'a SpanData, vocab: &'a Vocabulary) -> Self {
-        let attrs = Attributes::new(&span.attributes);
+        let attrs = Attributes::indexed(&span.attributes, &vocab.index);
+        let fixed = Fixed::get();
         let kind = classify(&attrs, &span.name, &vocab.rules);
         let mut mapped = Vec::new();
         let session = take(&mut mapped, attrs.ident(&vocab.session));
@@ -91,10 +92,10 @@ impl<'a> SpanFacts<'a> {
         let cache_creation_input_tokens = take(&mut mapped, attrs.count(&vocab.cache_creation));
         let reasoning_tokens = take(&mut mapped, attrs.count(&vocab.reasoning));
         let cost_usd = take(&mut mapped, attrs.amount(&vocab.cost));
-        let time_to_first_chunk_ms = take(&mut mapped, attrs.amount(keys::TIME_TO_FIRST_CHUNK_S))
+        let time_to_first_chunk_ms = take(&mut mapped, attrs.amount(&fixed.time_to_first_chunk))
             .map(|seconds| seconds * 1000.0);
-        let operation = take(&mut mapped, attrs.ident(keys::OPERATION));
-        let finish_reasons = attrs.first_of(keys::FINISH_REASONS).and_then(|found| {
+        let operation = take(&mut mapped, attrs.ident(&fixed.operation));
+        let finish_reasons = attrs.first_of(&fixed.finish_reasons).and_then(|found| {
             let reasons = finish_reasons(&found.value)?;
             mapped.push(found.key);
             Some(reasons)
@@ -125,9 +126,9 @@ impl<'a> SpanFacts<'a> {
             StepKind::Handoff => {
                 let suffix = name_suffix(&span.name, StepKind::Handoff, &vocab.rules);
                 let (from_name, to_name) = suffix.map_or((None, None), handoff_parties);
-                handoff_from = take(&mut mapped, attrs.ident(keys::HANDOFF_FROM))
+                handoff_from = take(&mut mapped, attrs.ident(&fixed.handoff_from))
                     .or_else(|| from_name.map(bounded_name));
-                let to_attr = take(&mut mapped, attrs.ident(keys::HANDOFF_TO));
+                let to_attr = take(&mut mapped, attrs.ident(&fixed.handoff_to));
                 if let Some(to) = to_attr.or_else(|| to_name.map(bounded_name)) {
                     name = to;
                 }
@@ -223,6 +224,7 @@ mod tests {
     use opentelemetry::KeyValue;
 
     use super::*;
+    use crate::extract::keys;
     use crate::extract::test_support::{builtin, span};
 
     #[test]

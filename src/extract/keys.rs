@@ -258,6 +258,34 @@ pub(crate) const DROPPED_ATTRIBUTES_KEY: &str = "otel.dropped_attributes_count";
 /// How many events the SDK itself dropped (its event limit).
 pub(crate) const DROPPED_EVENTS_KEY: &str = "otel.dropped_events_count";
 
+/// Every alias table above, so their keys are numbered once (`aliases.rs`).
+pub(crate) const ALL_TABLES: &[&[&str]] = &[
+    SESSION_ID,
+    AGENT_NAME,
+    MODEL,
+    PROVIDER,
+    TOOL_NAME,
+    TOOL_CALL_ID,
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    CACHE_READ_TOKENS,
+    CACHE_CREATION_TOKENS,
+    REASONING_TOKENS,
+    COST_USD,
+    FINISH_REASONS,
+    TIME_TO_FIRST_CHUNK_S,
+    OPERATION,
+    INPUT_CONTENT,
+    OUTPUT_CONTENT,
+    HANDOFF_FROM,
+    HANDOFF_TO,
+    ERROR_TYPE,
+    EXCEPTION_TYPE,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    ERROR_EVENT_MESSAGE,
+];
+
 /// Tables whose keys are represented by the entry's content and error fields
 /// whichever alias supplied them, so `DetailLevel::Full` never repeats them in
 /// `attributes` (content would otherwise be stored twice, once untruncated).

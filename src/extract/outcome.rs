@@ -20,6 +20,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::entry::{EntryError, EntryStatus};
 
+use super::aliases::{Aliases, Fixed};
 use super::attributes::Attributes;
 use super::content::bound_text_of_total;
 use super::keys;
@@ -33,6 +34,7 @@ pub(crate) fn outcome(
     limit: Limit,
     redactor: &Redactor,
 ) -> (EntryStatus, Option<EntryError>) {
+    let fixed = Fixed::get();
     // The last exception is the one the span ended with.
     let exception = span.events.iter().rev().find(|e| is_exception(e));
     let exception_attrs = exception.map(|e| Attributes::new(&e.attributes));
@@ -52,19 +54,19 @@ pub(crate) fn outcome(
         || exception.is_some()
         || failed_outcome.is_some()
         || [
-            keys::ERROR_TYPE,
-            keys::EXCEPTION_TYPE,
-            keys::EXCEPTION_MESSAGE,
+            &fixed.error_type,
+            &fixed.exception_type,
+            &fixed.exception_message,
         ]
         .iter()
-        .any(|table| attrs.first_of(table).is_some());
+        .any(|table| attrs.first_of(*table).is_some());
     if !failed {
         return (EntryStatus::Ok, None);
     }
 
     // Event attributes first: they describe this exception; the span's own
     // exception attributes are the same data recorded a second way.
-    let from_event_then_span = |table: &[&'static str]| {
+    let from_event_then_span = |table: &Aliases| {
         exception_attrs
             .as_ref()
             .and_then(|e| e.first_of(table))
@@ -72,22 +74,22 @@ pub(crate) fn outcome(
             .map(|found| found.value)
     };
     let error_type = attrs
-        .ident(keys::ERROR_TYPE)
-        .or_else(|| exception_attrs.as_ref()?.ident(keys::EXCEPTION_TYPE))
-        .or_else(|| attrs.ident(keys::EXCEPTION_TYPE))
+        .ident(&fixed.error_type)
+        .or_else(|| exception_attrs.as_ref()?.ident(&fixed.exception_type))
+        .or_else(|| attrs.ident(&fixed.exception_type))
         .map(|found| found.value)
         // A source that only reports a failing outcome (`error`) names no
         // type; the outcome is the best the protocol can say.
         .or(failed_outcome);
-    let message = from_event_then_span(keys::EXCEPTION_MESSAGE)
+    let message = from_event_then_span(&fixed.exception_message)
         .and_then(|v| text_of(&v, limit, redactor))
         .or_else(|| {
             let description = status_description?;
             bounded(description, description.len(), limit, redactor)
         })
         .or_else(|| error_event_message(span, limit, redactor));
-    let stacktrace =
-        from_event_then_span(keys::EXCEPTION_STACKTRACE).and_then(|v| text_of(&v, limit, redactor));
+    let stacktrace = from_event_then_span(&fixed.exception_stacktrace)
+        .and_then(|v| text_of(&v, limit, redactor));
 
     let error =
         (error_type.is_some() || message.is_some() || stacktrace.is_some()).then_some(EntryError {
@@ -104,12 +106,16 @@ pub(crate) fn outcome(
 fn error_event_message(span: &SpanData, limit: Limit, redactor: &Redactor) -> Option<String> {
     let (level_key, level) = keys::ERROR_EVENT_LEVEL;
     let event = span.events.iter().rev().find(|e| {
-        Attributes::new(&e.attributes)
-            .get(level_key)
-            .is_some_and(|v| v.as_str().eq_ignore_ascii_case(level))
+        // The last value recorded under the key, without indexing the event
+        // for one look-up.
+        e.attributes
+            .iter()
+            .rev()
+            .find(|kv| kv.key.as_str() == level_key)
+            .is_some_and(|kv| kv.value.as_str().eq_ignore_ascii_case(level))
     })?;
     let attrs = Attributes::new(&event.attributes);
-    match attrs.first_of(keys::ERROR_EVENT_MESSAGE) {
+    match attrs.first_of(&Fixed::get().error_event_message) {
         Some(found) => text_of(&found.value, limit, redactor),
         None => bounded(&event.name, event.name.len(), limit, redactor),
     }
