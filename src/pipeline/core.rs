@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 use opentelemetry_sdk::trace::SpanData;
 
-use super::extraction::{Extraction, EXTRACTED_QUEUE_BATCHES};
+use super::extraction::{Extraction, EXTRACTED_QUEUE_BATCHES, SPENT_QUEUE_BATCHES};
 use super::options::{PipelineOptions, QueueFullPolicy};
 use super::stats::{Counters, ProtocolStats};
 use super::writer::Writer;
@@ -87,10 +87,12 @@ impl Core {
         let (sender, receiver) = crossbeam_channel::bounded(options.queue_capacity);
         let (extracted_sender, extracted_receiver) =
             crossbeam_channel::bounded(EXTRACTED_QUEUE_BATCHES);
+        let (spent_sender, spent_receiver) = crossbeam_channel::bounded(SPENT_QUEUE_BATCHES);
         let counters = Arc::new(Counters::default());
         let stalled = Arc::new(AtomicBool::new(false));
         let writer = Writer::new(
             extracted_receiver,
+            spent_sender,
             storage,
             Arc::clone(&counters),
             Arc::clone(&stalled),
@@ -99,6 +101,7 @@ impl Core {
         let extraction = Extraction::new(
             receiver,
             extracted_sender,
+            spent_receiver,
             extractor,
             options.config.clone(),
             Arc::clone(&counters),

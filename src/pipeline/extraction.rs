@@ -32,9 +32,15 @@ pub(crate) enum Extracted {
 /// the next one is extracted, few enough to bound memory.
 pub(crate) const EXTRACTED_QUEUE_BATCHES: usize = 2;
 
+/// How many written batches may wait to be freed here (see
+/// [`Extraction::free_spent`]); beyond that the writer frees them itself.
+pub(crate) const SPENT_QUEUE_BATCHES: usize = 2;
+
 pub(crate) struct Extraction {
     receiver: Receiver<Message>,
     sender: Sender<Extracted>,
+    /// Batches the writer has committed, sent back to be freed here.
+    spent: Receiver<Vec<ProtocolEntry>>,
     extractor: Extractor,
     config: ProtocolConfig,
     counters: Arc<Counters>,
@@ -46,6 +52,7 @@ impl Extraction {
     pub(crate) fn new(
         receiver: Receiver<Message>,
         sender: Sender<Extracted>,
+        spent: Receiver<Vec<ProtocolEntry>>,
         extractor: Extractor,
         config: ProtocolConfig,
         counters: Arc<Counters>,
@@ -54,6 +61,7 @@ impl Extraction {
         Self {
             receiver,
             sender,
+            spent,
             extractor,
             config,
             counters,
@@ -66,7 +74,7 @@ impl Extraction {
         // Every producer gone without a shutdown request (only once the
         // `Core` is dropped): hand on what is left; dropping `sender` then
         // tells the writer to write it and close.
-        while let Ok(first) = self.receiver.recv() {
+        while let Some(first) = self.next_message() {
             if !self.handle(first) {
                 return;
             }
@@ -86,6 +94,32 @@ impl Extraction {
             }
         }
         self.hand_on_batch();
+    }
+
+    /// Waits for the next message, freeing written batches meanwhile; `None`
+    /// once every producer is gone.
+    fn next_message(&mut self) -> Option<Message> {
+        loop {
+            crossbeam_channel::select! {
+                recv(self.receiver) -> message => return message.ok(),
+                recv(self.spent) -> spent => match spent {
+                    Ok(batch) => drop(batch),
+                    // The writer is gone; stop listening for batches.
+                    Err(_) => self.spent = crossbeam_channel::never(),
+                },
+            }
+        }
+    }
+
+    /// Frees the entries of batches the writer has committed. They were
+    /// allocated on this thread; freeing them here rather than on the writer
+    /// keeps the allocator's work off the thread that is the bottleneck and
+    /// avoids freeing memory across threads, which glibc's malloc pays for
+    /// with lock traffic and fragmentation.
+    fn free_spent(&mut self) {
+        while let Ok(batch) = self.spent.try_recv() {
+            drop(batch);
+        }
     }
 
     /// Extracts one message; `false` once the thread should stop.
@@ -112,6 +146,7 @@ impl Extraction {
     /// Blocks while the writer is behind: that back-pressure is what fills
     /// the producers' queue, where the queue-full policy applies.
     fn hand_on_batch(&mut self) -> bool {
+        self.free_spent();
         if self.batch.is_empty() {
             return true;
         }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::core::Reply;
 use super::extraction::Extracted;
@@ -19,6 +19,8 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 pub(crate) struct Writer {
     receiver: Receiver<Extracted>,
+    /// Committed batches, handed back to the extraction thread to free.
+    spent: Sender<Vec<ProtocolEntry>>,
     storage: Box<dyn Storage>,
     counters: Arc<Counters>,
     stalled: Arc<AtomicBool>,
@@ -46,6 +48,7 @@ enum Flow {
 impl Writer {
     pub(crate) fn new(
         receiver: Receiver<Extracted>,
+        spent: Sender<Vec<ProtocolEntry>>,
         storage: Box<dyn Storage>,
         counters: Arc<Counters>,
         stalled: Arc<AtomicBool>,
@@ -53,6 +56,7 @@ impl Writer {
     ) -> Self {
         Self {
             receiver,
+            spent,
             storage,
             counters,
             stalled,
@@ -143,7 +147,9 @@ impl Writer {
                 Ok(()) => {
                     Counters::add(&self.counters.entries_written, self.pending.len() as u64);
                     Counters::add(&self.counters.batches_committed, 1);
-                    self.pending.clear();
+                    // Freed by the extraction thread, which allocated them;
+                    // here only if it is behind or gone.
+                    let _ = self.spent.try_send(std::mem::take(&mut self.pending));
                     self.stalled.store(false, Ordering::Relaxed);
                     if self.failing.take().is_some() {
                         tracing::info!(
