@@ -1,10 +1,13 @@
 //! The pipeline benchmark: ours against the span-consumer ceiling, a peer a
-//! user would write, the seed's design and the storage limit — one workload,
-//! one run, each scenario in its own child process so peak memory is its own.
+//! user would write, the floor of recording starts at start, the seed's
+//! design and the SQLite and JSONL storage limits — one workload, one run,
+//! each scenario in its own child process so peak memory is its own.
 //!
 //! ```text
-//! cargo bench --bench pipeline                   # default size, about a minute
-//! cargo bench --bench pipeline -- --spans 400000 # bigger
+//! cargo bench --bench pipeline                        # about 3 min here, 2 of them
+//!                                                     # the fixed 1M-span parts
+//! cargo bench --bench pipeline -- --spans 400000      # bigger
+//! cargo bench --bench pipeline -- --scenario ours_sqlite --spans 100000  # one
 //! ```
 //!
 //! It prints a table with the ratios and, as its last line, one JSON object
