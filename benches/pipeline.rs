@@ -604,13 +604,17 @@ fn scenario_storage_limit(run: &Run) -> Value {
         }
         tx.commit().expect("commit");
     }
-    let elapsed = started.elapsed();
-    let written = sqlite_rows(&path);
+    storage_limit_result(run, started.elapsed(), sqlite_rows(&path))
+}
+
+/// A storage limit's figures: rows written in `elapsed`, no spans involved.
+fn storage_limit_result(run: &Run, elapsed: Duration, written: u64) -> Value {
+    let expected = run.units * ENTRIES_PER_UNIT;
     result(
         run,
         elapsed,
         written,
-        (run.units * ENTRIES_PER_UNIT).saturating_sub(written),
+        expected.saturating_sub(written),
         None,
         json!({}),
     )
@@ -647,16 +651,7 @@ fn scenario_jsonl_storage_limit(run: &Run) -> Value {
         storage.write_batch(chunk).expect("write");
     }
     storage.close().expect("close");
-    let elapsed = started.elapsed();
-    let written = jsonl_lines(&path);
-    result(
-        run,
-        elapsed,
-        written,
-        (run.units * ENTRIES_PER_UNIT).saturating_sub(written),
-        None,
-        json!({}),
-    )
+    storage_limit_result(run, started.elapsed(), jsonl_lines(&path))
 }
 
 /// One INSERT of every column the table has, in the table's order (which is
