@@ -478,6 +478,21 @@ fn result(
     value
 }
 
+/// Application-thread time on `provider`, then the whole workload through it
+/// until its `force_flush` returns; `reset` runs between the two (to zero a
+/// count). Shuts the provider down.
+fn time_provider(run: &Run, provider: &SdkTracerProvider, reset: &dyn Fn()) -> (AppTime, Duration) {
+    let dispatch = dispatch_for(provider);
+    let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
+    reset();
+    let started = Instant::now();
+    produce(&dispatch, run.units, 1);
+    let _ = provider.force_flush();
+    let elapsed = started.elapsed();
+    let _ = provider.shutdown();
+    (app, elapsed)
+}
+
 fn scenario_limit(run: &Run) -> Value {
     let exported = Arc::new(AtomicU64::new(0));
     let exporter = NoopExporter {
@@ -486,15 +501,8 @@ fn scenario_limit(run: &Run) -> Value {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(BatchSpanProcessor::builder(exporter).build())
         .build();
-    let dispatch = dispatch_for(&provider);
-    let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
-    exported.store(0, Ordering::Relaxed);
-    let started = Instant::now();
-    produce(&dispatch, run.units, 1);
-    let _ = provider.force_flush();
-    let elapsed = started.elapsed();
+    let (app, elapsed) = time_provider(run, &provider, &|| exported.store(0, Ordering::Relaxed));
     let got = exported.load(Ordering::Relaxed);
-    let _ = provider.shutdown();
     result(
         run,
         elapsed,
@@ -511,13 +519,7 @@ fn scenario_app_floor(run: &Run) -> Value {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(StartCopyFloor::start())
         .build();
-    let dispatch = dispatch_for(&provider);
-    let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
-    let started = Instant::now();
-    produce(&dispatch, run.units, 1);
-    let _ = provider.force_flush();
-    let elapsed = started.elapsed();
-    let _ = provider.shutdown();
+    let (app, elapsed) = time_provider(run, &provider, &|| {});
     result(run, elapsed, 0, 0, Some(app), json!({}))
 }
 
@@ -531,15 +533,8 @@ fn scenario_peer(run: &Run) -> Value {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(BatchSpanProcessor::builder(exporter).build())
         .build();
-    let dispatch = dispatch_for(&provider);
-    let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
-    exported.store(0, Ordering::Relaxed);
-    let started = Instant::now();
-    produce(&dispatch, run.units, 1);
-    let _ = provider.force_flush();
-    let elapsed = started.elapsed();
+    let (app, elapsed) = time_provider(run, &provider, &|| exported.store(0, Ordering::Relaxed));
     let got = exported.load(Ordering::Relaxed);
-    let _ = provider.shutdown();
     // Each span written is the peer's equivalent of our two entries.
     let lost_spans = run.spans.saturating_sub(got);
     result(
