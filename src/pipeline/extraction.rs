@@ -150,10 +150,10 @@ impl Extraction {
         if self.batch.is_empty() {
             return true;
         }
-        let batch = std::mem::replace(
-            &mut self.batch,
-            Vec::with_capacity(self.max_batch_entries.min(1_024)),
-        );
+        // The next batch grows as it fills: reserving room for a full batch
+        // would cost an allocation of hundreds of kilobytes for each lone
+        // entry an idle agent sends.
+        let batch = std::mem::take(&mut self.batch);
         match self.sender.send(Extracted::Entries(batch)) {
             Ok(()) => true,
             Err(crossbeam_channel::SendError(Extracted::Entries(lost))) => {
