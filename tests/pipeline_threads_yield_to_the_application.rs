@@ -1,5 +1,6 @@
-//! The pipeline's threads run below the application's (Linux nice +10) unless
-//! asked to run at normal priority; the application's threads are untouched.
+//! The pipeline's threads, and the SQLite storage's checkpoint thread, run
+//! below the application's (Linux nice +10) unless asked to run at normal
+//! priority; the application's threads are untouched.
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -72,6 +73,18 @@ fn pipeline_threads_run_below_the_application_unless_asked_not_to() {
     });
     background.flush();
     assert_eq!(background.entries().len(), 2);
+    // The SQLite writer's checkpoint thread starts with its first write,
+    // from the writer's thread, and so runs lowered too.
+    let after_writing = pipeline_nice_values();
+    assert_eq!(
+        after_writing.len(),
+        3,
+        "and a checkpointer: {after_writing:?}"
+    );
+    assert!(
+        after_writing.iter().all(|&n| n == expected),
+        "{after_writing:?}"
+    );
     background.handle.shutdown().expect("shutdown");
     drop(background);
     assert!(pipeline_nice_values().is_empty(), "threads end at shutdown");

@@ -1,5 +1,6 @@
 //! Where entries go: the [`Storage`] trait and its SQLite and JSON Lines forms.
 
+mod checkpoint;
 mod jsonl;
 mod sqlite;
 

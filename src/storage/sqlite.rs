@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use serde::Serialize;
 
+use super::checkpoint::Checkpointer;
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
 use crate::entry::{format_timestamp, ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
@@ -155,6 +156,10 @@ pub struct SqliteStorage {
     path: PathBuf,
     /// `None` once closed.
     conn: Option<Connection>,
+    /// Runs the WAL checkpoints off the writing thread; `None` without WAL.
+    checkpointer: Option<Checkpointer>,
+    /// How long `close` waits for a checkpoint in progress.
+    close_wait: Duration,
     json: JsonBuffers,
     /// The dropped total this storage has already added to the file.
     recorded_dropped: u64,
@@ -276,7 +281,8 @@ impl SqliteStorageBuilder {
             .map_err(|e| sqlite_error(&path, e))?;
         // The first statement that reads the file: garbage bytes fail here.
         let mode = switch_to_wal(&conn, &path, self.busy_timeout)?;
-        if !mode.eq_ignore_ascii_case("wal") {
+        let wal = mode.eq_ignore_ascii_case("wal");
+        if !wal {
             // Some file systems (network shares) cannot do WAL; the rollback
             // journal is slower and blocks readers during commits, but is safe.
             tracing::warn!(path = %path.display(), %mode, "SQLite refused WAL mode");
@@ -289,9 +295,16 @@ impl SqliteStorageBuilder {
             .map_err(|e| sqlite_error(&path, e))?;
         create_schema(&mut conn, &path)?;
         restrict_side_files(&path)?;
+        let checkpointer = if wal {
+            Some(Checkpointer::open(&path)?)
+        } else {
+            None
+        };
         Ok(SqliteStorage {
             path,
             conn: Some(conn),
+            checkpointer,
+            close_wait: self.busy_timeout,
             json: JsonBuffers::default(),
             recorded_dropped: 0,
         })
@@ -646,11 +659,18 @@ fn tokens(count: Option<u64>) -> Option<i64> {
 impl Storage for SqliteStorage {
     fn write_batch(&mut self, entries: &[ProtocolEntry]) -> Result<()> {
         let Self {
-            path, conn, json, ..
+            path,
+            conn,
+            checkpointer,
+            json,
+            ..
         } = self;
         let conn = conn.as_mut().ok_or_else(|| closed_error(path))?;
         if entries.is_empty() {
             return Ok(());
+        }
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.start_if_ready(conn, path);
         }
         let on = |e| sqlite_error(path, e);
         // IMMEDIATE takes the write lock up front (waiting up to the busy
@@ -719,6 +739,9 @@ impl Storage for SqliteStorage {
     }
 
     fn close(&mut self) -> Result<()> {
+        if let Some(mut checkpointer) = self.checkpointer.take() {
+            checkpointer.stop(self.close_wait);
+        }
         match self.conn.take() {
             // Closing the last connection checkpoints the WAL into the main
             // file. On failure the connection is dropped anyway: it is unusable.
