@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 use opentelemetry_sdk::trace::SpanData;
 
+use super::doorbell::Doorbell;
 use super::extraction::{Extraction, EXTRACTED_QUEUE_BATCHES, SPENT_QUEUE_BATCHES};
 use super::options::{PipelineOptions, QueueFullPolicy};
 use super::stats::{Counters, ProtocolStats};
@@ -49,6 +50,9 @@ pub(crate) fn entries_in(config: &ProtocolConfig, message: &Message) -> u64 {
 #[derive(Debug)]
 pub(crate) struct Core {
     sender: Sender<Message>,
+    /// Wakes the extraction thread; dropped with the `Core`, which tells that
+    /// thread the producers are gone.
+    doorbell: Doorbell,
     counters: Arc<Counters>,
     /// Set by a producer whose wait ran out; cleared by the writer when it
     /// commits again. While set, producers drop at once instead of waiting.
@@ -85,6 +89,7 @@ impl Core {
         options.validate()?;
         let extractor = Extractor::new(&options.config)?;
         let (sender, receiver) = crossbeam_channel::bounded(options.queue_capacity);
+        let (doorbell, sleeper) = super::doorbell::doorbell(options.queue_capacity);
         let (extracted_sender, extracted_receiver) =
             crossbeam_channel::bounded(EXTRACTED_QUEUE_BATCHES);
         let (spent_sender, spent_receiver) = crossbeam_channel::bounded(SPENT_QUEUE_BATCHES);
@@ -100,12 +105,12 @@ impl Core {
         );
         let extraction = Extraction::new(
             receiver,
+            sleeper,
             extracted_sender,
             spent_receiver,
             extractor,
-            options.config.clone(),
             Arc::clone(&counters),
-            options.max_batch_entries,
+            &options,
         );
         let priority = options.thread_priority;
         let writer = std::thread::Builder::new()
@@ -126,6 +131,7 @@ impl Core {
             .map_err(|err| ProtocolError::Worker(format!("cannot start extraction: {err}")))?;
         Ok(Arc::new(Self {
             sender,
+            doorbell,
             counters,
             stalled,
             is_shutdown: AtomicBool::new(false),
@@ -171,6 +177,9 @@ impl Core {
                 Err(TrySendError::Disconnected(message)) => Some((message, true)),
             },
         };
+        if rejected.is_none() {
+            self.doorbell.after_send(|| self.sender.len());
+        }
         match rejected {
             None if carries_spans => Counters::add(&self.counters.enqueued, 1),
             None => {}
@@ -195,7 +204,7 @@ impl Core {
         let deadline = Instant::now() + timeout;
         let (reply, answer) = crossbeam_channel::bounded(1);
         match self.sender.send_deadline(Message::Flush(reply), deadline) {
-            Ok(()) => {}
+            Ok(()) => self.doorbell.ring_urgently(),
             Err(SendTimeoutError::Timeout(_)) => return Err(ProtocolError::Timeout(timeout)),
             Err(SendTimeoutError::Disconnected(_)) => return Err(ProtocolError::AlreadyShutdown),
         }
@@ -232,7 +241,7 @@ impl Core {
             .sender
             .send_deadline(Message::Shutdown { reply, deadline }, deadline)
         {
-            Ok(()) => {}
+            Ok(()) => self.doorbell.ring_urgently(),
             Err(SendTimeoutError::Timeout(_)) => return Err(ProtocolError::Timeout(timeout)),
             Err(SendTimeoutError::Disconnected(_)) => {
                 return Err(ProtocolError::Worker("the writer thread has exited".into()))

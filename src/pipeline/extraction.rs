@@ -10,8 +10,11 @@
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
+use opentelemetry_sdk::trace::SpanData;
 
 use super::core::{entries_in, Message, Reply};
+use super::doorbell::{Sleeper, LINGER};
+use super::options::PipelineOptions;
 use super::stats::Counters;
 use crate::config::ProtocolConfig;
 use crate::entry::ProtocolEntry;
@@ -38,6 +41,7 @@ pub(crate) const SPENT_QUEUE_BATCHES: usize = 2;
 
 pub(crate) struct Extraction {
     receiver: Receiver<Message>,
+    sleeper: Sleeper,
     sender: Sender<Extracted>,
     /// Batches the writer has committed, sent back to be freed here.
     spent: Receiver<Vec<ProtocolEntry>>,
@@ -46,62 +50,83 @@ pub(crate) struct Extraction {
     counters: Arc<Counters>,
     max_batch_entries: usize,
     batch: Vec<ProtocolEntry>,
+    /// Extracted span data, waiting to be freed together.
+    spans_to_free: Vec<SpanData>,
 }
+
+/// The most extracted spans kept before they are freed together: a bound on
+/// the memory that waits, a few megabytes.
+const SPANS_FREED_TOGETHER: usize = 2_048;
 
 impl Extraction {
     pub(crate) fn new(
         receiver: Receiver<Message>,
+        sleeper: Sleeper,
         sender: Sender<Extracted>,
         spent: Receiver<Vec<ProtocolEntry>>,
         extractor: Extractor,
-        config: ProtocolConfig,
         counters: Arc<Counters>,
-        max_batch_entries: usize,
+        options: &PipelineOptions,
     ) -> Self {
         Self {
             receiver,
+            sleeper,
             sender,
             spent,
             extractor,
-            config,
+            config: options.config.clone(),
             counters,
-            max_batch_entries,
+            max_batch_entries: options.max_batch_entries,
             batch: Vec::new(),
+            spans_to_free: Vec::new(),
         }
     }
 
     pub(crate) fn run(mut self) {
-        // Every producer gone without a shutdown request (only once the
-        // `Core` is dropped): hand on what is left; dropping `sender` then
-        // tells the writer to write it and close.
-        while let Some(first) = self.next_message() {
-            if !self.handle(first) {
-                return;
-            }
-            // Whatever else is already queued joins this batch: under load
-            // the writer gets large transactions, when idle the first entry
-            // goes out at once.
-            while self.batch.len() < self.max_batch_entries {
-                let Ok(message) = self.receiver.try_recv() else {
-                    break;
-                };
-                if !self.handle(message) {
-                    return;
-                }
-            }
-            if !self.hand_on_batch() {
+        while self.wait_for_work() {
+            if !self.drain() {
                 return;
             }
         }
-        self.hand_on_batch();
+        // Every producer gone without a shutdown request (only once the
+        // `Core` is dropped): hand on what is left; dropping `sender` then
+        // tells the writer to write it and close.
+        self.drain();
     }
 
-    /// Waits for the next message, freeing written batches meanwhile; `None`
-    /// once every producer is gone.
-    fn next_message(&mut self) -> Option<Message> {
+    /// Sleeps while nothing is queued, then while a burst gathers (see
+    /// `doorbell.rs`); `false` once every producer is gone.
+    fn wait_for_work(&mut self) -> bool {
+        if self.receiver.is_empty() {
+            self.sleeper.set_parked(true);
+            // A producer that queued before the flag was set did not ring.
+            let idle = self.receiver.is_empty();
+            let rung = !idle || self.wait_for_ring(None);
+            self.sleeper.set_parked(false);
+            if !rung {
+                return false;
+            }
+        }
+        if !self.sleeper.take_urgent() && self.receiver.len() < self.sleeper.wake_at() {
+            self.sleeper.set_lingering(true);
+            let gathering = self.receiver.len() < self.sleeper.wake_at();
+            let rung = !gathering || self.wait_for_ring(Some(Instant::now() + LINGER));
+            self.sleeper.set_lingering(false);
+            if !rung {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Waits for a ring or the deadline, freeing written batches meanwhile;
+    /// `false` once the doorbell is gone with every producer.
+    fn wait_for_ring(&mut self, deadline: Option<Instant>) -> bool {
+        let timeout = deadline.map_or_else(crossbeam_channel::never, crossbeam_channel::at);
         loop {
             crossbeam_channel::select! {
-                recv(self.receiver) -> message => return message.ok(),
+                recv(self.sleeper.rings()) -> ring => return ring.is_ok(),
+                recv(timeout) -> _ => return true,
                 recv(self.spent) -> spent => match spent {
                     Ok(batch) => drop(batch),
                     // The writer is gone; stop listening for batches.
@@ -109,6 +134,21 @@ impl Extraction {
                 },
             }
         }
+    }
+
+    /// Extracts everything queued, handing it on a batch at a time; `false`
+    /// once the thread should stop.
+    fn drain(&mut self) -> bool {
+        while let Ok(message) = self.receiver.try_recv() {
+            if !self.handle(message) {
+                return false;
+            }
+            if self.batch.len() >= self.max_batch_entries && !self.hand_on_batch() {
+                return false;
+            }
+        }
+        self.free_spans();
+        self.hand_on_batch()
     }
 
     /// Frees the entries of batches the writer has committed. They were
@@ -125,9 +165,20 @@ impl Extraction {
     /// Extracts one message; `false` once the thread should stop.
     fn handle(&mut self, message: Message) -> bool {
         match message {
-            Message::Started(span) => self.extractor.on_start(&span, &mut self.batch),
-            Message::Ended(span) => self.extractor.on_end(&span, &mut self.batch),
-            Message::Finished(spans) => self.extractor.on_finished_batch(&spans, &mut self.batch),
+            Message::Started(span) => {
+                self.extractor.on_start(&span, &mut self.batch);
+                self.bury(span);
+            }
+            Message::Ended(span) => {
+                self.extractor.on_end(&span, &mut self.batch);
+                self.bury(span);
+            }
+            Message::Finished(spans) => {
+                self.extractor.on_finished_batch(&spans, &mut self.batch);
+                for span in spans {
+                    self.bury(span);
+                }
+            }
             Message::ServiceName(name) => self.extractor.set_service_name(name),
             Message::Flush(reply) => {
                 return self.hand_on_batch() && self.sender.send(Extracted::Flush(reply)).is_ok()
@@ -140,6 +191,23 @@ impl Extraction {
             }
         }
         true
+    }
+
+    /// Keeps a span's data to be freed with others (see [`Extraction::free_spans`]).
+    fn bury(&mut self, span: SpanData) {
+        self.spans_to_free.push(span);
+        if self.spans_to_free.len() >= SPANS_FREED_TOGETHER {
+            self.free_spans();
+        }
+    }
+
+    /// Frees the span data of extracted messages, all at once. The
+    /// application's threads allocated it, so each free takes the lock of
+    /// their malloc arena; done one by one, interleaved with extraction, those
+    /// frees contend with the application's own allocations for as long as
+    /// the extraction runs. Together they take that lock for a moment.
+    fn free_spans(&mut self) {
+        self.spans_to_free.clear();
     }
 
     /// Sends the current batch to the writer; `false` if the writer is gone.

@@ -3,6 +3,7 @@
 //! handle that flushes and shuts it down.
 
 mod core;
+mod doorbell;
 mod exporter;
 mod extraction;
 mod options;
