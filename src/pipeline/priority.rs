@@ -2,8 +2,9 @@
 
 /// How the pipeline's threads compete with the application's for the CPU.
 ///
-/// On a busy machine the extraction and writer threads share cores with the
-/// application. At [`Background`](Self::Background) (the default) they run
+/// On a busy machine the extraction and writer threads (and the SQLite
+/// storage's checkpoint thread, which the writer starts and which inherits
+/// its priority) share cores with the application. At [`Background`](Self::Background) (the default) they run
 /// with a nice value 10 above the application's, so when both want a core
 /// the application's threads win and recording does not slow the agent; the
 /// pipeline catches up whenever the application waits (on a model, a tool, or

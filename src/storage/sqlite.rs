@@ -141,6 +141,14 @@ ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT
 
 /// Protocol entries in a SQLite file (table `protocol_entries`).
 ///
+/// The first write starts a thread, `reagentic-protocol-checkpoint`, with a
+/// connection of its own, which copies the WAL back into the database file
+/// while this connection goes on writing; without it every commit that
+/// crossed SQLite's checkpoint threshold would wait for two `fsync`s. Under
+/// sustained writing the `-wal` file grows to about 64 MiB before a commit
+/// checkpoints inline and the WAL starts over; [`Storage::close`] stops the
+/// thread (waiting at most the busy timeout) and removes the WAL.
+///
 /// ```
 /// use reagentic_protocol::{SqliteStorage, Storage};
 ///
