@@ -68,17 +68,25 @@ enum State {
 
 impl Checkpointer {
     /// Opens the checkpointer's own connection to `path`, a database in WAL
-    /// mode.
-    pub(crate) fn open(path: &Path) -> Result<Self> {
-        Self::open_with(path, SIGNAL_PAGES, INLINE_PAGES)
+    /// mode, waiting up to `busy_timeout` for another process's lock.
+    pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
+        Self::open_with(path, busy_timeout, SIGNAL_PAGES, INLINE_PAGES)
     }
 
-    fn open_with(path: &Path, signal_pages: c_int, inline_pages: c_int) -> Result<Self> {
+    fn open_with(
+        path: &Path,
+        busy_timeout: Duration,
+        signal_pages: c_int,
+        inline_pages: c_int,
+    ) -> Result<Self> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| sqlite_open_error(path, e))?;
+        // Passive checkpoints never wait on a lock; this is for the first read.
+        conn.busy_timeout(busy_timeout)
+            .map_err(|e| sqlite_error(path, e))?;
         // A connection learns that the file is in WAL mode when it first
         // reads it; until then its checkpoints do nothing.
         conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
@@ -223,7 +231,8 @@ mod tests {
     }
 
     fn started(writer: &mut Connection, path: &Path, signal: c_int, inline: c_int) -> Checkpointer {
-        let mut checkpointer = Checkpointer::open_with(path, signal, inline).unwrap();
+        let mut checkpointer =
+            Checkpointer::open_with(path, Duration::from_secs(5), signal, inline).unwrap();
         checkpointer.start_if_ready(writer, path);
         assert!(matches!(checkpointer.state, State::Running { .. }));
         checkpointer

@@ -304,7 +304,7 @@ impl SqliteStorageBuilder {
         create_schema(&mut conn, &path)?;
         restrict_side_files(&path)?;
         let checkpointer = if wal {
-            Some(Checkpointer::open(&path)?)
+            Some(Checkpointer::open(&path, self.busy_timeout)?)
         } else {
             None
         };
