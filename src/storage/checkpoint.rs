@@ -211,6 +211,7 @@ fn run(conn: &Connection, path: &Path, wakes: &Receiver<()>, stops: &Receiver<()
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use std::time::Instant;
 
     use super::*;
@@ -223,11 +224,14 @@ mod tests {
         len.saturating_sub(32) / (24 + 4096)
     }
 
-    fn open_writer(path: &Path) -> Connection {
-        let conn = Connection::open(path).unwrap();
+    /// A new WAL database with one table, and its writing connection.
+    fn new_database() -> (tempfile::TempDir, PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
-        conn
+        (dir, path, conn)
     }
 
     fn started(writer: &mut Connection, path: &Path, signal: c_int, inline: c_int) -> Checkpointer {
@@ -253,9 +257,7 @@ mod tests {
 
     #[test]
     fn a_commit_past_the_threshold_is_checkpointed_by_the_thread() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let mut writer = open_writer(&path);
+        let (_dir, path, mut writer) = new_database();
         let mut checkpointer = started(&mut writer, &path, 50, 100_000);
         let before = main_file_len(&path);
         write_pages(&writer, 60);
@@ -271,9 +273,7 @@ mod tests {
 
     #[test]
     fn below_the_threshold_nothing_is_checkpointed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let mut writer = open_writer(&path);
+        let (_dir, path, mut writer) = new_database();
         let mut checkpointer = started(&mut writer, &path, 50, 100_000);
         let before = main_file_len(&path);
         write_pages(&writer, 20);
@@ -285,9 +285,7 @@ mod tests {
 
     #[test]
     fn the_wal_stays_bounded_when_the_thread_cannot_keep_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let mut writer = open_writer(&path);
+        let (_dir, path, mut writer) = new_database();
         // The background thread never runs a checkpoint: the signal threshold
         // is out of reach, so only the writer's own checkpoints bound the WAL.
         let mut checkpointer = started(&mut writer, &path, c_int::MAX, 200);
@@ -305,9 +303,7 @@ mod tests {
 
     #[test]
     fn after_stop_the_writer_is_the_last_connection_and_removes_the_wal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let mut writer = open_writer(&path);
+        let (_dir, path, mut writer) = new_database();
         let mut checkpointer = started(&mut writer, &path, 50, 100_000);
         write_pages(&writer, 120);
         checkpointer.stop(Duration::from_secs(5));
