@@ -146,8 +146,10 @@ ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT
 /// while this connection goes on writing; without it every commit that
 /// crossed SQLite's checkpoint threshold would wait for two `fsync`s. Under
 /// sustained writing the `-wal` file grows to about 64 MiB before a commit
-/// checkpoints inline and the WAL starts over; [`Storage::close`] stops the
-/// thread (waiting at most the busy timeout) and removes the WAL.
+/// checkpoints inline and the WAL starts over. [`Storage::close`] stops the
+/// thread (waiting at most the busy timeout) before closing this connection,
+/// which, when no other connection has the file open, checkpoints the rest
+/// and removes the WAL.
 ///
 /// ```
 /// use reagentic_protocol::{SqliteStorage, Storage};
