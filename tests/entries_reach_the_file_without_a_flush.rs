@@ -1,6 +1,7 @@
 //! Without any flush, an entry reaches the file shortly after its span event:
 //! the extraction thread lets a burst gather for a few milliseconds, but a
-//! lone span, a quiet spell and then a burst all still arrive on their own.
+//! lone span, a quiet spell and then a burst, and spans from several threads
+//! that keep pausing, all still arrive on their own.
 
 mod support;
 
@@ -59,4 +60,40 @@ fn sqlite_entries_arrive_on_their_own() {
 #[test]
 fn jsonl_entries_arrive_on_their_own() {
     lone_quiet_and_burst(Format::Jsonl);
+}
+
+/// Producers on several threads, each pausing between spans so the
+/// extraction thread keeps falling asleep and being woken, from any of them.
+fn sporadic_producers(format: Format) {
+    let harness = Harness::new(format, |b| b);
+    std::thread::scope(|scope| {
+        for thread in 0..4u64 {
+            let harness = &harness;
+            scope.spawn(move || {
+                harness.in_scope(|| {
+                    for span in 0..150u64 {
+                        let _tool = tracing::info_span!(
+                            "execute_tool",
+                            gen_ai.operation.name = "execute_tool"
+                        )
+                        .entered();
+                        // 0 to 3 ms, different on every thread.
+                        let pause = (thread * 7 + span * 13) % 4;
+                        std::thread::sleep(Duration::from_millis(pause));
+                    }
+                });
+            });
+        }
+    });
+    wait_for_entries(&harness, 4 * 150 * 2);
+}
+
+#[test]
+fn sqlite_sporadic_producers_are_all_written() {
+    sporadic_producers(Format::Sqlite);
+}
+
+#[test]
+fn jsonl_sporadic_producers_are_all_written() {
+    sporadic_producers(Format::Jsonl);
 }
