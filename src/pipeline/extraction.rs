@@ -9,6 +9,8 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use crossbeam_channel::{Receiver, Sender};
 use opentelemetry_sdk::trace::SpanData;
 
@@ -19,7 +21,6 @@ use super::stats::Counters;
 use crate::config::ProtocolConfig;
 use crate::entry::ProtocolEntry;
 use crate::extract::Extractor;
-use std::sync::Arc;
 
 /// What travels from the extraction thread to the writer thread, in order.
 pub(crate) enum Extracted {
@@ -226,6 +227,9 @@ impl Extraction {
             Ok(()) => true,
             Err(crossbeam_channel::SendError(Extracted::Entries(lost))) => {
                 Counters::add(&self.counters.dropped_after_shutdown, lost.len() as u64);
+                // The writer is gone (a storage that panicked): what is still
+                // queued can never be written either, so it is counted too.
+                self.refuse_stragglers();
                 false
             }
             Err(_) => false,

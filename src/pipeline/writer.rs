@@ -1,6 +1,7 @@
 //! The writer thread: batching, one storage transaction per batch, retries
 //! after storage faults, and answers to flush and shutdown.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use super::extraction::Extracted;
 use super::options::PipelineOptions;
 use super::stats::Counters;
 use crate::entry::ProtocolEntry;
+use crate::error::{ProtocolError, Result};
 use crate::storage::Storage;
 
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(20);
@@ -143,7 +145,8 @@ impl Writer {
         if !self.pending.is_empty()
             && (urgent || self.failing.is_none() || Instant::now() >= self.retry_at)
         {
-            match self.storage.write_batch(&self.pending) {
+            let (storage, pending) = (&mut self.storage, &self.pending);
+            match guarded(|| storage.write_batch(pending)) {
                 Ok(()) => {
                     Counters::add(&self.counters.entries_written, self.pending.len() as u64);
                     Counters::add(&self.counters.batches_committed, 1);
@@ -192,7 +195,8 @@ impl Writer {
                 "protocol queue overflowed; entries were dropped and the count is recorded in the protocol"
             );
         }
-        if self.storage.record_dropped(dropped).is_ok() {
+        let storage = &mut self.storage;
+        if guarded(|| storage.record_dropped(dropped)).is_ok() {
             self.dropped_recorded = dropped;
         }
     }
@@ -234,7 +238,8 @@ impl Writer {
             }
             None => Ok(()),
         };
-        if let Err(err) = self.storage.close() {
+        let storage = &mut self.storage;
+        if let Err(err) = guarded(|| storage.close()) {
             result = result.and(Err(err.to_string()));
         }
         let _ = reply.send(result);
@@ -244,7 +249,26 @@ impl Writer {
     /// every producer is): write what is left and close.
     fn stop_without_request(&mut self) -> Flow {
         self.commit(true);
-        let _ = self.storage.close();
+        let storage = &mut self.storage;
+        let _ = guarded(|| storage.close());
         Flow::Stop
     }
+}
+
+/// Runs a storage call, turning a panic in it into a storage error. A custom
+/// [`Storage`] can panic; without this the writer thread would die with its
+/// entries and flush waiters, and everything after would be lost uncounted.
+/// With it, the writer keeps the entries, retries, and reports the fault like
+/// any other.
+fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Err(ProtocolError::Storage(format!(
+            "the storage panicked: {reason}"
+        )))
+    })
 }
