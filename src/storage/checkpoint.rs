@@ -102,11 +102,12 @@ impl Checkpointer {
     /// hook replaces SQLite's automatic checkpoint), unless already done. If
     /// that fails, warns once and leaves the checkpoints to SQLite.
     pub(crate) fn start_if_ready(&mut self, writer: &mut Connection, path: &Path) {
-        if !matches!(self.state, State::Ready(_)) {
-            return;
-        }
-        let State::Ready(conn) = std::mem::replace(&mut self.state, State::Off) else {
-            return;
+        let conn = match std::mem::replace(&mut self.state, State::Off) {
+            State::Ready(conn) => conn,
+            running_or_off => {
+                self.state = running_or_off;
+                return;
+            }
         };
         match self.start(conn, writer, path) {
             Ok(running) => self.state = running,
