@@ -4,11 +4,16 @@
 //! each scenario in its own child process so peak memory is its own.
 //!
 //! ```text
-//! cargo bench --bench pipeline                        # about 3 min here, 2 of them
-//!                                                     # the fixed 1M-span parts
+//! cargo bench --bench pipeline                        # about 2.5 min here, most of
+//!                                                     # it the fixed 1M-span parts
 //! cargo bench --bench pipeline -- --spans 400000      # bigger
 //! cargo bench --bench pipeline -- --scenario ours_sqlite --spans 100000  # one
 //! ```
+//!
+//! Two scenarios run only by name, as evidence for the pipeline's design:
+//! `storage_limit_without_checkpoints` (what SQLite's automatic checkpoint
+//! costs a writer) and `naive_handoff_polling` (the naive hand-off with a
+//! thread that empties the queue every 5 ms instead of waking per span).
 //!
 //! It prints a table with the ratios and, as its last line, one JSON object
 //! with every figure, to compare across commits.
@@ -392,9 +397,24 @@ struct NaiveHandoff {
 }
 
 impl NaiveHandoff {
-    fn start() -> Self {
+    /// `poll`: `None` takes each span as it arrives; `Some(every)` sleeps
+    /// that long between emptying the queue, which is what ours does (see
+    /// `--scenario naive_handoff_polling`).
+    fn start(poll: Option<Duration>) -> Self {
         let (sender, receiver) = crossbeam_channel::bounded::<SpanData>(16_384);
-        std::thread::spawn(move || while receiver.recv().is_ok() {});
+        std::thread::spawn(move || match poll {
+            None => while receiver.recv().is_ok() {},
+            Some(every) => loop {
+                std::thread::sleep(every);
+                loop {
+                    match receiver.try_recv() {
+                        Ok(_) => {}
+                        Err(crossbeam_channel::TryRecvError::Empty) => break,
+                        Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                    }
+                }
+            },
+        });
         Self { sender }
     }
 }
@@ -518,9 +538,9 @@ fn scenario_limit(run: &Run) -> Value {
 }
 
 /// Application-thread time of [`NaiveHandoff`].
-fn scenario_naive_handoff(run: &Run) -> Value {
+fn scenario_naive_handoff(run: &Run, poll: Option<Duration>) -> Value {
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(NaiveHandoff::start())
+        .with_span_processor(NaiveHandoff::start(poll))
         .build();
     let (app, elapsed) = time_provider(run, &provider, &|| {});
     result(run, elapsed, 0, 0, Some(app), json!({}))
@@ -589,7 +609,9 @@ fn scenario_seed(run: &Run, journal: SeedJournal) -> Value {
     )
 }
 
-fn scenario_storage_limit(run: &Run) -> Value {
+/// `checkpoints: false` turns SQLite's automatic checkpoint off, to show what
+/// it costs (`--scenario storage_limit_without_checkpoints`).
+fn scenario_storage_limit(run: &Run, checkpoints: bool) -> Value {
     let entries = collected_entries(run);
     let path = run.dir.join("storage-limit.db");
     SqliteStorage::open(&path)
@@ -599,6 +621,10 @@ fn scenario_storage_limit(run: &Run) -> Value {
     let mut conn = rusqlite::Connection::open(&path).expect("raw connection");
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
         .expect("pragmas");
+    if !checkpoints {
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0;")
+            .expect("pragma");
+    }
     let sql = insert_sql(&conn);
     let started = Instant::now();
     for chunk in entries.chunks(4_096) {
@@ -847,11 +873,14 @@ fn run_scenario(name: &str, run: &Run) -> Value {
     match name {
         "limit" => scenario_limit(run),
         "peer" => scenario_peer(run),
-        "naive_handoff" => scenario_naive_handoff(run),
+        "naive_handoff" => scenario_naive_handoff(run, None),
+        // Not in the default run: evidence for the design, by name.
+        "naive_handoff_polling" => scenario_naive_handoff(run, Some(Duration::from_millis(5))),
         "seed" => scenario_seed(run, SeedJournal::AsShipped),
         "seed_wal" => scenario_seed(run, SeedJournal::Wal),
         "jsonl_storage_limit" => scenario_jsonl_storage_limit(run),
-        "storage_limit" => scenario_storage_limit(run),
+        "storage_limit" => scenario_storage_limit(run, true),
+        "storage_limit_without_checkpoints" => scenario_storage_limit(run, false),
         "ours_sqlite" => scenario_ours(run, OursStorage::Sqlite, 1, true),
         "ours_jsonl" => scenario_ours(run, OursStorage::Jsonl, 1, true),
         "ours_sqlite_t2" => scenario_ours(run, OursStorage::Sqlite, 2, false),

@@ -9,9 +9,10 @@
 //! (`--scenario naive_handoff`, a processor that copies each starting span
 //! and hands it to a thread that takes each one as it comes): about twice the
 //! application-thread time of the SDK's `BatchSpanProcessor`. The same
-//! hand-off with a thread that only looked every 5 ms took the batch
-//! processor's time. That processor avoids the effect the same way: its thread
-//! is woken when 512 spans of its 2,048-span queue are waiting, or by a timer.
+//! hand-off with a thread that empties the queue every 5 ms
+//! (`--scenario naive_handoff_polling`) takes the batch processor's time.
+//! That processor avoids the effect the same way: its thread is woken when
+//! 512 spans of its 2,048-span queue are waiting, or by a timer.
 //!
 //! The price is that an entry reaches the storage up to [`LINGER`] later when
 //! nothing asks for it sooner; `force_flush` and shutdown are not delayed.
