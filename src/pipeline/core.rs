@@ -113,22 +113,10 @@ impl Core {
             &options,
         );
         let priority = options.thread_priority;
-        let writer = std::thread::Builder::new()
-            .name("reagentic-protocol-writer".into())
-            .spawn(move || {
-                priority.apply_to_current_thread();
-                writer.run();
-            })
-            .map_err(|err| ProtocolError::Worker(format!("cannot start the writer: {err}")))?;
+        let writer = priority.spawn("reagentic-protocol-writer", move || writer.run())?;
         // If this spawn fails, `extraction` is dropped with the only sender to
         // the writer, which then closes the storage and exits on its own.
-        let extraction = std::thread::Builder::new()
-            .name("reagentic-protocol-extract".into())
-            .spawn(move || {
-                priority.apply_to_current_thread();
-                extraction.run();
-            })
-            .map_err(|err| ProtocolError::Worker(format!("cannot start extraction: {err}")))?;
+        let extraction = priority.spawn("reagentic-protocol-extract", move || extraction.run())?;
         Ok(Arc::new(Self {
             sender,
             doorbell,

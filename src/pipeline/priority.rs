@@ -32,9 +32,26 @@ pub enum ThreadPriority {
 const BACKGROUND_NICENESS: i32 = 10;
 
 impl ThreadPriority {
+    /// Starts a named pipeline thread running `work` at this priority.
+    pub(crate) fn spawn(
+        self,
+        name: &str,
+        work: impl FnOnce() + Send + 'static,
+    ) -> crate::error::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                self.apply_to_current_thread();
+                work();
+            })
+            .map_err(|err| {
+                crate::error::ProtocolError::Worker(format!("cannot start {name}: {err}"))
+            })
+    }
+
     /// Applies the priority to the calling thread. Never fails the pipeline:
     /// a thread that cannot be lowered just runs at the normal priority.
-    pub(crate) fn apply_to_current_thread(self) {
+    fn apply_to_current_thread(self) {
         #[cfg(target_os = "linux")]
         if self == ThreadPriority::Background {
             // On Linux the nice value belongs to the thread: PRIO_PROCESS with
