@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reagentic_protocol::{JsonlStorage, ProtocolEntry, ProtocolError, ProtocolProcessor, Storage};
-use support::{read_all, record_tool_spans};
+use support::{provider_for, read_all, record_tool_spans};
 
 /// A real JSONL storage whose writes panic while `panicking` is set.
 struct PanickingStorage {
@@ -47,15 +47,7 @@ fn pipeline(
         inner: JsonlStorage::open(path).unwrap(),
         panicking: Arc::clone(panicking),
     };
-    let processor = ProtocolProcessor::builder(storage)
-        .with_flush_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let handle = processor.handle();
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .build();
-    (provider, handle)
+    provider_for(ProtocolProcessor::builder(storage).with_flush_timeout(Duration::from_secs(5)))
 }
 
 #[test]

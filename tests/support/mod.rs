@@ -266,7 +266,12 @@ pub fn pipeline_at(
     } else {
         ProtocolProcessor::builder(SqliteStorage::open(path).expect("open sqlite"))
     };
-    let processor = configure(builder).build().expect("build processor");
+    provider_for(configure(builder))
+}
+
+/// Builds the processor and puts it inside a tracer provider.
+pub fn provider_for(builder: ProtocolProcessorBuilder) -> (SdkTracerProvider, ProtocolHandle) {
+    let processor = builder.build().expect("build processor");
     let handle = processor.handle();
     let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
