@@ -1,7 +1,9 @@
 //! The protocol entry: one record of the protocol, the public data model.
 //!
-//! The JSON form of [`ProtocolEntry`] is the protocol's public contract (see
-//! `DESIGN.md`): fields may be added, never renamed.
+//! The JSON form of [`ProtocolEntry`] is the protocol's public contract,
+//! described field by field in `FORMAT.md`: fields may be added, never
+//! renamed. Types that grow with the format are `#[non_exhaustive]`: match
+//! them with a wildcard arm and build entries with [`ProtocolEntry::new`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,8 +16,12 @@ use serde_json::{Map, Value};
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// What happened: the kind of an entry.
+///
+/// New kinds may be added (the format is only ever extended), so a `match`
+/// outside this crate needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventType {
     /// An agent run began.
     AgentStart,
@@ -158,7 +164,13 @@ impl FromStr for EntryStatus {
 }
 
 /// What went wrong, from the span status, `error.type` and `exception` events.
+///
+/// ```
+/// let error = reagentic_protocol::EntryError::new(Some("Timeout".into()), Some("took too long".into()));
+/// assert_eq!(error.error_type.as_deref(), Some("Timeout"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EntryError {
     /// The error's type or class (`error.type`, `exception.type`).
     #[serde(rename = "type")]
@@ -169,8 +181,40 @@ pub struct EntryError {
     pub stacktrace: Option<String>,
 }
 
+impl EntryError {
+    /// An error of this type with this message (either may be unknown).
+    pub fn new(error_type: Option<String>, message: Option<String>) -> Self {
+        EntryError {
+            error_type,
+            message,
+            stacktrace: None,
+        }
+    }
+}
+
 /// One protocol entry, exactly as it is stored.
+///
+/// Fields are only ever added (each addition raises [`SCHEMA_VERSION`]), so
+/// the struct is `#[non_exhaustive]`: build one with [`ProtocolEntry::new`]
+/// and set the fields you need.
+///
+/// ```
+/// use chrono::Utc;
+/// use reagentic_protocol::{EventType, ProtocolEntry};
+///
+/// let mut entry = ProtocolEntry::new(
+///     EventType::ToolEnd,
+///     "4bf92f3577b34da6a3ce929d0e0e4736",
+///     "00f067aa0ba902b7",
+///     "search_flights",
+///     Utc::now(),
+/// );
+/// entry.tool_name = Some("search_flights".into());
+/// entry.duration_ms = Some(182.4);
+/// assert_eq!(entry.entry_id, "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProtocolEntry {
     /// The entry format version ([`SCHEMA_VERSION`]).
     pub schema: u32,
@@ -247,6 +291,68 @@ pub struct ProtocolEntry {
 }
 
 impl ProtocolEntry {
+    /// An entry of `event_type` for the span `span_id` of trace `trace_id`:
+    /// its id is derived (`trace_id:span_id:start` for start entries,
+    /// `…:end` for end entries and handoffs), its schema is this build's, its
+    /// status `unset`, and every optional field is empty.
+    pub fn new(
+        event_type: EventType,
+        trace_id: impl Into<String>,
+        span_id: impl Into<String>,
+        name: impl Into<String>,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
+        let (trace_id, span_id) = (trace_id.into(), span_id.into());
+        let suffix = if event_type.is_start() {
+            "start"
+        } else {
+            "end"
+        };
+        ProtocolEntry {
+            schema: SCHEMA_VERSION,
+            entry_id: Self::make_id(&trace_id, &span_id, suffix),
+            timestamp,
+            event_type,
+            trace_id,
+            span_id,
+            parent_span_id: None,
+            session_id: None,
+            service_name: None,
+            agent_name: None,
+            name: name.into(),
+            model: None,
+            provider: None,
+            tool_name: None,
+            tool_call_id: None,
+            input: None,
+            output: None,
+            input_tokens: None,
+            output_tokens: None,
+            duration_ms: None,
+            status: EntryStatus::Unset,
+            error: None,
+            attributes: None,
+            operation: None,
+            cache_read_input_tokens: None,
+            cache_creation_input_tokens: None,
+            reasoning_tokens: None,
+            finish_reasons: None,
+            cost_usd: None,
+            time_to_first_chunk_ms: None,
+        }
+    }
+
+    /// An empty entry for a decoder to fill in field by field.
+    pub(crate) fn placeholder() -> Self {
+        Self::new(
+            EventType::SpanStart,
+            String::new(),
+            String::new(),
+            String::new(),
+            DateTime::<Utc>::UNIX_EPOCH,
+        )
+    }
+
     /// Builds the deterministic entry id: `trace_id:span_id:suffix`.
     pub fn make_id(trace_id: &str, span_id: &str, suffix: &str) -> String {
         let mut id = String::with_capacity(trace_id.len() + span_id.len() + suffix.len() + 2);

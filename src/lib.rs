@@ -21,45 +21,39 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+//!
+//! The API is grouped by role: [`entry`] (the data model), [`config`] (what
+//! is recorded), [`pipeline`] (the span processor and exporter), [`storage`]
+//! (SQLite and JSON Lines), [`read`] (reading a protocol back), [`install`]
+//! (one-call setup) and [`instrument`] (GenAI span helpers). The types most
+//! programs need are also here at the top.
 
-mod check;
-mod config;
-mod entry;
+mod codec;
+pub mod config;
+pub mod entry;
 mod error;
 mod extract;
-mod follow;
 pub mod install;
 pub mod instrument;
-mod pipeline;
-mod query;
-mod run_tree;
-mod sessions;
-mod stats;
-mod storage;
+pub mod pipeline;
+pub mod read;
+pub mod storage;
+#[cfg(test)]
+mod test_entries;
 
-pub use check::{CheckReport, DuplicateId, UnfinishedStep, UnreadableRecord};
 pub use config::{DetailLevel, Field, ProtocolConfig, SpanMatch, StepKind};
-pub use entry::{
-    format_timestamp, EntryError, EntryStatus, EventType, ProtocolEntry, UnknownEventType,
-    SCHEMA_VERSION,
-};
+pub use entry::{EntryError, EntryStatus, EventType, ProtocolEntry, SCHEMA_VERSION};
 pub use error::{ProtocolError, Result};
+/// Turns spans into entries outside a pipeline: for benchmarks and fuzzing.
+/// Not covered by semver: it is tied to the OpenTelemetry SDK's `SpanData`,
+/// which changes with the SDK's 0.x releases.
+#[cfg(feature = "unstable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
 pub use extract::Extractor;
-pub use follow::ReadPosition;
-pub use install::{ProtocolGuard, ProtocolInstallBuilder};
-pub use pipeline::{
-    ProtocolExporter, ProtocolExporterBuilder, ProtocolHandle, ProtocolProcessor,
-    ProtocolProcessorBuilder, ProtocolStats, QueueFullPolicy, ThreadPriority,
-};
-pub use query::{
-    query_file, EntryFilter, ProtocolFormat, ProtocolMeta, ProtocolReader, SkippedLine,
-};
-pub use run_tree::{run_tree, RunStep};
-pub use sessions::{RunKind, SessionFilter, SessionSummary};
-pub use stats::{GroupStats, StatsBy, StatsFilter};
-pub use storage::{
-    Durability, JsonlStorage, JsonlStorageBuilder, SqliteStorage, SqliteStorageBuilder, Storage,
-};
+pub use pipeline::{ProtocolExporter, ProtocolHandle, ProtocolProcessor};
+pub use read::{query_file, EntryFilter, ProtocolReader};
+pub use storage::{Durability, JsonlStorage, SqliteStorage, Storage};
 
 /// The README's Rust blocks, compiled (and run unless `no_run`) as doc tests.
 /// They use every feature, so they are checked with `--all-features`.

@@ -50,7 +50,7 @@ pub use otlp::{OtlpExport, OtlpProtocol};
 use crate::config::ProtocolConfig;
 use crate::error::{ProtocolError, Result};
 use crate::pipeline::{ProtocolProcessor, ProtocolProcessorBuilder};
-use crate::query::ProtocolFormat;
+use crate::read::ProtocolFormat;
 use crate::storage::{JsonlStorage, SqliteStorage};
 
 /// The layer [`ProtocolInstallBuilder::build`] returns: the

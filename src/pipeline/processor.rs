@@ -146,7 +146,10 @@ macro_rules! pipeline_options {
 
             /// Sets how the pipeline's threads compete with the application's
             /// for the CPU (default: [`ThreadPriority::Background`](crate::ThreadPriority::Background)).
-            pub fn with_thread_priority(mut self, priority: $crate::ThreadPriority) -> Self {
+            pub fn with_thread_priority(
+                mut self,
+                priority: $crate::pipeline::ThreadPriority,
+            ) -> Self {
                 self.options.thread_priority = priority;
                 self
             }

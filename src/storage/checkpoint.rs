@@ -25,7 +25,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use super::sqlite::{sqlite_error, sqlite_open_error};
+use crate::codec::sqlite::{sqlite_error, sqlite_open_error};
 use crate::error::{ProtocolError, Result};
 
 /// WAL pages at which a commit asks for a background checkpoint: SQLite's own

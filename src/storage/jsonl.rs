@@ -12,9 +12,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
+use crate::codec::jsonl;
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
 
@@ -65,14 +64,6 @@ pub struct JsonlStorage {
 pub struct JsonlStorageBuilder {
     path: PathBuf,
     durability: Durability,
-}
-
-/// The content of the `<path>.meta.json` side file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct JsonlMeta {
-    pub(crate) schema_version: u32,
-    #[serde(default)]
-    pub(crate) dropped_entries: u64,
 }
 
 impl JsonlStorage {
@@ -199,8 +190,8 @@ impl JsonlStorageBuilder {
             path: path.clone(),
             source,
         })?;
-        check_meta_version(&path)?;
-        check_jsonl_header(&file, &path)?;
+        jsonl::check_meta_version(&path)?;
+        jsonl::check_header(&file, &path)?;
         if self.durability == Durability::Full {
             // The file may be new: its directory entry must survive power
             // loss too, or every batch synced into it could vanish with it.
@@ -235,13 +226,10 @@ impl Storage for JsonlStorage {
         let mut buffer = std::mem::take(&mut self.buffer);
         buffer.clear();
         for entry in entries {
-            // The same serializer as `ProtocolEntry::to_json_line`, without
-            // the intermediate `String`.
-            if let Err(e) = serde_json::to_writer(&mut buffer, entry) {
+            if let Err(e) = jsonl::encode(entry, &mut buffer) {
                 self.buffer = buffer;
                 return Err(e.into());
             }
-            buffer.push(b'\n');
         }
         let result = self.append(&buffer);
         // Keep the allocation for the next batch unless one huge batch grew
@@ -261,8 +249,8 @@ impl Storage for JsonlStorage {
         // The data file's lock also guards the meta file's read-modify-write
         // against other processes appending to the same protocol.
         let _lock = AppendLock::acquire(file, &self.path, &mut self.lock_warned);
-        let previous = read_jsonl_meta(&self.path)?.map_or(0, |m| m.dropped_entries);
-        let meta = JsonlMeta {
+        let previous = jsonl::read_meta(&self.path)?.map_or(0, |m| m.dropped_entries);
+        let meta = jsonl::Meta {
             schema_version: SCHEMA_VERSION,
             dropped_entries: previous.saturating_add(delta),
         };
@@ -285,9 +273,6 @@ impl Storage for JsonlStorage {
 
 /// Above this, the batch buffer is released after use rather than kept.
 const KEEP_BUFFER_CAPACITY: usize = 4 << 20;
-
-/// How much of the file's start [`check_jsonl_header`] looks at.
-const HEADER_PROBE_BYTES: u64 = 4096;
 
 /// An exclusive advisory lock on the data file for one append, so cooperating
 /// writers in other processes never interleave with our write or our
@@ -331,72 +316,11 @@ fn last_byte(mut file: &File, len: u64) -> io::Result<u8> {
     Ok(byte[0])
 }
 
-/// Fails with [`ProtocolError::Corrupt`] when the file clearly is not JSON
-/// Lines: its first non-blank byte (after an optional UTF-8 byte-order mark)
-/// is not `{`. An empty or blank file passes. Used by the writer and the
-/// reader alike, so neither appends to nor parses, say, a SQLite file.
-pub(crate) fn check_jsonl_header(mut file: &File, path: &Path) -> Result<()> {
-    let io_error = |source| ProtocolError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-    let mut head = Vec::new();
-    file.take(HEADER_PROBE_BYTES)
-        .read_to_end(&mut head)
-        .map_err(io_error)?;
-    let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        None | Some(b'{') => Ok(()),
-        Some(_) => Err(ProtocolError::Corrupt {
-            path: path.to_path_buf(),
-            reason: "not JSON Lines: the first line does not start with '{'".into(),
-        }),
-    }
-}
-
-/// The side file holding a JSONL protocol's meta data.
-fn meta_path(path: &Path) -> PathBuf {
-    with_suffix(path, ".meta.json")
-}
-
-/// Reads `<path>.meta.json`; `None` when there is none.
-pub(crate) fn read_jsonl_meta(path: &Path) -> Result<Option<JsonlMeta>> {
-    let meta_path = meta_path(path);
-    match std::fs::read(&meta_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| ProtocolError::Corrupt {
-                path: meta_path,
-                reason: format!("invalid protocol meta file: {e}"),
-            }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ProtocolError::Io {
-            path: meta_path,
-            source,
-        }),
-    }
-}
-
-/// Fails when the meta file says a newer build wrote this protocol.
-fn check_meta_version(path: &Path) -> Result<()> {
-    match read_jsonl_meta(path)? {
-        Some(meta) if meta.schema_version > SCHEMA_VERSION => {
-            Err(ProtocolError::UnsupportedSchema {
-                path: path.to_path_buf(),
-                found: i64::from(meta.schema_version),
-                supported: i64::from(SCHEMA_VERSION),
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Replaces the meta file atomically: a reader sees the old or the new
 /// content, never a half-written file. The temporary name carries the process
 /// id so two processes updating at once do not write into each other's file.
-fn write_meta(path: &Path, meta: &JsonlMeta, durability: Durability) -> Result<()> {
-    let target = meta_path(path);
+fn write_meta(path: &Path, meta: &jsonl::Meta, durability: Durability) -> Result<()> {
+    let target = jsonl::meta_path(path);
     let tmp = with_suffix(&target, &format!(".{}.tmp", std::process::id()));
     let bytes = serde_json::to_vec(meta)?;
     let written = (|| -> io::Result<()> {
@@ -452,8 +376,9 @@ fn sync_parent_dir(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::{EntryFilter, ProtocolReader};
-    use crate::storage::test_support::{bare_entry, full_entry};
+    use crate::codec::jsonl::meta_path;
+    use crate::read::{EntryFilter, ProtocolReader};
+    use crate::test_entries::{bare_entry, full_entry};
 
     fn jsonl_path(dir: &tempfile::TempDir) -> PathBuf {
         dir.path().join("protocol.jsonl")

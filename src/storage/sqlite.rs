@@ -1,137 +1,25 @@
 //! SQLite storage: the embedded default.
 //!
-//! Layout (a public contract, see `DESIGN.md`): table `protocol_entries` with one
-//! column per JSON field of [`ProtocolEntry`], JSON-valued fields as JSON text,
-//! timestamps as RFC 3339 microsecond text (which sorts chronologically), and
-//! table `protocol_meta(key, value)` holding `schema_version` and
-//! `dropped_entries`. The database runs in WAL mode so readers never block the
-//! writer and several processes can share one file.
+//! The layout (a public contract, see `FORMAT.md`) is defined in
+//! `codec::sqlite`; this file opens a database for writing — WAL mode, so
+//! readers never block the writer and several processes can share one file —
+//! creates or migrates its schema, and commits batches.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
-use serde::Serialize;
 
 use super::checkpoint::Checkpointer;
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
-use crate::entry::{format_timestamp, ProtocolEntry, SCHEMA_VERSION};
+use crate::codec::columns::columns_of_schema;
+use crate::codec::sqlite::{
+    check_columns, check_schema_version, column_names, columns_added_after, read_meta_value,
+    sqlite_error, sqlite_open_error, RowEncoder, CREATE_INDEXES, CREATE_TABLES, ENTRIES, INDEXES,
+    INSERT,
+};
+use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
-
-/// The columns of `protocol_entries`, in the order of [`ProtocolEntry`]'s JSON
-/// fields (the names are the JSON names; a test keeps the two in step).
-pub(crate) const COLUMNS: [&str; 30] = [
-    "schema",
-    "entry_id",
-    "timestamp",
-    "event_type",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "session_id",
-    "service_name",
-    "agent_name",
-    "name",
-    "model",
-    "provider",
-    "tool_name",
-    "tool_call_id",
-    "input",
-    "output",
-    "input_tokens",
-    "output_tokens",
-    "duration_ms",
-    "status",
-    "error",
-    "attributes",
-    "operation",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-    "reasoning_tokens",
-    "finish_reasons",
-    "cost_usd",
-    "time_to_first_chunk_ms",
-];
-
-/// How many of [`COLUMNS`] a schema-1 file has: the ones before `operation`.
-pub(crate) const SCHEMA_1_COLUMNS: usize = 23;
-
-/// The columns schema 2 added, with their SQL types: what the migration adds
-/// to a schema-1 table (`finish_reasons` holds JSON text).
-const SCHEMA_2_COLUMNS: [(&str, &str); 7] = [
-    ("operation", "TEXT"),
-    ("cache_read_input_tokens", "INTEGER"),
-    ("cache_creation_input_tokens", "INTEGER"),
-    ("reasoning_tokens", "INTEGER"),
-    ("finish_reasons", "TEXT"),
-    ("cost_usd", "REAL"),
-    ("time_to_first_chunk_ms", "REAL"),
-];
-
-/// The tables. A rowid table (not `WITHOUT ROWID`): rows carry content and can
-/// be large, which rowid tables store more efficiently.
-const CREATE_TABLES: &str = "
-CREATE TABLE IF NOT EXISTS protocol_entries (
-    schema         INTEGER NOT NULL,
-    entry_id       TEXT    NOT NULL UNIQUE,
-    timestamp      TEXT    NOT NULL,
-    event_type     TEXT    NOT NULL,
-    trace_id       TEXT    NOT NULL,
-    span_id        TEXT    NOT NULL,
-    parent_span_id TEXT,
-    session_id     TEXT,
-    service_name   TEXT,
-    agent_name     TEXT,
-    name           TEXT    NOT NULL,
-    model          TEXT,
-    provider       TEXT,
-    tool_name      TEXT,
-    tool_call_id   TEXT,
-    input          TEXT,
-    output         TEXT,
-    input_tokens   INTEGER,
-    output_tokens  INTEGER,
-    duration_ms    REAL,
-    status         TEXT    NOT NULL,
-    error          TEXT,
-    attributes     TEXT,
-    operation      TEXT,
-    cache_read_input_tokens     INTEGER,
-    cache_creation_input_tokens INTEGER,
-    reasoning_tokens            INTEGER,
-    finish_reasons TEXT,
-    cost_usd       REAL,
-    time_to_first_chunk_ms      REAL
-);
-CREATE TABLE IF NOT EXISTS protocol_meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT
-);
-";
-
-/// The look-up indexes: by session, trace, time and event type, each ordered by
-/// time so a filtered query reads its rows already in output order.
-const CREATE_INDEXES: &str = "
-CREATE INDEX IF NOT EXISTS protocol_entries_session ON protocol_entries (session_id, timestamp);
-CREATE INDEX IF NOT EXISTS protocol_entries_trace ON protocol_entries (trace_id, timestamp);
-CREATE INDEX IF NOT EXISTS protocol_entries_timestamp ON protocol_entries (timestamp);
-CREATE INDEX IF NOT EXISTS protocol_entries_event_type ON protocol_entries (event_type, timestamp);
-";
-
-/// `ON CONFLICT(entry_id) DO NOTHING` rather than `INSERT OR IGNORE`: both make a
-/// rewrite of the same entry a no-op, but `OR IGNORE` would also silently skip a
-/// row that broke any other constraint, hiding a bug as data loss.
-const INSERT: &str = "
-INSERT INTO protocol_entries (
-    schema, entry_id, timestamp, event_type, trace_id, span_id, parent_span_id,
-    session_id, service_name, agent_name, name, model, provider, tool_name,
-    tool_call_id, input, output, input_tokens, output_tokens, duration_ms, status,
-    error, attributes, operation, cache_read_input_tokens,
-    cache_creation_input_tokens, reasoning_tokens, finish_reasons, cost_usd,
-    time_to_first_chunk_ms
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-          ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
-ON CONFLICT (entry_id) DO NOTHING";
 
 /// Adds this storage's newly dropped entries to the file's running total, so
 /// the count survives restarts and several processes sharing the file.
@@ -170,7 +58,7 @@ pub struct SqliteStorage {
     checkpointer: Option<Checkpointer>,
     /// How long `close` waits for a checkpoint in progress.
     close_wait: Duration,
-    json: JsonBuffers,
+    encoder: RowEncoder,
     /// The dropped total this storage has already added to the file.
     recorded_dropped: u64,
 }
@@ -315,7 +203,7 @@ impl SqliteStorageBuilder {
             conn: Some(conn),
             checkpointer,
             close_wait: self.busy_timeout,
-            json: JsonBuffers::default(),
+            encoder: RowEncoder::default(),
             recorded_dropped: 0,
         })
     }
@@ -344,14 +232,6 @@ fn switch_to_wal(conn: &Connection, path: &Path, busy_timeout: Duration) -> Resu
     }
 }
 
-/// The names of the indexes `CREATE_INDEXES` creates.
-const INDEXES: [&str; 4] = [
-    "protocol_entries_session",
-    "protocol_entries_trace",
-    "protocol_entries_timestamp",
-    "protocol_entries_event_type",
-];
-
 /// Creates tables, indexes and the version row in one transaction, so a crash
 /// or a concurrent opener never sees half a schema; checks an existing one.
 fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -369,13 +249,14 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(on)?;
     check_schema_version(&tx, path)?;
-    tx.execute_batch(CREATE_TABLES).map_err(on)?;
+    tx.execute_batch(&CREATE_TABLES).map_err(on)?;
     // Before the indexes: indexing a column an old table lacks would fail with
     // a confusing SQL error instead of saying what is wrong with the file.
-    check_columns(&tx, path, "protocol_entries", &COLUMNS[..SCHEMA_1_COLUMNS])?;
-    migrate_to_schema_2(&tx, path)?;
+    let schema_1: Vec<&str> = columns_of_schema(1).map(|c| c.name).collect();
+    check_columns(&tx, path, ENTRIES, &schema_1)?;
+    migrate(&tx, path)?;
     check_columns(&tx, path, "protocol_meta", &["key", "value"])?;
-    tx.execute_batch(CREATE_INDEXES).map_err(on)?;
+    tx.execute_batch(&CREATE_INDEXES).map_err(on)?;
     tx.execute(
         "INSERT INTO protocol_meta (key, value) VALUES ('schema_version', ?1)
          ON CONFLICT (key) DO NOTHING",
@@ -385,14 +266,15 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
     tx.commit().map_err(on)
 }
 
-/// Brings a schema-1 table up to schema 2: adds the columns it lacks and
-/// records the new version. Runs inside `create_schema`'s transaction, so a
-/// crash leaves the file at version 1 or 2, never half-migrated; a file
-/// already at version 2 (or created just now) is left as it is.
-fn migrate_to_schema_2(tx: &Connection, path: &Path) -> Result<()> {
+/// Brings an older table up to this build's schema: adds the columns it
+/// lacks and records the new version. Runs inside `create_schema`'s
+/// transaction, so a crash leaves the file at its old version or the new one,
+/// never half-migrated; a file already current (or created just now) is left
+/// as it is.
+fn migrate(tx: &Connection, path: &Path) -> Result<()> {
     let on = |e| sqlite_error(path, e);
-    let present = column_names(tx, path, "protocol_entries")?;
-    for (column, sql_type) in SCHEMA_2_COLUMNS {
+    let present = column_names(tx, path, ENTRIES)?;
+    for (column, sql_type) in columns_added_after(1) {
         if !present.iter().any(|p| p == column) {
             // Names and types are fixed text from this file, never input.
             tx.execute_batch(&format!(
@@ -427,137 +309,19 @@ fn schema_is_complete(conn: &Connection, path: &Path) -> Result<bool> {
         let present = column_names(conn, path, table)?;
         Ok(needed.iter().all(|c| present.iter().any(|p| p == c)))
     };
-    if !has_columns("protocol_entries", &COLUMNS)?
-        || !has_columns("protocol_meta", &["key", "value"])?
-    {
+    let all: Vec<&str> = columns_of_schema(SCHEMA_VERSION).map(|c| c.name).collect();
+    if !has_columns(ENTRIES, &all)? || !has_columns("protocol_meta", &["key", "value"])? {
         return Ok(false);
     }
     let mut stmt = conn
         .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")
         .map_err(on)?;
-    for index in INDEXES {
+    for (index, _) in INDEXES {
         if !stmt.exists([index]).map_err(on)? {
             return Ok(false);
         }
     }
     Ok(true)
-}
-
-/// Checks that an existing database is a protocol this build can read (its
-/// schema version is not newer and `protocol_entries` has every schema-1
-/// column) and returns the SELECT list of [`COLUMNS`] for it: a schema-1 file
-/// that no writer has migrated yet reads its missing columns as NULL. Used by
-/// the read-only reader, which must not change anything.
-pub(crate) fn verify_protocol_schema(conn: &Connection, path: &Path) -> Result<String> {
-    check_schema_version(conn, path)?;
-    check_columns(conn, path, "protocol_entries", &COLUMNS[..SCHEMA_1_COLUMNS])?;
-    let present = column_names(conn, path, "protocol_entries")?;
-    let list: Vec<String> = COLUMNS
-        .iter()
-        .map(|column| {
-            if present.iter().any(|p| p == column) {
-                (*column).to_owned()
-            } else {
-                format!("NULL AS {column}")
-            }
-        })
-        .collect();
-    Ok(list.join(", "))
-}
-
-/// Fails when `protocol_meta` records a schema version this build does not know.
-/// A file without `protocol_meta` (new, or not yet initialised) passes.
-fn check_schema_version(conn: &Connection, path: &Path) -> Result<()> {
-    let Some(found) = read_meta_value(conn, path, "schema_version")? else {
-        return Ok(());
-    };
-    let supported = i64::from(SCHEMA_VERSION);
-    match found.parse::<i64>() {
-        Ok(version) if version > supported => Err(ProtocolError::UnsupportedSchema {
-            path: path.to_path_buf(),
-            found: version,
-            supported,
-        }),
-        Ok(version) if version >= 1 => Ok(()),
-        _ => Err(ProtocolError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("protocol_meta has an invalid schema_version {found:?}"),
-        }),
-    }
-}
-
-/// Reads one `protocol_meta` value as text; `None` when the key or the whole
-/// table is absent.
-pub(crate) fn read_meta_value(conn: &Connection, path: &Path, key: &str) -> Result<Option<String>> {
-    let on = |e| sqlite_error(path, e);
-    let has_meta: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'protocol_meta')",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(on)?;
-    if !has_meta {
-        return Ok(None);
-    }
-    let mut stmt = conn
-        .prepare_cached("SELECT value FROM protocol_meta WHERE key = ?1")
-        .map_err(on)?;
-    let mut rows = stmt.query([key]).map_err(on)?;
-    let Some(row) = rows.next().map_err(on)? else {
-        return Ok(None);
-    };
-    // The column is TEXT, but a hand-edited or foreign file may hold a number.
-    match row.get_ref(0).map_err(on)? {
-        rusqlite::types::ValueRef::Text(bytes) => Ok(Some(String::from_utf8_lossy(bytes).into())),
-        rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string())),
-        other => Err(ProtocolError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!(
-                "protocol_meta value for {key:?} has type {}",
-                other.data_type()
-            ),
-        }),
-    }
-}
-
-/// Fails with [`ProtocolError::Corrupt`] unless `table` exists with every
-/// `needed` column (extra columns are fine: the format only ever grows).
-fn check_columns(conn: &Connection, path: &Path, table: &str, needed: &[&str]) -> Result<()> {
-    let present = column_names(conn, path, table)?;
-    if present.is_empty() {
-        return Err(ProtocolError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("it has no {table} table"),
-        });
-    }
-    let missing: Vec<&str> = needed
-        .iter()
-        .copied()
-        .filter(|column| !present.iter().any(|p| p == column))
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ProtocolError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("table {table} lacks column(s) {}", missing.join(", ")),
-        })
-    }
-}
-
-/// The column names of `table` (empty when there is no such table).
-fn column_names(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>> {
-    let on = |e| sqlite_error(path, e);
-    let mut stmt = conn
-        .prepare_cached("SELECT name FROM pragma_table_info(?1)")
-        .map_err(on)?;
-    let names = stmt
-        .query_map([table], |row| row.get::<_, String>(0))
-        .map_err(on)?
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .map_err(on)?;
-    Ok(names)
 }
 
 /// Makes sure the -wal and -shm files are owner-only too. SQLite creates them
@@ -586,93 +350,13 @@ fn restrict_side_files(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Maps an error from opening the connection: SQLite's "cannot open" is an
-/// [`ProtocolError::Open`] like any other unopenable path.
-pub(crate) fn sqlite_open_error(path: &Path, e: rusqlite::Error) -> ProtocolError {
-    if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) {
-        ProtocolError::Open {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e),
-        }
-    } else {
-        sqlite_error(path, e)
-    }
-}
-
-/// Maps a SQLite error on `path`; "file is not a database" becomes
-/// [`ProtocolError::Corrupt`] so callers can tell a wrong file from a failure.
-pub(crate) fn sqlite_error(path: &Path, e: rusqlite::Error) -> ProtocolError {
-    if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
-        ProtocolError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("not a SQLite database ({e})"),
-        }
-    } else {
-        ProtocolError::Sqlite {
-            path: path.to_path_buf(),
-            source: e,
-        }
-    }
-}
-
-/// Reused buffers for the JSON-valued columns: each row's values are
-/// serialized into the same allocations instead of a fresh `String` per value.
-#[derive(Debug, Default)]
-struct JsonBuffers {
-    input: Vec<u8>,
-    output: Vec<u8>,
-    error: Vec<u8>,
-    attributes: Vec<u8>,
-    finish_reasons: Vec<u8>,
-}
-
-impl JsonBuffers {
-    /// Above this, a buffer is released after the batch rather than kept: one
-    /// huge value should not pin its memory for the life of the storage.
-    const KEEP_CAPACITY: usize = 1 << 20;
-
-    fn shrink(&mut self) {
-        for buf in [
-            &mut self.input,
-            &mut self.output,
-            &mut self.error,
-            &mut self.attributes,
-            &mut self.finish_reasons,
-        ] {
-            if buf.capacity() > Self::KEEP_CAPACITY {
-                *buf = Vec::new();
-            }
-        }
-    }
-}
-
-/// Serializes `value` into `buf` and borrows it as SQL text; `None` stays NULL.
-fn json_text<'b, T: Serialize>(buf: &'b mut Vec<u8>, value: Option<&T>) -> Result<Option<&'b str>> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    buf.clear();
-    serde_json::to_writer(&mut *buf, value)?;
-    // serde_json writes UTF-8; the check is what lets us bind it as TEXT.
-    std::str::from_utf8(buf)
-        .map(Some)
-        .map_err(|e| ProtocolError::Storage(format!("serialized JSON is not UTF-8: {e}")))
-}
-
-/// Token counts are `u64`, SQLite integers `i64`. No real count comes near
-/// `i64::MAX`; a larger value (a corrupt attribute) is stored as `i64::MAX`
-/// rather than failing the batch, which would block the pipeline forever.
-fn tokens(count: Option<u64>) -> Option<i64> {
-    count.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
-}
-
 impl Storage for SqliteStorage {
     fn write_batch(&mut self, entries: &[ProtocolEntry]) -> Result<()> {
         let Self {
             path,
             conn,
             checkpointer,
-            json,
+            encoder,
             ..
         } = self;
         let conn = conn.as_mut().ok_or_else(|| closed_error(path))?;
@@ -690,49 +374,12 @@ impl Storage for SqliteStorage {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(on)?;
         {
-            let mut insert = tx.prepare_cached(INSERT).map_err(on)?;
+            let mut insert = tx.prepare_cached(&INSERT).map_err(on)?;
             for entry in entries {
-                // One small allocation per row: the contract's own formatter
-                // keeps the stored text identical to the JSONL form by
-                // construction.
-                let timestamp = format_timestamp(&entry.timestamp);
-                insert
-                    .execute(params![
-                        i64::from(entry.schema),
-                        entry.entry_id,
-                        timestamp,
-                        entry.event_type.as_str(),
-                        entry.trace_id,
-                        entry.span_id,
-                        entry.parent_span_id,
-                        entry.session_id,
-                        entry.service_name,
-                        entry.agent_name,
-                        entry.name,
-                        entry.model,
-                        entry.provider,
-                        entry.tool_name,
-                        entry.tool_call_id,
-                        json_text(&mut json.input, entry.input.as_ref())?,
-                        json_text(&mut json.output, entry.output.as_ref())?,
-                        tokens(entry.input_tokens),
-                        tokens(entry.output_tokens),
-                        entry.duration_ms,
-                        entry.status.as_str(),
-                        json_text(&mut json.error, entry.error.as_ref())?,
-                        json_text(&mut json.attributes, entry.attributes.as_ref())?,
-                        entry.operation,
-                        tokens(entry.cache_read_input_tokens),
-                        tokens(entry.cache_creation_input_tokens),
-                        tokens(entry.reasoning_tokens),
-                        json_text(&mut json.finish_reasons, entry.finish_reasons.as_ref())?,
-                        entry.cost_usd,
-                        entry.time_to_first_chunk_ms,
-                    ])
-                    .map_err(on)?;
+                encoder.insert(&mut insert, entry).map_err(|e| e.on(path))?;
             }
         }
-        json.shrink();
+        encoder.shrink();
         tx.commit().map_err(on)
     }
 
@@ -773,8 +420,10 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::query::{EntryFilter, ProtocolReader};
-    use crate::storage::test_support::{bare_entry, full_entry};
+    use crate::codec::columns::COLUMNS;
+    use crate::entry::format_timestamp;
+    use crate::read::{EntryFilter, ProtocolReader};
+    use crate::test_entries::{bare_entry, full_entry};
 
     fn db_path(dir: &tempfile::TempDir) -> PathBuf {
         dir.path().join("protocol.db")
@@ -787,12 +436,12 @@ mod tests {
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT {} FROM protocol_entries ORDER BY timestamp, entry_id",
-                COLUMNS.join(", ")
+                COLUMNS.map(|c| c.name).join(", ")
             ))
             .unwrap();
         stmt.query_map([], |row| {
             let mut map = BTreeMap::new();
-            for (i, column) in COLUMNS.iter().enumerate() {
+            for (i, column) in COLUMNS.iter().map(|c| c.name).enumerate() {
                 let value = match row.get_ref(i)? {
                     rusqlite::types::ValueRef::Null => Value::Null,
                     rusqlite::types::ValueRef::Integer(n) => Value::from(n),
@@ -800,7 +449,7 @@ mod tests {
                     rusqlite::types::ValueRef::Text(t) => {
                         let text = std::str::from_utf8(t).unwrap();
                         if ["input", "output", "error", "attributes", "finish_reasons"]
-                            .contains(column)
+                            .contains(&column)
                         {
                             serde_json::from_str(text).unwrap()
                         } else {
@@ -809,7 +458,7 @@ mod tests {
                     }
                     rusqlite::types::ValueRef::Blob(_) => panic!("blob in {column}"),
                 };
-                map.insert((*column).to_owned(), value);
+                map.insert(column.to_owned(), value);
             }
             Ok(map)
         })
@@ -841,27 +490,6 @@ mod tests {
                 |r| r.get(0),
             )
             .ok()
-    }
-
-    #[test]
-    fn columns_are_the_json_fields_in_order() {
-        let Value::Object(map) = serde_json::to_value(full_entry(1)).unwrap() else {
-            panic!("entry is not an object");
-        };
-        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-        // serde_json's map is ordered by key unless preserve_order is on, so
-        // compare as sets and check the order against the serialized line.
-        let mut sorted_columns = COLUMNS.to_vec();
-        sorted_columns.sort_unstable();
-        let mut sorted_keys = keys.clone();
-        sorted_keys.sort_unstable();
-        assert_eq!(sorted_columns, sorted_keys);
-        let line = full_entry(1).to_json_line().unwrap();
-        let positions: Vec<usize> = COLUMNS
-            .iter()
-            .map(|c| line.find(&format!("\"{c}\":")).unwrap())
-            .collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     }
 
     #[test]
@@ -1111,9 +739,9 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
             .unwrap();
 
         // A reader never changes the file: the new columns read as NULL.
-        let old = crate::query::ProtocolReader::open(&path)
+        let old = crate::read::ProtocolReader::open(&path)
             .unwrap()
-            .query(&crate::query::EntryFilter::default())
+            .query(&crate::read::EntryFilter::default())
             .unwrap();
         assert_eq!((old.len(), old[0].schema), (1, 1));
         assert_eq!(old[0].input, Some(serde_json::json!({"q": 1})));
@@ -1121,7 +749,7 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
         assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
 
         // Opening for writing migrates, in one transaction.
-        let reader = crate::query::ProtocolReader::open(&path).unwrap();
+        let reader = crate::read::ProtocolReader::open(&path).unwrap();
         let mut storage = SqliteStorage::open(&path).unwrap();
         assert_eq!(meta(&path, "schema_version").as_deref(), Some("2"));
         storage.write_batch(&[full_entry(1)]).unwrap();
@@ -1132,7 +760,7 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
         assert_eq!(rows[0]["operation"], Value::Null);
         assert_eq!(rows[1], as_json_map(&full_entry(1)));
         // A reader opened before the migration sees the new fields too.
-        let read = reader.query(&crate::query::EntryFilter::default()).unwrap();
+        let read = reader.query(&crate::read::EntryFilter::default()).unwrap();
         assert_eq!(read.len(), 2);
         assert!(read.contains(&full_entry(1)));
 
@@ -1150,18 +778,18 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
             .unwrap()
             .execute_batch(SCHEMA_1_TABLE)
             .unwrap();
-        let reader = crate::query::ProtocolReader::open(&path).unwrap();
+        let reader = crate::read::ProtocolReader::open(&path).unwrap();
 
         // Following (tail -f, convert) and checking select the file's own
         // columns, not the current build's.
-        let mut position = crate::follow::ReadPosition::start();
+        let mut position = crate::read::ReadPosition::start();
         let followed = reader.read_from(&mut position, 100).unwrap();
         assert_eq!(followed.len(), 1);
         assert_eq!(followed[0].entry_id, "t:s:end");
         let report = reader.check().unwrap();
         assert_eq!(report.entries, 1, "{report:?}");
         let sessions = reader
-            .sessions(&crate::sessions::SessionFilter::default())
+            .sessions(&crate::read::SessionFilter::default())
             .unwrap();
         assert_eq!(sessions.len(), 1);
         assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
@@ -1191,20 +819,6 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
             ),
             "{err:?}"
         );
-    }
-
-    #[test]
-    fn the_index_list_names_every_created_index() {
-        assert_eq!(
-            CREATE_INDEXES.matches("CREATE INDEX").count(),
-            INDEXES.len()
-        );
-        for index in INDEXES {
-            assert!(
-                CREATE_INDEXES.contains(&format!("EXISTS {index} ON")),
-                "{index}"
-            );
-        }
     }
 
     #[test]

@@ -179,7 +179,7 @@ fn sort_steps(steps: &mut [RunStep]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_support::{at, bare_entry};
+    use crate::test_entries::{at, bare_entry};
 
     fn step(span: &str, parent: Option<&str>, kind: EventType, second: i64) -> ProtocolEntry {
         let mut e = bare_entry(0);

@@ -2,16 +2,16 @@
 //! what is stored twice.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use serde::Serialize;
 
+use super::conditions::Conditions;
+use super::reader::ProtocolReader;
+use super::scan::{Duplicates, Scan};
 use crate::entry::{EventType, ProtocolEntry};
 use crate::error::Result;
-use crate::query::{decode_row, scan_jsonl, Backend, ProtocolReader, Skips};
-use crate::storage::sqlite_error;
 
 /// At most this many unfinished spans and duplicate ids are listed (all are
 /// counted), so a check of a huge broken file stays readable and bounded.
@@ -47,6 +47,7 @@ pub struct CheckReport {
 
 /// A record that could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct UnreadableRecord {
     /// JSON Lines: the 1-based line number. SQLite: the rowid.
     pub line: u64,
@@ -56,6 +57,7 @@ pub struct UnreadableRecord {
 
 /// A step that began but has no end entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct UnfinishedStep {
     /// The start entry's id.
     pub entry_id: String,
@@ -72,6 +74,7 @@ pub struct UnfinishedStep {
 
 /// An entry id found on more than one record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DuplicateId {
     /// The id.
     pub entry_id: String,
@@ -115,23 +118,16 @@ impl ProtocolReader {
     /// ```
     pub fn check(&self) -> Result<CheckReport> {
         let meta = self.meta()?;
+        let integrity_problems = self.source().integrity_problems()?;
         let mut walk = Walk::default();
-        let mut integrity_problems = Vec::new();
-        let skips = self.recording_skips(|skips| {
-            match self.backend() {
-                Backend::Sqlite(conn) => {
-                    integrity_problems = quick_check(conn, self.path())?;
-                    let columns = self.entry_columns(conn)?;
-                    sqlite_walk(conn, self.path(), &columns, skips, &mut walk)?;
-                }
-                Backend::Jsonl { max_line_bytes } => {
-                    scan_jsonl(self.path(), *max_line_bytes, skips, |line, entry| {
-                        walk.add(line, &entry)
-                    })?;
-                }
-            }
-            Ok(std::mem::take(skips))
+        let everything = Conditions::default();
+        let mut scan = Scan::new(&everything);
+        scan.duplicates = Duplicates::Visit;
+        let skips = self.scan(scan, |record| {
+            walk.add(record.position, &record.entry);
+            ControlFlow::Continue(())
         })?;
+        self.report(skips.clone());
         let mut unfinished: Vec<UnfinishedStep> = walk.open.into_values().collect();
         unfinished.sort_by(|a, b| (a.started, &a.entry_id).cmp(&(b.started, &b.entry_id)));
         let unfinished_total = unfinished.len() as u64;
@@ -148,7 +144,7 @@ impl ProtocolReader {
             schema_version: meta.schema_version,
             entries: walk.entries,
             unreadable: skips
-                .reported
+                .listed
                 .into_iter()
                 .map(|s| UnreadableRecord {
                     line: s.line_number,
@@ -214,45 +210,11 @@ impl Walk {
     }
 }
 
-/// SQLite's `quick_check`: the problems it lists, none when it says "ok".
-fn quick_check(conn: &Connection, path: &Path) -> Result<Vec<String>> {
-    let on = |e| sqlite_error(path, e);
-    let mut stmt = conn.prepare("PRAGMA quick_check").map_err(on)?;
-    let found = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(on)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(on)?;
-    Ok(found.into_iter().filter(|line| line != "ok").collect())
-}
-
-/// Decodes every row in rowid order, as the reader would.
-fn sqlite_walk(
-    conn: &Connection,
-    path: &Path,
-    columns: &str,
-    skips: &mut Skips,
-    walk: &mut Walk,
-) -> Result<()> {
-    let on = |e| sqlite_error(path, e);
-    let sql = format!("SELECT rowid, {columns} FROM protocol_entries");
-    let mut stmt = conn.prepare(&sql).map_err(on)?;
-    let mut rows = stmt.query([]).map_err(on)?;
-    while let Some(row) = rows.next().map_err(on)? {
-        let rowid = u64::try_from(row.get::<_, i64>(0).map_err(on)?).unwrap_or(0);
-        match decode_row(row) {
-            Ok(entry) => walk.add(rowid, &entry),
-            Err(reason) => skips.push(rowid, reason),
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_support::{bare_entry, full_entry};
     use crate::storage::{SqliteStorage, Storage};
+    use crate::test_entries::{bare_entry, full_entry};
 
     #[test]
     fn sqlite_rows_that_do_not_decode_unended_starts_and_drops_are_found() {
@@ -276,7 +238,7 @@ mod tests {
         storage.write_batch(&[end]).unwrap();
         assert!(reader.check().unwrap().is_clean());
 
-        Connection::open(&path)
+        rusqlite::Connection::open(&path)
             .unwrap()
             .execute(
                 "INSERT INTO protocol_entries (schema, entry_id, timestamp, event_type, trace_id,

@@ -4,22 +4,22 @@
 //! their trace instead, so a run that never set a session still shows up.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::Path;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::conditions::{Conditions, TimeWindow};
+use super::reader::ProtocolReader;
+use super::scan::{Order, Scan, Skips};
 use crate::entry::{EventType, ProtocolEntry};
-use crate::error::{ProtocolError, Result};
-use crate::query::{scan_jsonl, Backend, ProtocolReader};
-use crate::storage::sqlite_error;
+use crate::error::Result;
 
 /// Which sessions [`ProtocolReader::sessions`] returns.
 ///
 /// ```
 /// use chrono::{TimeDelta, Utc};
-/// use reagentic_protocol::SessionFilter;
+/// use reagentic_protocol::read::SessionFilter;
 ///
 /// let last_hour = SessionFilter::default()
 ///     .with_since(Utc::now() - TimeDelta::hours(1))
@@ -27,26 +27,37 @@ use crate::storage::sqlite_error;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionFilter {
-    since: Option<DateTime<Utc>>,
+    window: TimeWindow,
     limit: Option<usize>,
 }
 
 impl SessionFilter {
-    /// Keeps sessions active at or after `since` (their last entry is not
+    /// Keeps sessions active at or after `since` (with an entry that is not
     /// older); their summaries still cover all their entries.
     ///
     /// ```
-    /// let filter = reagentic_protocol::SessionFilter::default().with_since(chrono::Utc::now());
+    /// let filter = reagentic_protocol::read::SessionFilter::default().with_since(chrono::Utc::now());
     /// ```
     pub fn with_since(mut self, since: DateTime<Utc>) -> Self {
-        self.since = Some(since);
+        self.window.set_since(since);
+        self
+    }
+
+    /// Keeps sessions active before `until` (with an entry older than it);
+    /// their summaries still cover all their entries.
+    ///
+    /// ```
+    /// let filter = reagentic_protocol::read::SessionFilter::default().with_until(chrono::Utc::now());
+    /// ```
+    pub fn with_until(mut self, until: DateTime<Utc>) -> Self {
+        self.window.set_until(until);
         self
     }
 
     /// Returns at most the `limit` most recently active sessions.
     ///
     /// ```
-    /// let filter = reagentic_protocol::SessionFilter::default().with_limit(10);
+    /// let filter = reagentic_protocol::read::SessionFilter::default().with_limit(10);
     /// ```
     pub fn with_limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
@@ -67,7 +78,7 @@ pub enum RunKind {
 /// One session (or one session-less trace) at a glance.
 ///
 /// ```no_run
-/// use reagentic_protocol::{ProtocolReader, SessionFilter};
+/// use reagentic_protocol::{read::SessionFilter, ProtocolReader};
 /// # fn main() -> reagentic_protocol::Result<()> {
 /// let reader = ProtocolReader::open("protocol.db")?;
 /// for s in reader.sessions(&SessionFilter::default().with_limit(5))? {
@@ -137,43 +148,96 @@ impl ProtocolReader {
     /// One summary per session, most recently active first; entries without
     /// a session are summarised per trace.
     ///
-    /// SQLite walks the time index from the newest entry until it has
-    /// `limit` sessions, then sums each one through the session (or trace)
+    /// SQLite walks the time index back from the newest entry until it has
+    /// `limit` sessions, then reads each one through the session (or trace)
     /// index, so the answer costs about as much as the sessions shown, not
-    /// the whole file. JSON Lines is read once, start to end.
+    /// the whole file. JSON Lines is read once, start to end. Both sum the
+    /// entries up the same way.
     ///
     /// ```no_run
-    /// use reagentic_protocol::{ProtocolReader, SessionFilter};
+    /// use reagentic_protocol::{read::SessionFilter, ProtocolReader};
     /// # fn main() -> reagentic_protocol::Result<()> {
     /// let newest = ProtocolReader::open("protocol.jsonl")?
     ///     .sessions(&SessionFilter::default().with_limit(1))?;
     /// # Ok(()) }
     /// ```
     pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionSummary>> {
-        self.recording_skips(|skips| match self.backend() {
-            Backend::Sqlite(conn) => sqlite_sessions(conn, self.path(), filter),
-            Backend::Jsonl { max_line_bytes } => {
-                let mut seen = HashSet::new();
-                let mut sessions: HashMap<(RunKind, String), Building> = HashMap::new();
-                scan_jsonl(self.path(), *max_line_bytes, skips, |_, entry| {
-                    if seen.insert(entry.entry_id.clone()) {
-                        let (kind, id) = key_of(&entry);
-                        sessions
-                            .entry((kind, id.clone()))
-                            .or_insert_with(|| Building::new(id, kind, entry.timestamp))
-                            .add(&entry);
-                    }
-                })?;
-                let mut list: Vec<SessionSummary> = sessions
-                    .into_values()
-                    .map(Building::finish)
-                    .filter(|s| filter.since.is_none_or(|since| s.last >= since))
-                    .collect();
-                list.sort_by(|a, b| b.last.cmp(&a.last).then_with(|| a.id.cmp(&b.id)));
-                list.truncate(filter.limit.unwrap_or(usize::MAX));
-                Ok(list)
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        let mut skips = Skips::default();
+        let mut list = Vec::new();
+        if limit == 0 {
+            self.report(skips);
+            return Ok(list);
+        }
+        if self.source().reads_newest_first_cheaply() {
+            // Walking back from the newest entry meets each session first at
+            // its newest entry, so the order of first meeting is the order
+            // wanted and the walk stops once `limit` sessions are found.
+            let in_window = Conditions {
+                window: filter.window,
+                ..Conditions::default()
+            };
+            let mut keys: Vec<(RunKind, String)> = Vec::new();
+            let mut seen = HashSet::new();
+            let walk = Scan::new(&in_window)
+                .ordered(Order::Newest)
+                .without_content();
+            skips.merge(self.scan(walk, |record| {
+                let key = key_of(&record.entry);
+                if seen.insert(key.clone()) {
+                    keys.push(key);
+                }
+                if keys.len() >= limit {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })?);
+            for (kind, id) in keys {
+                let of_run = match kind {
+                    RunKind::Session => Conditions {
+                        session: Some(id.clone()),
+                        ..Conditions::default()
+                    },
+                    RunKind::Trace => Conditions {
+                        trace: Some(id.clone()),
+                        without_session: true,
+                        ..Conditions::default()
+                    },
+                };
+                let mut building: Option<Building> = None;
+                skips.merge(self.scan(Scan::new(&of_run).without_content(), |record| {
+                    building
+                        .get_or_insert_with(|| {
+                            Building::new(id.clone(), kind, record.entry.timestamp)
+                        })
+                        .add(&record.entry, &filter.window);
+                    ControlFlow::Continue(())
+                })?);
+                // Only a delete between the walk and this read empties a run.
+                list.extend(building.map(Building::finish));
             }
-        })
+        } else {
+            let everything = Conditions::default();
+            let mut runs: HashMap<(RunKind, String), Building> = HashMap::new();
+            skips.merge(self.scan(Scan::new(&everything), |record| {
+                let entry = &record.entry;
+                let (kind, id) = key_of(entry);
+                runs.entry((kind, id.clone()))
+                    .or_insert_with(|| Building::new(id, kind, entry.timestamp))
+                    .add(entry, &filter.window);
+                ControlFlow::Continue(())
+            })?);
+            list = runs
+                .into_values()
+                .filter(|run| run.in_window)
+                .map(Building::finish)
+                .collect();
+            list.sort_by(|a, b| b.last.cmp(&a.last).then_with(|| a.id.cmp(&b.id)));
+            list.truncate(limit);
+        }
+        self.report(skips);
+        Ok(list)
     }
 }
 
@@ -188,6 +252,8 @@ fn key_of(entry: &ProtocolEntry) -> (RunKind, String) {
 struct Building {
     summary: SessionSummary,
     agents: BTreeSet<String>,
+    /// Whether any entry lies in the filter's window.
+    in_window: bool,
 }
 
 impl Building {
@@ -195,10 +261,12 @@ impl Building {
         Building {
             summary: SessionSummary::new(id, kind, at),
             agents: BTreeSet::new(),
+            in_window: false,
         }
     }
 
-    fn add(&mut self, entry: &ProtocolEntry) {
+    fn add(&mut self, entry: &ProtocolEntry, window: &TimeWindow) {
+        self.in_window |= window.contains(entry.timestamp);
         let s = &mut self.summary;
         s.first = s.first.min(entry.timestamp);
         s.last = s.last.max(entry.timestamp);
@@ -230,130 +298,12 @@ impl Building {
     }
 }
 
-/// Newest sessions first: the time index, walked backwards, meets each
-/// session first at its newest entry, so the order of first meeting is the
-/// order wanted and the walk stops once `limit` sessions are found.
-fn sqlite_sessions(
-    conn: &Connection,
-    path: &Path,
-    filter: &SessionFilter,
-) -> Result<Vec<SessionSummary>> {
-    let on = |e| sqlite_error(path, e);
-    let mut keys: Vec<(RunKind, String)> = Vec::new();
-    let mut seen = HashSet::new();
-    let limit = filter.limit.unwrap_or(usize::MAX);
-    if limit > 0 {
-        let since = filter
-            .since
-            .map(|t| crate::entry::format_timestamp(&t))
-            .unwrap_or_default();
-        // Every stored timestamp sorts after the empty string, so "no bound"
-        // is the same statement with a bound that passes everything.
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT session_id, trace_id FROM protocol_entries
-                 WHERE timestamp >= ?1 ORDER BY timestamp DESC",
-            )
-            .map_err(on)?;
-        let mut rows = stmt.query([since]).map_err(on)?;
-        while let Some(row) = rows.next().map_err(on)? {
-            let key = match row.get::<_, Option<String>>(0).map_err(on)? {
-                Some(session) => (RunKind::Session, session),
-                None => (RunKind::Trace, row.get::<_, String>(1).map_err(on)?),
-            };
-            if seen.insert(key.clone()) {
-                keys.push(key);
-                if keys.len() >= limit {
-                    break;
-                }
-            }
-        }
-    }
-    keys.into_iter()
-        .map(|(kind, id)| summarize_sqlite(conn, path, kind, id))
-        .collect()
-}
-
-/// Sums one session (or session-less trace) up in SQL, through its index.
-fn summarize_sqlite(
-    conn: &Connection,
-    path: &Path,
-    kind: RunKind,
-    id: String,
-) -> Result<SessionSummary> {
-    let on = |e| sqlite_error(path, e);
-    let condition = match kind {
-        RunKind::Session => "session_id = ?1",
-        RunKind::Trace => "trace_id = ?1 AND session_id IS NULL",
-    };
-    let sql = format!(
-        "SELECT MIN(timestamp), MAX(timestamp), COUNT(*),
-                TOTAL(event_type = 'llm_start'), TOTAL(event_type = 'tool_start'),
-                TOTAL(CASE WHEN event_type = 'llm_end' THEN input_tokens END),
-                TOTAL(CASE WHEN event_type = 'llm_end' THEN output_tokens END),
-                TOTAL(status = 'error' OR error IS NOT NULL),
-                json_group_array(DISTINCT agent_name)
-         FROM protocol_entries WHERE {condition}"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(on)?;
-    let row = stmt
-        .query_row([&id], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, i64>(2)?,
-                [
-                    r.get::<_, f64>(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ],
-                r.get::<_, String>(8)?,
-            ))
-        })
-        .optional()
-        .map_err(on)?;
-    let corrupt = |reason: String| ProtocolError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let Some((Some(first), Some(last), entries, sums, agents)) = row else {
-        // The walk just saw this key; only a concurrent delete removes it.
-        return Err(corrupt(format!("session {id:?} vanished while reading")));
-    };
-    let time = |text: &str| {
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| corrupt(format!("invalid timestamp {text:?}: {e}")))
-    };
-    let agents: Vec<Option<String>> =
-        serde_json::from_str(&agents).map_err(|e| corrupt(format!("agent list of {id:?}: {e}")))?;
-    let mut agents: Vec<String> = agents.into_iter().flatten().collect();
-    agents.sort();
-    // TOTAL sums as a float so an overflowing column cannot fail the query;
-    // counts and token sums are whole numbers well inside f64's exact range.
-    let whole = |f: f64| f as u64;
-    Ok(SessionSummary {
-        first: time(&first)?,
-        last: time(&last)?,
-        entries: u64::try_from(entries).unwrap_or(0),
-        agents,
-        model_calls: whole(sums[0]),
-        tool_calls: whole(sums[1]),
-        input_tokens: whole(sums[2]),
-        output_tokens: whole(sums[3]),
-        errors: whole(sums[4]),
-        ..SessionSummary::new(id, kind, DateTime::<Utc>::MIN_UTC)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::entry::EntryStatus;
-    use crate::storage::test_support::{at, bare_entry, full_entry};
     use crate::storage::{JsonlStorage, SqliteStorage, Storage};
+    use crate::test_entries::{at, bare_entry, full_entry};
 
     /// Three sessions and one session-less trace, interleaved in time.
     fn dataset() -> Vec<ProtocolEntry> {
@@ -441,9 +391,7 @@ mod tests {
     fn sqlite_sessions_use_the_time_and_session_indexes() {
         let dir = tempfile::tempdir().unwrap();
         let [db, _] = both(&dir, &dataset());
-        let Backend::Sqlite(conn) = db.backend() else {
-            panic!("not SQLite");
-        };
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
         let plan = |sql: &str| -> String {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             stmt.query_map(["x"], |r| r.get::<_, String>(3))

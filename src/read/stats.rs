@@ -1,17 +1,16 @@
 //! Latency, failure and token figures per agent, model or tool.
 
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value;
-use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::entry::{EntryStatus, EventType, ProtocolEntry};
+use super::conditions::{Conditions, TimeWindow};
+use super::reader::ProtocolReader;
+use super::scan::Scan;
+use crate::entry::{EventType, ProtocolEntry};
 use crate::error::Result;
-use crate::query::{scan_jsonl, Backend, ProtocolReader};
-use crate::storage::sqlite_error;
 
 /// What [`ProtocolReader::stats`] groups by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -41,34 +40,49 @@ impl StatsBy {
 ///
 /// ```
 /// use chrono::{TimeDelta, Utc};
-/// use reagentic_protocol::{StatsBy, StatsFilter};
+/// use reagentic_protocol::read::{StatsBy, StatsFilter};
 ///
 /// let tools_today = StatsFilter::new(StatsBy::Tool).with_since(Utc::now() - TimeDelta::days(1));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatsFilter {
     by: StatsBy,
-    since: Option<DateTime<Utc>>,
+    window: TimeWindow,
 }
 
 impl StatsFilter {
     /// Measures every entry, grouped `by`.
     ///
     /// ```
-    /// let filter = reagentic_protocol::StatsFilter::new(reagentic_protocol::StatsBy::Model);
+    /// use reagentic_protocol::read::{StatsBy, StatsFilter};
+    /// let filter = StatsFilter::new(StatsBy::Model);
     /// ```
     pub fn new(by: StatsBy) -> Self {
-        StatsFilter { by, since: None }
+        StatsFilter {
+            by,
+            window: TimeWindow::default(),
+        }
     }
 
     /// Measures only entries at or after `since`.
     ///
     /// ```
-    /// use reagentic_protocol::{StatsBy, StatsFilter};
+    /// use reagentic_protocol::read::{StatsBy, StatsFilter};
     /// let filter = StatsFilter::new(StatsBy::Agent).with_since(chrono::Utc::now());
     /// ```
     pub fn with_since(mut self, since: DateTime<Utc>) -> Self {
-        self.since = Some(since);
+        self.window.set_since(since);
+        self
+    }
+
+    /// Measures only entries before `until`.
+    ///
+    /// ```
+    /// use reagentic_protocol::read::{StatsBy, StatsFilter};
+    /// let filter = StatsFilter::new(StatsBy::Agent).with_until(chrono::Utc::now());
+    /// ```
+    pub fn with_until(mut self, until: DateTime<Utc>) -> Self {
+        self.window.set_until(until);
         self
     }
 }
@@ -116,8 +130,12 @@ impl ProtocolReader {
     /// Count, failures, p50/p95/max duration and tokens per agent, model or
     /// tool, busiest first.
     ///
+    /// Reads only the end entries it measures (through the event-type index
+    /// in SQLite), without their content.
+    ///
     /// ```no_run
-    /// use reagentic_protocol::{ProtocolReader, StatsBy, StatsFilter};
+    /// use reagentic_protocol::read::{StatsBy, StatsFilter};
+    /// use reagentic_protocol::ProtocolReader;
     /// # fn main() -> reagentic_protocol::Result<()> {
     /// for tool in ProtocolReader::open("protocol.db")?.stats(&StatsFilter::new(StatsBy::Tool))? {
     ///     println!("{}: p95 {:?} ms", tool.name, tool.p95_ms);
@@ -125,49 +143,22 @@ impl ProtocolReader {
     /// # Ok(()) }
     /// ```
     pub fn stats(&self, filter: &StatsFilter) -> Result<Vec<GroupStats>> {
-        let mut groups = Groups::default();
-        self.recording_skips(|skips| match self.backend() {
-            Backend::Sqlite(conn) => sqlite_rows(conn, self.path(), filter, &mut groups),
-            Backend::Jsonl { max_line_bytes } => {
-                let mut seen = HashSet::new();
-                scan_jsonl(self.path(), *max_line_bytes, skips, |_, entry| {
-                    let in_window = filter.since.is_none_or(|t| entry.timestamp >= t);
-                    if in_window && seen.insert(entry.entry_id.clone()) {
-                        groups.add(filter.by, &Measured::of(&entry));
-                    }
-                })
-            }
-        })?;
-        Ok(groups.finish())
-    }
-}
-
-/// The few fields of an end entry that stats need.
-struct Measured<'a> {
-    event_type: EventType,
-    agent: Option<&'a str>,
-    name: &'a str,
-    model: Option<&'a str>,
-    tool: Option<&'a str>,
-    duration_ms: Option<f64>,
-    failed: bool,
-    input_tokens: u64,
-    output_tokens: u64,
-}
-
-impl<'a> Measured<'a> {
-    fn of(entry: &'a ProtocolEntry) -> Self {
-        Measured {
-            event_type: entry.event_type,
-            agent: entry.agent_name.as_deref(),
-            name: &entry.name,
-            model: entry.model.as_deref(),
-            tool: entry.tool_name.as_deref(),
-            duration_ms: entry.duration_ms,
-            failed: entry.is_error(),
-            input_tokens: entry.input_tokens.unwrap_or(0),
-            output_tokens: entry.output_tokens.unwrap_or(0),
+        let mut measured = Conditions {
+            window: filter.window,
+            ..Conditions::default()
+        };
+        measured.event_types.insert(filter.by.measured());
+        if filter.by == StatsBy::Agent {
+            // An agent's tokens are spent by its model calls.
+            measured.event_types.insert(EventType::LlmEnd);
         }
+        let mut groups = Groups::default();
+        let skips = self.scan(Scan::new(&measured).without_content(), |record| {
+            groups.add(filter.by, &record.entry);
+            ControlFlow::Continue(())
+        })?;
+        self.report(skips);
+        Ok(groups.finish())
     }
 }
 
@@ -184,7 +175,7 @@ struct Group {
 struct Groups(HashMap<String, Group>);
 
 impl Groups {
-    fn add(&mut self, by: StatsBy, m: &Measured<'_>) {
+    fn add(&mut self, by: StatsBy, m: &ProtocolEntry) {
         let measured = m.event_type == by.measured();
         // An agent's tokens are spent by its model calls.
         let agent_tokens = by == StatsBy::Agent && m.event_type == EventType::LlmEnd;
@@ -192,15 +183,15 @@ impl Groups {
             return;
         }
         let key = match by {
-            StatsBy::Agent if measured => m.agent.unwrap_or(m.name),
-            StatsBy::Agent => m.agent.unwrap_or("(none)"),
-            StatsBy::Model => m.model.unwrap_or("(none)"),
-            StatsBy::Tool => m.tool.unwrap_or(m.name),
+            StatsBy::Agent if measured => m.agent_name.as_deref().unwrap_or(&m.name),
+            StatsBy::Agent => m.agent_name.as_deref().unwrap_or("(none)"),
+            StatsBy::Model => m.model.as_deref().unwrap_or("(none)"),
+            StatsBy::Tool => m.tool_name.as_deref().unwrap_or(&m.name),
         };
         let group = self.0.entry(key.to_owned()).or_default();
         if measured {
             group.count += 1;
-            group.errors += u64::from(m.failed);
+            group.errors += u64::from(m.is_error());
             group
                 .durations
                 .extend(m.duration_ms.filter(|d| d.is_finite()));
@@ -211,8 +202,8 @@ impl Groups {
             measured
         };
         if takes_tokens {
-            group.input_tokens += m.input_tokens;
-            group.output_tokens += m.output_tokens;
+            group.input_tokens += m.input_tokens.unwrap_or(0);
+            group.output_tokens += m.output_tokens.unwrap_or(0);
         }
     }
 
@@ -248,68 +239,6 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     }
     let rank = (p * sorted.len() as f64).ceil() as usize;
     sorted.get(rank.saturating_sub(1)).copied()
-}
-
-/// Streams just the columns stats need, through the event-type index; no
-/// content is decoded.
-fn sqlite_rows(
-    conn: &Connection,
-    path: &Path,
-    filter: &StatsFilter,
-    groups: &mut Groups,
-) -> Result<()> {
-    let on = |e| sqlite_error(path, e);
-    let mut types = vec![filter.by.measured()];
-    if filter.by == StatsBy::Agent {
-        types.push(EventType::LlmEnd);
-    }
-    let marks = vec!["?"; types.len()].join(", ");
-    let mut params: Vec<Value> = types
-        .iter()
-        .map(|t| Value::Text(t.as_str().to_owned()))
-        .collect();
-    let mut sql = format!(
-        "SELECT event_type, agent_name, name, model, tool_name, duration_ms,
-                status = ? OR error IS NOT NULL, input_tokens, output_tokens
-         FROM protocol_entries WHERE event_type IN ({marks})"
-    );
-    params.insert(0, Value::Text(EntryStatus::Error.as_str().to_owned()));
-    if let Some(since) = filter.since {
-        sql.push_str(" AND timestamp >= ?");
-        params.push(Value::Text(crate::entry::format_timestamp(&since)));
-    }
-    let mut stmt = conn.prepare_cached(&sql).map_err(on)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(on)?;
-    while let Some(row) = rows.next().map_err(on)? {
-        let event_type: String = row.get(0).map_err(on)?;
-        // A row another tool wrote with an unknown type is not one we measure.
-        let Ok(event_type) = event_type.parse::<EventType>() else {
-            continue;
-        };
-        let agent: Option<String> = row.get(1).map_err(on)?;
-        let name: String = row.get(2).map_err(on)?;
-        let model: Option<String> = row.get(3).map_err(on)?;
-        let tool: Option<String> = row.get(4).map_err(on)?;
-        let tokens = |i| {
-            row.get::<_, Option<i64>>(i)
-                .map(|n| n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
-        };
-        groups.add(
-            filter.by,
-            &Measured {
-                event_type,
-                agent: agent.as_deref(),
-                name: &name,
-                model: model.as_deref(),
-                tool: tool.as_deref(),
-                duration_ms: row.get(5).map_err(on)?,
-                failed: row.get(6).map_err(on)?,
-                input_tokens: tokens(7).map_err(on)?,
-                output_tokens: tokens(8).map_err(on)?,
-            },
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

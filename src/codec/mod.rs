@@ -1,0 +1,8 @@
+//! The protocol format in code: one table of its fields ([`columns`]) and,
+//! derived from it, a codec per storage form — SQLite rows ([`sqlite`]) and
+//! JSON Lines lines ([`jsonl`]), each encoding and decoding in one place —
+//! shared by the writers (`storage`) and the readers (`read`).
+
+pub(crate) mod columns;
+pub(crate) mod jsonl;
+pub(crate) mod sqlite;

@@ -1,0 +1,216 @@
+//! Reading a protocol in the order it was written, in batches, from any
+//! point: for following a file that is being written, and for copying one.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use super::conditions::Conditions;
+use super::reader::ProtocolReader;
+use super::scan::Scan;
+use crate::entry::ProtocolEntry;
+use crate::error::Result;
+
+/// Where [`ProtocolReader::read_from`] goes on: a SQLite rowid or a JSON
+/// Lines byte offset (always at the start of a line), plus, for JSON Lines,
+/// the ids already returned so an entry written twice is returned once.
+///
+/// ```no_run
+/// use reagentic_protocol::{read::ReadPosition, ProtocolReader};
+/// # fn main() -> reagentic_protocol::Result<()> {
+/// let reader = ProtocolReader::open("protocol.jsonl")?;
+/// let mut position = ReadPosition::start();
+/// loop {
+///     let batch = reader.read_from(&mut position, 10_000)?;
+///     if batch.is_empty() {
+///         break;
+///     }
+///     // … each entry once, in the order written …
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct ReadPosition {
+    offset: u64,
+    line: u64,
+    seen: HashSet<String>,
+}
+
+impl std::fmt::Debug for ReadPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadPosition")
+            .field("offset", &self.offset)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadPosition {
+    /// The beginning of the file.
+    ///
+    /// ```
+    /// assert_eq!(reagentic_protocol::read::ReadPosition::start().offset(), 0);
+    /// ```
+    pub fn start() -> Self {
+        Self::default()
+    }
+
+    /// How far reading has come: the last rowid read (SQLite) or the bytes
+    /// read (JSON Lines). Compare with [`ProtocolReader::end_position`] for
+    /// progress.
+    ///
+    /// ```
+    /// let position = reagentic_protocol::read::ReadPosition::start();
+    /// assert_eq!(position.offset(), 0);
+    /// ```
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Just after SQLite row `rowid`.
+    pub(crate) fn after_row(rowid: u64) -> Self {
+        ReadPosition {
+            offset: rowid,
+            ..Self::default()
+        }
+    }
+
+    /// Moves past SQLite row `rowid`.
+    pub(crate) fn advance_to_row(&mut self, rowid: u64) {
+        self.offset = rowid;
+    }
+
+    /// Moves past one JSON Lines line of `bytes` bytes.
+    pub(crate) fn advance_line(&mut self, bytes: u64) {
+        self.offset += bytes;
+        self.line += 1;
+    }
+
+    /// The number of the last JSON Lines line moved past (1-based).
+    pub(crate) fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The JSON Lines entry ids returned so far.
+    pub(crate) fn seen_mut(&mut self) -> &mut HashSet<String> {
+        &mut self.seen
+    }
+}
+
+impl ProtocolReader {
+    /// The position after the last entry written so far: reading from it
+    /// returns only entries written later. A JSON Lines line still being
+    /// written is after this position. (JSON Lines ids are remembered from
+    /// where reading starts, so from here a later copy of an entry written
+    /// before this position is returned once more; from
+    /// [`ReadPosition::start`] every id is returned once.)
+    ///
+    /// ```no_run
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let reader = reagentic_protocol::ProtocolReader::open("protocol.db")?;
+    /// let mut position = reader.end_position()?;
+    /// let new_entries = reader.read_from(&mut position, 100)?; // written since
+    /// # Ok(()) }
+    /// ```
+    pub fn end_position(&self) -> Result<ReadPosition> {
+        self.source().end_position()
+    }
+
+    /// Up to `max_entries` entries after `position`, in the order they were
+    /// written, moving `position` past them. Empty when there is nothing new.
+    /// Unreadable records are skipped and reported by
+    /// [`skipped_lines`](Self::skipped_lines); a JSON Lines line without its
+    /// newline yet is left for a later call, as its writer may still be at it.
+    ///
+    /// ```no_run
+    /// use reagentic_protocol::{read::ReadPosition, ProtocolReader};
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let reader = ProtocolReader::open("protocol.db")?;
+    /// let mut position = ReadPosition::start();
+    /// let first_thousand = reader.read_from(&mut position, 1_000)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn read_from(
+        &self,
+        position: &mut ReadPosition,
+        max_entries: usize,
+    ) -> Result<Vec<ProtocolEntry>> {
+        let everything = Conditions::default();
+        let mut scan = Scan::new(&everything).limited(Some(max_entries));
+        scan.resume = Some(position);
+        let mut entries = Vec::new();
+        let skips = self.scan(scan, |record| {
+            entries.push(record.entry);
+            ControlFlow::Continue(())
+        })?;
+        self.report(skips);
+        Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::storage::{JsonlStorage, SqliteStorage, Storage};
+    use crate::test_entries::{bare_entry, full_entry};
+
+    #[test]
+    fn sqlite_reads_continue_after_the_last_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.db");
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage
+            .write_batch(&[full_entry(1), full_entry(2)])
+            .unwrap();
+        let reader = ProtocolReader::open(&path).unwrap();
+        let mut end = reader.end_position().unwrap();
+        assert!(reader.read_from(&mut end, 10).unwrap().is_empty());
+        storage.write_batch(&[full_entry(3)]).unwrap();
+        assert_eq!(reader.read_from(&mut end, 10).unwrap(), vec![full_entry(3)]);
+        let mut start = ReadPosition::start();
+        assert_eq!(
+            reader.read_from(&mut start, 2).unwrap(),
+            vec![full_entry(1), full_entry(2)]
+        );
+        assert_eq!(
+            reader.read_from(&mut start, 2).unwrap(),
+            vec![full_entry(3)]
+        );
+    }
+
+    #[test]
+    fn a_jsonl_line_being_written_is_read_once_it_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut storage = JsonlStorage::open(&path).unwrap();
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        let reader = ProtocolReader::open(&path).unwrap();
+        let mut position = reader.end_position().unwrap();
+        let line = bare_entry(2).to_json_line().unwrap();
+        let (head, tail) = line.split_at(20);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(head.as_bytes()).unwrap();
+        assert!(reader.read_from(&mut position, 10).unwrap().is_empty());
+        assert_eq!(reader.end_position().unwrap().offset(), position.offset());
+        writeln!(file, "{tail}").unwrap();
+        writeln!(file, "garbage").unwrap();
+        writeln!(file, "{line}").unwrap();
+        assert_eq!(
+            reader.read_from(&mut position, 10).unwrap(),
+            vec![bare_entry(2)]
+        );
+        let skipped = reader.skipped_lines();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].line_number, 3, "{skipped:?}");
+        // A file cut shorter than what was read is read again from the start.
+        std::fs::write(&path, full_entry(5).to_json_line().unwrap() + "\n").unwrap();
+        assert_eq!(
+            reader.read_from(&mut position, 10).unwrap(),
+            vec![full_entry(5)]
+        );
+    }
+}

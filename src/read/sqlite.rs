@@ -1,0 +1,169 @@
+//! Reading a SQLite protocol: every scan is one SELECT, built from the scan's
+//! conditions and answered from the file's indexes.
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+
+use super::follow::ReadPosition;
+use super::reader::{ProtocolFormat, ProtocolMeta};
+use super::scan::{Order, Record, Scan, Skips, Source};
+use crate::codec::columns::COLUMNS;
+use crate::codec::sqlite::{
+    column_names, decode_row, read_meta_number, select_list, sqlite_error, sqlite_open_error,
+    verify_protocol_schema, ENTRIES,
+};
+use crate::entry::SCHEMA_VERSION;
+use crate::error::Result;
+
+/// A SQLite protocol opened read-only.
+#[derive(Debug)]
+pub(crate) struct SqliteSource {
+    path: PathBuf,
+    conn: Connection,
+    /// The entry columns the file has. A schema-1 file lacks the newer ones
+    /// (they read as NULL) until a writer migrates it, which may happen while
+    /// this reader is open: then they are looked up again.
+    present: RefCell<Vec<String>>,
+}
+
+impl SqliteSource {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        // Read-only, no URI parsing, no create. WAL mode lets this connection
+        // read the last committed state while another process writes.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlite_open_error(path, e))?;
+        let present = verify_protocol_schema(&conn, path)?;
+        Ok(SqliteSource {
+            path: path.to_path_buf(),
+            conn,
+            present: RefCell::new(present),
+        })
+    }
+
+    /// The select list of a scan, after looking again for columns a writer
+    /// may have added since the last scan.
+    fn select_list(&self, scan: &Scan<'_>) -> Result<String> {
+        let mut present = self.present.borrow_mut();
+        if present.len() < COLUMNS.len() {
+            *present = column_names(&self.conn, &self.path, ENTRIES)?;
+        }
+        Ok(select_list(&present, scan.selection))
+    }
+
+    /// The statement and parameters of `scan`.
+    pub(super) fn statement(&self, scan: &Scan<'_>) -> Result<(String, Vec<Value>)> {
+        let mut sql = format!("SELECT rowid, {} FROM {ENTRIES}", self.select_list(scan)?);
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        scan.conditions.push_sql(&mut conditions, &mut params);
+        if let Some(position) = &scan.resume {
+            conditions.push("rowid > ?".into());
+            params.push(Value::Integer(
+                i64::try_from(position.offset()).unwrap_or(i64::MAX),
+            ));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(match scan.order {
+            Order::Written => " ORDER BY rowid",
+            Order::Oldest => " ORDER BY timestamp ASC, entry_id ASC",
+            Order::Newest => " ORDER BY timestamp DESC, entry_id DESC",
+        });
+        if let Some(limit) = scan.limit {
+            sql.push_str(" LIMIT ?");
+            params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        }
+        Ok((sql, params))
+    }
+}
+
+impl Source for SqliteSource {
+    fn format(&self) -> ProtocolFormat {
+        ProtocolFormat::Sqlite
+    }
+
+    fn scan(
+        &self,
+        mut scan: Scan<'_>,
+        visit: &mut dyn FnMut(Record) -> ControlFlow<()>,
+    ) -> Result<Skips> {
+        let on = |e| sqlite_error(&self.path, e);
+        let (sql, params) = self.statement(&scan)?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(on)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(on)?;
+        let mut skips = Skips::default();
+        while let Some(row) = rows.next().map_err(on)? {
+            let rowid = u64::try_from(row.get::<_, i64>(0).map_err(on)?).unwrap_or(0);
+            // Past an undecodable row too, so following never reads it again.
+            if let Some(position) = scan.resume.as_deref_mut() {
+                position.advance_to_row(rowid);
+            }
+            match decode_row(row, 1) {
+                Ok(entry) => {
+                    let record = Record {
+                        position: rowid,
+                        entry,
+                    };
+                    if visit(record).is_break() {
+                        break;
+                    }
+                }
+                Err(reason) => skips.push(rowid, reason),
+            }
+        }
+        Ok(skips)
+    }
+
+    fn meta(&self) -> Result<ProtocolMeta> {
+        Ok(ProtocolMeta {
+            schema_version: read_meta_number(&self.conn, &self.path, "schema_version")?
+                .unwrap_or(SCHEMA_VERSION),
+            dropped_entries: read_meta_number(&self.conn, &self.path, "dropped_entries")?
+                .unwrap_or(0),
+        })
+    }
+
+    fn end_position(&self) -> Result<ReadPosition> {
+        let max: Option<i64> = self
+            .conn
+            .query_row(&format!("SELECT max(rowid) FROM {ENTRIES}"), [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        Ok(ReadPosition::after_row(
+            max.and_then(|m| u64::try_from(m).ok()).unwrap_or(0),
+        ))
+    }
+
+    fn reads_newest_first_cheaply(&self) -> bool {
+        true
+    }
+
+    fn integrity_problems(&self) -> Result<Vec<String>> {
+        let on = |e| sqlite_error(&self.path, e);
+        let mut stmt = self.conn.prepare("PRAGMA quick_check").map_err(on)?;
+        let found = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(on)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(on)?;
+        Ok(found.into_iter().filter(|line| line != "ok").collect())
+    }
+}
+
+#[cfg(test)]
+impl SqliteSource {
+    /// The connection, for tests that look at query plans.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
