@@ -1,6 +1,7 @@
 //! The crate's error type.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything that can go wrong while opening, writing or reading a protocol.
@@ -68,9 +69,43 @@ pub enum ProtocolError {
     #[error("invalid protocol entry: {0}")]
     Json(#[from] serde_json::Error),
     /// The storage failed while the pipeline was running; the writer keeps the
-    /// entries and retries, so this clears once the fault does.
-    #[error("protocol storage failed: {0}")]
-    Storage(String),
+    /// entries and retries, so this clears once the fault does. `source` is
+    /// the storage's own error (a [`Sqlite`](Self::Sqlite) error with
+    /// SQLite's code, an [`Io`](Self::Io) error with the operating system's
+    /// kind, …), shared by every flush that waited on the failed write.
+    ///
+    /// ```no_run
+    /// use reagentic_protocol::ProtocolError;
+    /// # fn flushed(result: Result<(), ProtocolError>) {
+    /// if let Err(ProtocolError::Storage { source }) = &result {
+    ///     if let ProtocolError::Io { source: io, .. } = &**source {
+    ///         if io.kind() == std::io::ErrorKind::StorageFull {
+    ///             eprintln!("the disk is full; entries are kept and retried");
+    ///         }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[error("protocol storage failed: {source}")]
+    Storage {
+        /// What the storage reported.
+        #[source]
+        source: Arc<ProtocolError>,
+    },
+    /// A storage's `write_batch`, `record_dropped` or `close` panicked. The
+    /// writer thread survives: the entries are kept and retried as after any
+    /// other storage failure.
+    #[error("the protocol storage panicked: {message}")]
+    StoragePanicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// The storage was closed and takes no more writes.
+    #[error("protocol storage {path} is closed; it accepts no more writes")]
+    Closed {
+        /// The storage's file (or description).
+        path: PathBuf,
+    },
     /// A flush, shutdown or enqueue did not finish within its bound.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
@@ -80,7 +115,7 @@ pub enum ProtocolError {
     /// A builder was given settings that cannot work together.
     #[error("invalid protocol configuration: {0}")]
     InvalidConfig(String),
-    /// The writer thread could not be started or is gone.
+    /// A pipeline or reader thread could not be started or is gone.
     #[error("protocol writer thread: {0}")]
     Worker(String),
     /// The one-call installer could not set the global `tracing` subscriber
@@ -98,6 +133,24 @@ pub enum ProtocolError {
 
 /// Shorthand for results whose error is [`ProtocolError`].
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
+
+impl ProtocolError {
+    /// The error at the bottom of a chain of [`Storage`](Self::Storage)
+    /// wrappers: what the storage itself reported.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use reagentic_protocol::ProtocolError;
+    /// let wrapped = ProtocolError::Storage { source: Arc::new(ProtocolError::AlreadyShutdown) };
+    /// assert!(matches!(wrapped.root(), ProtocolError::AlreadyShutdown));
+    /// ```
+    pub fn root(&self) -> &ProtocolError {
+        match self {
+            ProtocolError::Storage { source } => source.root(),
+            other => other,
+        }
+    }
+}
 
 impl From<ProtocolError> for opentelemetry_sdk::error::OTelSdkError {
     fn from(err: ProtocolError) -> Self {

@@ -20,7 +20,7 @@ use crate::extract::Extractor;
 use crate::storage::Storage;
 
 /// The reply to a flush or shutdown: `Err` carries the storage error's text.
-pub(crate) type Reply = Sender<std::result::Result<(), String>>;
+pub(crate) type Reply = Sender<std::result::Result<(), Arc<ProtocolError>>>;
 
 /// What travels from producers to the extraction thread, in order.
 pub(crate) enum Message {
@@ -198,7 +198,7 @@ impl Core {
         }
         match answer.recv_deadline(deadline) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(storage_error)) => Err(ProtocolError::Storage(storage_error)),
+            Ok(Err(source)) => Err(ProtocolError::Storage { source }),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 Err(ProtocolError::Timeout(timeout))
             }
@@ -237,7 +237,7 @@ impl Core {
         }
         let result = match answer.recv_deadline(deadline) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(storage_error)) => Err(ProtocolError::Storage(storage_error)),
+            Ok(Err(source)) => Err(ProtocolError::Storage { source }),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 return Err(ProtocolError::Timeout(timeout))
             }

@@ -34,7 +34,7 @@ pub(crate) struct Writer {
     /// Flush requests whose entries are all in `pending` or already committed.
     waiters: Vec<Reply>,
     /// The storage error of the current fault, if the last write failed.
-    failing: Option<String>,
+    failing: Option<Arc<ProtocolError>>,
     retry_at: Instant,
     retry_delay: Duration,
     dropped_recorded: u64,
@@ -172,7 +172,7 @@ impl Writer {
                             "protocol storage failed; entries are kept and retried"
                         );
                     }
-                    self.failing = Some(err.to_string());
+                    self.failing = Some(Arc::new(err));
                     self.retry_at = Instant::now() + self.retry_delay;
                     self.retry_delay = (self.retry_delay * 2).min(MAX_RETRY_DELAY);
                 }
@@ -208,7 +208,11 @@ impl Writer {
         let answer = match (&self.failing, self.pending.is_empty()) {
             (_, true) => Ok(()),
             (Some(error), false) => Err(error.clone()),
-            (None, false) => Err("entries are still waiting to be written".to_owned()),
+            // Not reached: with waiters the commit is urgent, so entries
+            // still pending mean it failed. Never answer "written" for them.
+            (None, false) => Err(Arc::new(ProtocolError::Worker(
+                "entries are still waiting to be written".to_owned(),
+            ))),
         };
         for waiter in self.waiters.drain(..) {
             // A waiter that gave up (timed out) has dropped its receiver.
@@ -240,7 +244,7 @@ impl Writer {
         };
         let storage = &mut self.storage;
         if let Err(err) = guarded(|| storage.close()) {
-            result = result.and(Err(err.to_string()));
+            result = result.and(Err(Arc::new(err)));
         }
         let _ = reply.send(result);
     }
@@ -267,8 +271,6 @@ fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T> {
             .map(|text| (*text).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_owned());
-        Err(ProtocolError::Storage(format!(
-            "the storage panicked: {reason}"
-        )))
+        Err(ProtocolError::StoragePanicked { message: reason })
     })
 }

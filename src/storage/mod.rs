@@ -111,8 +111,7 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// The error for a write to a storage that was already closed.
 fn closed_error(path: &Path) -> ProtocolError {
-    ProtocolError::Storage(format!(
-        "protocol storage {} is closed; it accepts no more writes",
-        path.display()
-    ))
+    ProtocolError::Closed {
+        path: path.to_path_buf(),
+    }
 }
