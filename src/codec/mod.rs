@@ -4,5 +4,7 @@
 //! shared by the writers (`storage`) and the readers (`read`).
 
 pub(crate) mod columns;
+#[cfg(test)]
+mod format_document;
 pub(crate) mod jsonl;
 pub(crate) mod sqlite;

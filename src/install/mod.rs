@@ -45,6 +45,7 @@ use tracing_subscriber::Layer;
 
 pub use guard::ProtocolGuard;
 #[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{OtlpExport, OtlpProtocol};
 
 use crate::config::ProtocolConfig;
@@ -150,6 +151,7 @@ impl ProtocolInstallBuilder {
     /// costs the spans the batch queue cannot hold, while the protocol keeps
     /// recording. Export errors go to OpenTelemetry's internal logs.
     #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
     pub fn with_otlp(self) -> Self {
         self.with_otlp_export(OtlpExport::from_env())
     }
@@ -157,6 +159,7 @@ impl ProtocolInstallBuilder {
     /// [`with_otlp`](Self::with_otlp) with settings that override the
     /// environment.
     #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
     pub fn with_otlp_export(mut self, export: OtlpExport) -> Self {
         self.otlp = Some(export);
         self

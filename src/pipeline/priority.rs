@@ -8,7 +8,7 @@
 /// with a nice value 10 above the application's, so when both want a core
 /// the application's threads win and recording does not slow the agent; the
 /// pipeline catches up whenever the application waits (on a model, a tool, or
-/// on a full queue, where [`QueueFullPolicy`](crate::QueueFullPolicy) applies).
+/// on a full queue, where [`QueueFullPolicy`](crate::pipeline::QueueFullPolicy) applies).
 /// On a machine kept busy for seconds by other work, that can mean the queue
 /// fills and entries are dropped (counted and warned about); choose
 /// [`Normal`](Self::Normal) there.

@@ -145,7 +145,7 @@ macro_rules! pipeline_options {
             }
 
             /// Sets how the pipeline's threads compete with the application's
-            /// for the CPU (default: [`ThreadPriority::Background`](crate::ThreadPriority::Background)).
+            /// for the CPU (default: [`ThreadPriority::Background`](crate::pipeline::ThreadPriority::Background)).
             pub fn with_thread_priority(
                 mut self,
                 priority: $crate::pipeline::ThreadPriority,

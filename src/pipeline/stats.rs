@@ -42,7 +42,7 @@ pub struct ProtocolStats {
     /// Span starts, span ends and exported batches handed to the writer.
     pub enqueued: u64,
     /// Entries dropped because the queue stayed full past the wait bound (or at
-    /// once, with [`QueueFullPolicy::Drop`](crate::QueueFullPolicy::Drop)).
+    /// once, with [`QueueFullPolicy::Drop`](crate::pipeline::QueueFullPolicy::Drop)).
     /// The writer records this total in the protocol (`dropped_entries`).
     pub dropped_queue_full: u64,
     /// Entries that arrived after shutdown: counted, not written.
