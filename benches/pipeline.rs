@@ -33,9 +33,10 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
+use reagentic_protocol::unstable::{insert_rows, Extractor};
 use reagentic_protocol::{
-    Extractor, JsonlStorage, ProtocolConfig, ProtocolEntry, ProtocolHandle, ProtocolProcessor,
-    SqliteStorage, Storage,
+    JsonlStorage, ProtocolConfig, ProtocolEntry, ProtocolHandle, ProtocolProcessor, SqliteStorage,
+    Storage,
 };
 use serde_json::{json, Value};
 use tracing::field::Empty;
@@ -310,7 +311,7 @@ impl SpanExporter for JsonLinesExporter {
 /// ran with.
 #[derive(Debug)]
 struct SeedDesignProcessor {
-    state: Mutex<(Extractor, rusqlite::Connection, String, Vec<ProtocolEntry>)>,
+    state: Mutex<(Extractor, rusqlite::Connection, Vec<ProtocolEntry>)>,
 }
 
 /// The SQLite settings a seed-design run uses.
@@ -338,12 +339,10 @@ impl SeedDesignProcessor {
             SeedJournal::Wal => "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         };
         conn.execute_batch(pragmas).expect("seed pragmas");
-        let sql = insert_sql(&conn);
         Self {
             state: Mutex::new((
                 Extractor::new(&ProtocolConfig::default()).expect("extractor"),
                 conn,
-                sql,
                 Vec::new(),
             )),
         }
@@ -353,7 +352,7 @@ impl SeedDesignProcessor {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        let (extractor, conn, sql, entries) = &mut *state;
+        let (extractor, conn, entries) = &mut *state;
         if start {
             extractor.on_start(span, entries);
         } else {
@@ -361,7 +360,7 @@ impl SeedDesignProcessor {
         }
         for entry in entries.drain(..) {
             let tx = conn.transaction().expect("seed begin");
-            insert_entry(&mut tx.prepare_cached(sql).expect("prepare"), &entry);
+            insert_rows(&tx, std::slice::from_ref(&entry)).expect("seed insert");
             tx.commit().expect("seed commit");
         }
     }
@@ -625,16 +624,10 @@ fn scenario_storage_limit(run: &Run, checkpoints: bool) -> Value {
         conn.execute_batch("PRAGMA wal_autocheckpoint=0;")
             .expect("pragma");
     }
-    let sql = insert_sql(&conn);
     let started = Instant::now();
     for chunk in entries.chunks(4_096) {
         let tx = conn.transaction().expect("begin");
-        {
-            let mut insert = tx.prepare_cached(&sql).expect("prepare");
-            for entry in chunk {
-                insert_entry(&mut insert, entry);
-            }
-        }
+        insert_rows(&tx, chunk).expect("insert");
         tx.commit().expect("commit");
     }
     storage_limit_result(run, started.elapsed(), sqlite_rows(&path))
@@ -685,64 +678,6 @@ fn scenario_jsonl_storage_limit(run: &Run) -> Value {
     }
     storage.close().expect("close");
     storage_limit_result(run, started.elapsed(), jsonl_lines(&path))
-}
-
-/// One INSERT of every column the table has, in the table's order (which is
-/// the entry's field order, the format's contract).
-fn insert_sql(conn: &rusqlite::Connection) -> String {
-    let columns: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('protocol_entries')")
-        .and_then(|mut names| names.query_map([], |row| row.get(0))?.collect())
-        .expect("column names");
-    format!(
-        "INSERT INTO protocol_entries ({}) VALUES ({})",
-        columns.join(", "),
-        vec!["?"; columns.len()].join(", ")
-    )
-}
-
-fn insert_entry(insert: &mut rusqlite::CachedStatement<'_>, e: &ProtocolEntry) {
-    let json_text = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
-    insert
-        .execute(rusqlite::params![
-            e.schema,
-            e.entry_id,
-            reagentic_protocol::format_timestamp(&e.timestamp),
-            e.event_type.as_str(),
-            e.trace_id,
-            e.span_id,
-            e.parent_span_id,
-            e.session_id,
-            e.service_name,
-            e.agent_name,
-            e.name,
-            e.model,
-            e.provider,
-            e.tool_name,
-            e.tool_call_id,
-            json_text(&e.input),
-            json_text(&e.output),
-            e.input_tokens.map(|t| t as i64),
-            e.output_tokens.map(|t| t as i64),
-            e.duration_ms,
-            e.status.as_str(),
-            e.error
-                .as_ref()
-                .map(|x| serde_json::to_string(x).unwrap_or_default()),
-            e.attributes
-                .as_ref()
-                .map(|a| serde_json::to_string(a).unwrap_or_default()),
-            e.operation,
-            e.cache_read_input_tokens.map(|t| t as i64),
-            e.cache_creation_input_tokens.map(|t| t as i64),
-            e.reasoning_tokens.map(|t| t as i64),
-            e.finish_reasons
-                .as_ref()
-                .map(|r| serde_json::to_string(r).unwrap_or_default()),
-            e.cost_usd,
-            e.time_to_first_chunk_ms,
-        ])
-        .expect("insert");
 }
 
 enum OursStorage {
@@ -922,7 +857,7 @@ fn session_entries(s: u64, t0: chrono::DateTime<chrono::Utc>) -> Vec<ProtocolEnt
             let value = json!({
                 "schema": reagentic_protocol::SCHEMA_VERSION,
                 "entry_id": ProtocolEntry::make_id(&trace_id, &span_id, suffix),
-                "timestamp": reagentic_protocol::format_timestamp(&at),
+                "timestamp": reagentic_protocol::entry::format_timestamp(&at),
                 "event_type": event,
                 "trace_id": trace_id,
                 "span_id": span_id,
@@ -986,7 +921,8 @@ fn median_ms(mut run: impl FnMut()) -> f64 {
 /// `sessions`, `show`, `query --session` and `convert` do, through the
 /// library calls they stand on.
 fn scenario_read(run: &Run) -> Value {
-    use reagentic_protocol::{EntryFilter, ProtocolReader, ReadPosition, SessionFilter};
+    use reagentic_protocol::read::{ReadPosition, SessionFilter};
+    use reagentic_protocol::{EntryFilter, ProtocolReader};
     let path = run.dir.join("read.db");
     let t0 = chrono::Utc::now() - chrono::TimeDelta::days(30);
     let sessions = (run.spans / 36).max(1);
@@ -1021,7 +957,7 @@ fn scenario_read(run: &Run) -> Value {
         let found = reader
             .query(&EntryFilter::default().with_session(one.as_str()))
             .expect("query");
-        assert!(!reagentic_protocol::run_tree(found).is_empty());
+        assert!(!reagentic_protocol::read::run_tree(found).is_empty());
     });
     // convert: SQLite → JSON Lines in write order, as the CLI does it.
     let out = run.dir.join("read.jsonl");

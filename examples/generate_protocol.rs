@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use reagentic_protocol::{
     EntryError, EntryStatus, EventType, JsonlStorage, ProtocolEntry, SqliteStorage, Storage,
-    SCHEMA_VERSION,
 };
 use serde_json::json;
 
@@ -98,43 +97,15 @@ fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<P
     let at = |seconds: i64| t0 + TimeDelta::milliseconds(seconds * 1_000 + (n % 2) as i64);
     let root = format!("{:016x}", 1u64);
     let base = |kind: EventType, span_id: &str, parent: Option<&str>, name: &str, t| {
-        let suffix = if kind.is_end() { "end" } else { "start" };
-        ProtocolEntry {
-            schema: SCHEMA_VERSION,
-            entry_id: ProtocolEntry::make_id(&trace_id, span_id, suffix),
-            timestamp: t,
-            event_type: kind,
-            trace_id: trace_id.clone(),
-            span_id: span_id.to_owned(),
-            parent_span_id: parent.map(str::to_owned),
-            session_id: Some(session_id.clone()),
-            service_name: Some("travel-agent".into()),
-            agent_name: Some(agent.into()),
-            name: name.to_owned(),
-            model: None,
-            provider: None,
-            tool_name: None,
-            tool_call_id: None,
-            input: None,
-            output: None,
-            input_tokens: None,
-            output_tokens: None,
-            duration_ms: None,
-            status: if kind.is_end() {
-                EntryStatus::Ok
-            } else {
-                EntryStatus::Unset
-            },
-            error: None,
-            attributes: None,
-            operation: None,
-            cache_read_input_tokens: None,
-            cache_creation_input_tokens: None,
-            reasoning_tokens: None,
-            finish_reasons: None,
-            cost_usd: None,
-            time_to_first_chunk_ms: None,
+        let mut entry = ProtocolEntry::new(kind, trace_id.as_str(), span_id, name, t);
+        entry.parent_span_id = parent.map(str::to_owned);
+        entry.session_id = Some(session_id.clone());
+        entry.service_name = Some("travel-agent".into());
+        entry.agent_name = Some(agent.into());
+        if kind.is_end() {
+            entry.status = EntryStatus::Ok;
         }
+        entry
     };
     let mut agent_start = base(EventType::AgentStart, &root, None, agent, at(0));
     agent_start.input = Some(json!("Book me a flight from Berlin to Lisbon next Friday"));
@@ -188,11 +159,10 @@ fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<P
         e.duration_ms = Some(50.0 + ((n * 3 + round * 17) % 300) as f64);
         if (n + round).is_multiple_of(7) {
             e.status = EntryStatus::Error;
-            e.error = Some(EntryError {
-                error_type: Some("Timeout".into()),
-                message: Some(format!("{tool} did not answer within 30 s")),
-                stacktrace: None,
-            });
+            e.error = Some(EntryError::new(
+                Some("Timeout".into()),
+                Some(format!("{tool} did not answer within 30 s")),
+            ));
         } else {
             e.output = Some(json!("[{\"flight\":\"TP 537\",\"price_eur\":129}]"));
         }

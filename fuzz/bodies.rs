@@ -10,10 +10,9 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use reagentic_protocol::{
-    DetailLevel, EntryFilter, Extractor, ProtocolConfig, ProtocolEntry, ProtocolFormat,
-    ProtocolReader,
-};
+use reagentic_protocol::read::ProtocolFormat;
+use reagentic_protocol::unstable::Extractor;
+use reagentic_protocol::{DetailLevel, EntryFilter, ProtocolConfig, ProtocolEntry, ProtocolReader};
 
 /// Reads `data` as a JSON Lines protocol file with a few filters. Any input
 /// may be refused as a whole (`Err`), but must not panic, and every skipped

@@ -41,16 +41,13 @@ pub mod read;
 pub mod storage;
 #[cfg(test)]
 mod test_entries;
+#[cfg(feature = "unstable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
+pub mod unstable;
 
 pub use config::{DetailLevel, Field, ProtocolConfig, SpanMatch, StepKind};
 pub use entry::{EntryError, EntryStatus, EventType, ProtocolEntry, SCHEMA_VERSION};
 pub use error::{ProtocolError, Result};
-/// Turns spans into entries outside a pipeline: for benchmarks and fuzzing.
-/// Not covered by semver: it is tied to the OpenTelemetry SDK's `SpanData`,
-/// which changes with the SDK's 0.x releases.
-#[cfg(feature = "unstable")]
-#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
-pub use extract::Extractor;
 pub use pipeline::{ProtocolExporter, ProtocolHandle, ProtocolProcessor};
 pub use read::{query_file, EntryFilter, ProtocolReader};
 pub use storage::{Durability, JsonlStorage, SqliteStorage, Storage};
