@@ -68,6 +68,7 @@ impl SessionFilter {
 /// What a [`SessionSummary`] groups by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RunKind {
     /// Entries sharing a `session_id`.
     Session,

@@ -15,6 +15,7 @@ use crate::error::Result;
 /// What [`ProtocolReader::stats`] groups by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StatsBy {
     /// Agent runs (`agent_end`), by agent name; tokens are those of the
     /// agent's model calls.
