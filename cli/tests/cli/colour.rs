@@ -1,15 +1,10 @@
 //! Colour only on a terminal, and never with `NO_COLOR` set. The terminal is
 //! a pseudo-terminal made by util-linux `script`; where that tool is missing
 //! the test has nothing to run on and says so.
-#![cfg(all(feature = "cli", target_os = "linux"))]
-
-mod cli_support;
-mod support;
 
 use std::process::Command;
 
-use cli_support::{ok, run_on, travel_protocol};
-use support::Format;
+use crate::support::{ok, run_on, travel_protocol, Format};
 
 /// Runs the binary on a pseudo-terminal; `None` when `script` is missing.
 fn on_a_terminal(args: &str, no_colour: bool) -> Option<String> {
@@ -28,8 +23,8 @@ fn on_a_terminal(args: &str, no_colour: bool) -> Option<String> {
 
 #[test]
 fn failures_are_red_on_a_terminal_and_plain_with_no_color_or_a_pipe() {
-    let harness = travel_protocol(Format::Sqlite);
-    let args = format!("query {} --errors", harness.path.display());
+    let protocol = travel_protocol(Format::Sqlite);
+    let args = format!("query {} --errors", protocol.path.display());
     let Some(coloured) = on_a_terminal(&args, false) else {
         eprintln!("`script` is not installed: no pseudo-terminal to test colour on");
         return;
@@ -40,6 +35,6 @@ fn failures_are_red_on_a_terminal_and_plain_with_no_color_or_a_pipe() {
         plain.contains("error") && !plain.contains('\x1b'),
         "{plain:?}"
     );
-    let piped = ok(&run_on("query", &harness.path, &["--errors"]));
+    let piped = ok(&run_on("query", &protocol.path, &["--errors"]));
     assert!(!piped.contains('\x1b'), "{piped:?}");
 }

@@ -1,22 +1,17 @@
 //! `tail` shows the newest entries; `tail -f` keeps printing entries as the
 //! pipeline writes them, on SQLite and JSON Lines, until interrupted.
-#![cfg(all(feature = "cli", unix))]
-
-mod cli_support;
-mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cli_support::{bin, json, ok, record_small_talk, run_on, travel_protocol};
-use support::Format;
+use crate::support::{bin, ok, record_small_talk, run_on, travel_protocol, Format};
 
 #[test]
 fn tail_shows_the_newest_entries_oldest_first() {
-    let harness = travel_protocol(Format::Sqlite);
-    let text = ok(&run_on("tail", &harness.path, &["-n", "2"]));
+    let protocol = travel_protocol(Format::Sqlite);
+    let text = ok(&run_on("tail", &protocol.path, &["-n", "2"]));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[1].contains("llm_end"), "{text}");
@@ -24,16 +19,15 @@ fn tail_shows_the_newest_entries_oldest_first() {
         lines[2].contains("agent_end") && lines[2].contains("chatter"),
         "{text}"
     );
-    let _ = json; // JSON form is covered by the follow test
 }
 
 #[test]
 fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
     for format in Format::BOTH {
-        let harness = travel_protocol(format);
+        let protocol = travel_protocol(format);
         let mut child = bin()
             .args(["tail", "-f", "--json", "-n", "1", "--interval-ms", "50"])
-            .arg(&harness.path)
+            .arg(&protocol.path)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -58,8 +52,8 @@ fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
         assert_eq!(first["name"], "chatter");
 
         // A new session, written while tail follows.
-        record_small_talk(&harness);
-        harness.flush();
+        record_small_talk(&protocol);
+        protocol.flush();
         let new: Vec<_> = (0..4).map(|_| next("a new entry")).collect();
         let kinds: Vec<&str> = new
             .iter()
