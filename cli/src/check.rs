@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::failure::{open, CliResult};
-use crate::output::{self, Format, Style};
+use crate::output::{self, one_line, Format};
+use crate::terminal::Terminal;
 
 /// Validate a protocol file; the exit code says whether it is clean.
 ///
@@ -35,7 +36,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
         value["clean"] = json!(clean);
         output::print_json(&value)?;
     } else {
-        let style = Style::detect();
+        let style = Terminal::detect();
         let mut out = format!(
             "{}: schema version {}, {} entries\n",
             args.file.display(),
@@ -43,16 +44,20 @@ pub fn run(args: Args, json: bool) -> CliResult {
             report.entries
         );
         for problem in &report.integrity_problems {
-            out.push_str(&format!("{} {problem}\n", style.red("integrity:")));
+            out.push_str(&format!(
+                "{} {}\n",
+                style.red("integrity:"),
+                one_line(problem)
+            ));
         }
         if report.unreadable_total > 0 {
             out.push_str(&style.red(&format!(
-                "{} unreadable record(s):\n",
+                "{} unreadable record(s):",
                 report.unreadable_total
             )));
             out.push('\n');
             for bad in &report.unreadable {
-                out.push_str(&format!("  line {}: {}\n", bad.line, bad.reason));
+                out.push_str(&format!("  line {}: {}\n", bad.line, one_line(&bad.reason)));
             }
         }
         if report.unfinished_total > 0 {
@@ -66,9 +71,9 @@ pub fn run(args: Args, json: bool) -> CliResult {
                     "  {} {} {} session {}  {}\n",
                     output::time(&step.started),
                     step.event_type,
-                    step.name,
-                    step.session_id.as_deref().unwrap_or("-"),
-                    style.dim(&step.entry_id)
+                    one_line(&step.name),
+                    one_line(step.session_id.as_deref().unwrap_or("-")),
+                    style.dim(&one_line(&step.entry_id))
                 ));
             }
         }
@@ -82,7 +87,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
                 let lines: Vec<String> = dup.lines.iter().map(u64::to_string).collect();
                 out.push_str(&format!(
                     "  {} on lines {}\n",
-                    dup.entry_id,
+                    one_line(&dup.entry_id),
                     lines.join(", ")
                 ));
             }

@@ -15,6 +15,7 @@ mod show;
 mod stats;
 mod table;
 mod tail;
+mod terminal;
 mod time_arg;
 
 use std::process::ExitCode;

@@ -1,10 +1,11 @@
-//! How things are printed: colour only for a person at a terminal, terminal
-//! width, and the short forms of times, durations and content.
+//! Writing to stdout, and the short forms of times, durations and content
+//! that tables and trees show.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::ValueEnum;
+use reagentic_protocol::{EntryError, ProtocolEntry};
 use serde::Serialize;
 
 use crate::failure::Failure;
@@ -30,70 +31,22 @@ impl Format {
     }
 }
 
-/// Terminal facts for this run.
-#[derive(Clone, Copy, Debug)]
-pub struct Style {
-    colour: bool,
-    /// Columns available, when known.
-    pub width: Option<usize>,
-}
-
-impl Style {
-    /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty
-    /// (<https://no-color.org>); width from the terminal, else `COLUMNS`.
-    pub fn detect() -> Self {
-        let terminal = std::io::stdout().is_terminal();
-        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let width = terminal
-            .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
-            .flatten()
-            .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
-            .filter(|&w| w > 0);
-        Style {
-            colour: terminal && !no_colour,
-            width,
-        }
-    }
-
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.colour {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-
-    /// Failures.
-    pub fn red(&self, text: &str) -> String {
-        self.paint("31", text)
-    }
-
-    /// Success.
-    pub fn green(&self, text: &str) -> String {
-        self.paint("32", text)
-    }
-
-    /// Steps still running, warnings.
-    pub fn yellow(&self, text: &str) -> String {
-        self.paint("33", text)
-    }
-
-    /// Secondary detail.
-    pub fn dim(&self, text: &str) -> String {
-        self.paint("2", text)
-    }
-
-    /// Headings and names.
-    pub fn bold(&self, text: &str) -> String {
-        self.paint("1", text)
-    }
-}
-
 /// Prints a value as pretty JSON and a newline.
 pub fn print_json(value: &impl Serialize) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Prints entries as JSON Lines: one compact entry per line.
+pub fn print_json_lines(entries: &[ProtocolEntry]) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    for entry in entries {
+        serde_json::to_writer(&mut out, entry)?;
+        out.write_all(b"\n")?;
+    }
     out.flush()?;
     Ok(())
 }
@@ -104,6 +57,12 @@ pub fn print(text: &str) -> Result<(), Failure> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// A time span in milliseconds (fractions kept).
+pub fn millis(span: TimeDelta) -> f64 {
+    span.num_microseconds()
+        .map_or(span.num_milliseconds() as f64, |us| us as f64 / 1_000.0)
 }
 
 /// `2026-11-27 03:00:00.123` (UTC).
@@ -132,20 +91,47 @@ pub fn duration_ms(ms: f64) -> String {
     }
 }
 
-/// At most `max` characters, with `…` where it was cut; newlines shown as ⏎
-/// so one value stays on one line.
-pub fn shorten(text: &str, max: usize) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
-        .collect();
-    if flat.chars().count() <= max {
-        return flat;
+/// Text from the file made safe to print on one line: line breaks shown as
+/// `⏎`, tabs as a space, other control characters (an escape sequence
+/// hidden in content, say) as their visible symbols, so nothing from the
+/// file can move the cursor or change colours, and the width measured is
+/// the width shown.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' => '⏎',
+            '\t' => ' ',
+            c => visible(c),
+        })
+        .collect()
+}
+
+/// A line of text from the file made safe to print as it is (tabs kept).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '\t' { c } else { visible(c) })
+        .collect()
+}
+
+/// Control characters as Unicode's control pictures (`␛`, `␡`), or `�`.
+fn visible(c: char) -> char {
+    match u32::from(c) {
+        code @ 0..=0x1f => char::from_u32(0x2400 + code).unwrap_or('\u{fffd}'),
+        0x7f => '\u{2421}',
+        0x80..=0x9f => '\u{fffd}',
+        _ => c,
     }
-    let keep = max.saturating_sub(1);
-    let mut cut: String = flat.chars().take(keep).collect();
-    cut.push('…');
-    cut
+}
+
+/// At most `max` terminal columns of `text` on one line, with `…` where it
+/// was cut. Wide characters (CJK, most emoji) count two columns.
+pub fn shorten(text: &str, max: usize) -> String {
+    console::truncate_str(&one_line(text), max, "…").into_owned()
+}
+
+/// How many terminal columns `text` takes (colour codes take none).
+pub fn width(text: &str) -> usize {
+    console::measure_text_width(text)
 }
 
 /// A JSON content value as text: strings as they are, anything else as
@@ -158,7 +144,7 @@ pub fn content_text(value: &serde_json::Value) -> String {
 }
 
 /// The error of an entry as `Type: message`.
-pub fn error_text(error: &reagentic_protocol::EntryError) -> String {
+pub fn error_text(error: &EntryError) -> String {
     match (&error.error_type, &error.message) {
         (Some(t), Some(m)) => format!("{t}: {m}"),
         (Some(t), None) => t.clone(),
@@ -182,10 +168,26 @@ mod tests {
     }
 
     #[test]
-    fn shorten_cuts_on_characters_and_flattens_lines() {
+    fn shorten_cuts_on_display_width_and_flattens_lines() {
         assert_eq!(shorten("abc", 3), "abc");
         assert_eq!(shorten("abcdef", 4), "abc…");
         assert_eq!(shorten("ünïcödé", 4), "ünï…");
         assert_eq!(shorten("a\nb", 5), "a⏎b");
+        // Two columns a character: four columns hold one and the `…`.
+        assert_eq!(shorten("予約する", 4), "予…");
+        assert_eq!(width(&shorten("予約する", 5)), 5);
+        assert_eq!(width(&shorten("🔍🔍🔍", 4)), 3);
+    }
+
+    #[test]
+    fn control_characters_from_the_file_are_shown_not_obeyed() {
+        assert_eq!(one_line("a\u{1b}[31mb\tc"), "a␛[31mb c");
+        assert_eq!(printable("x\ty\u{7}"), "x\ty␇");
+        assert_eq!(width(&one_line("\u{1b}[2J")), 4);
+    }
+
+    #[test]
+    fn millis_keep_fractions() {
+        assert_eq!(millis(TimeDelta::microseconds(1_500)), 1.5);
     }
 }

@@ -1,6 +1,5 @@
 //! `query`: entries that pass filters, as a table, JSON or JSON Lines.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,8 +8,9 @@ use clap::ValueEnum;
 use reagentic_protocol::{EntryFilter, EventType, ProtocolEntry};
 
 use crate::failure::{open, warn_skipped, CliResult, Failure};
-use crate::output::{self, Style};
+use crate::output;
 use crate::table::{render, Cell, Column};
+use crate::terminal::{Terminal, Tone};
 use crate::time_arg::time_value;
 
 /// How `query` prints.
@@ -128,27 +128,16 @@ pub fn run(args: Args, json: bool) -> CliResult {
     let format = if json { QueryFormat::Json } else { args.format };
     match format {
         QueryFormat::Json => output::print_json(&entries)?,
-        QueryFormat::Jsonl => print_lines(&entries)?,
+        QueryFormat::Jsonl => output::print_json_lines(&entries)?,
         QueryFormat::Table => {
-            output::print(&entry_table(&Style::detect(), &entries))?;
+            output::print(&entry_table(&Terminal::detect(), &entries))?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Entries as JSON Lines on stdout.
-pub fn print_lines(entries: &[ProtocolEntry]) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    for entry in entries {
-        serde_json::to_writer(&mut out, entry)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
 /// The table form of entries, shared with `tail`.
-pub fn entry_table(style: &Style, entries: &[ProtocolEntry]) -> String {
+pub fn entry_table(style: &Terminal, entries: &[ProtocolEntry]) -> String {
     let columns = [
         Column::left("TIME"),
         Column::left("TYPE"),
@@ -170,7 +159,7 @@ fn entry_row(e: &ProtocolEntry) -> Vec<Cell> {
         (i, o) => format!("{}/{}", i.unwrap_or(0), o.unwrap_or(0)),
     };
     let status = if e.is_error() {
-        Cell::painted("error", Style::red)
+        Cell::toned("error", Tone::Failure)
     } else {
         Cell::plain(e.status.as_str())
     };
@@ -183,9 +172,9 @@ fn entry_row(e: &ProtocolEntry) -> Vec<Cell> {
         Cell::plain(e.duration_ms.map(output::duration_ms).unwrap_or_default()),
         Cell::plain(tokens),
         status,
-        Cell::painted(
+        Cell::toned(
             e.error.as_ref().map(output::error_text).unwrap_or_default(),
-            Style::red,
+            Tone::Failure,
         ),
     ]
 }

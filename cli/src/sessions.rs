@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use reagentic_protocol::{RunKind, SessionFilter};
 
 use crate::failure::{open, warn_skipped, CliResult};
-use crate::output::{self, Format, Style};
+use crate::output::{self, Format};
 use crate::table::{render, Cell, Column};
+use crate::terminal::{Terminal, Tone};
 use crate::time_arg::time_value;
 
 /// List sessions (or traces without a session), most recently active first.
@@ -44,17 +45,14 @@ pub fn run(args: Args, json: bool) -> CliResult {
             .iter()
             .map(|s| {
                 let mut value = serde_json::to_value(s).unwrap_or_default();
-                value["wall_ms"] = serde_json::json!(s
-                    .wall_duration()
-                    .num_microseconds()
-                    .map_or(0.0, |us| us as f64 / 1_000.0));
+                value["wall_ms"] = serde_json::json!(output::millis(s.wall_duration()));
                 value
             })
             .collect();
         output::print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let style = Style::detect();
+    let style = Terminal::detect();
     if sessions.is_empty() {
         eprintln!("no sessions in {}", args.file.display());
         return Ok(ExitCode::SUCCESS);
@@ -76,17 +74,16 @@ pub fn run(args: Args, json: bool) -> CliResult {
                 RunKind::Session => s.id.clone(),
                 RunKind::Trace => format!("trace {}", s.id),
             };
-            let wall = s.wall_duration().num_microseconds().unwrap_or(0) as f64 / 1_000.0;
             vec![
                 Cell::plain(output::time(&s.last)),
                 Cell::plain(id),
-                Cell::plain(output::duration_ms(wall)),
+                Cell::plain(output::duration_ms(output::millis(s.wall_duration()))),
                 Cell::plain(s.agents.join(", ")),
                 Cell::plain(s.model_calls.to_string()),
                 Cell::plain(s.tool_calls.to_string()),
                 Cell::plain(format!("{}/{}", s.input_tokens, s.output_tokens)),
                 if s.errors > 0 {
-                    Cell::painted(s.errors.to_string(), Style::red)
+                    Cell::toned(s.errors.to_string(), Tone::Failure)
                 } else {
                     Cell::plain("0")
                 },

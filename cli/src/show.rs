@@ -7,7 +7,8 @@ use reagentic_protocol::{run_tree, EntryFilter, EventType, ProtocolEntry, RunSte
 use serde_json::{json, Value};
 
 use crate::failure::{open, warn_skipped, CliResult, Failure};
-use crate::output::{self, Format, Style};
+use crate::output::{self, Format};
+use crate::terminal::Terminal;
 
 /// Content is cut to this many characters when the terminal width is unknown.
 const DEFAULT_CONTENT_CHARS: usize = 100;
@@ -65,10 +66,10 @@ pub fn run(args: Args, json: bool) -> CliResult {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let style = Style::detect();
+    let style = Terminal::detect();
     let mut out = String::new();
     if let (Some(first), Some(last)) = (first, last) {
-        let wall = (last - first).num_microseconds().unwrap_or(0) as f64 / 1_000.0;
+        let wall = output::millis(last - first);
         let errors = if errors > 0 {
             style.red(&format!("{errors} failed"))
         } else {
@@ -77,7 +78,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
         out.push_str(&format!(
             "{} {}  {}  wall {}  {errors}\n",
             kind,
-            style.bold(&args.id),
+            style.bold(&output::one_line(&args.id)),
             style.dim(&output::time(&first)),
             output::duration_ms(wall),
         ));
@@ -95,7 +96,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
 }
 
 struct Printer {
-    style: Style,
+    style: Terminal,
     content: bool,
 }
 
@@ -130,7 +131,8 @@ impl Printer {
                 .and_then(|e| e.error.as_ref())
                 .or_else(|| step.start.as_ref().and_then(|e| e.error.as_ref()))
                 .map_or_else(|| "failed".to_owned(), output::error_text);
-            line.push_str(&format!("  {}", style.red(&format!("FAILED {error}"))));
+            let failed = format!("FAILED {}", output::one_line(&error));
+            line.push_str(&format!("  {}", style.red(&failed)));
         } else if !step.is_finished() {
             line.push_str(&format!(
                 "  {}",
@@ -165,11 +167,11 @@ impl Printer {
             };
             out.push_str(&format!("{prefix}  {}\n", style.dim(label)));
             for line in text.lines() {
-                out.push_str(&format!("{prefix}    {line}\n"));
+                out.push_str(&format!("{prefix}    {}\n", output::printable(line)));
             }
             return;
         }
-        let used = prefix.chars().count() + label.len() + 3;
+        let used = output::width(prefix) + label.len() + 3;
         let room = self
             .style
             .width
@@ -180,34 +182,32 @@ impl Printer {
 }
 
 /// `agent planner`, `llm gpt-4o`, `tool search_flights (call_1)`, `handoff a → b`.
-fn headline(style: &Style, e: &ProtocolEntry) -> String {
+fn headline(style: &Terminal, e: &ProtocolEntry) -> String {
+    let bold = |text: &str| style.bold(&output::one_line(text));
     match e.event_type {
-        EventType::AgentStart | EventType::AgentEnd => {
-            format!("agent {}", style.bold(&e.name))
-        }
+        EventType::AgentStart | EventType::AgentEnd => format!("agent {}", bold(&e.name)),
         EventType::LlmStart | EventType::LlmEnd => {
-            format!("llm {}", style.bold(e.model.as_deref().unwrap_or(&e.name)))
+            format!("llm {}", bold(e.model.as_deref().unwrap_or(&e.name)))
         }
         EventType::ToolStart | EventType::ToolEnd => {
-            let tool = e.tool_name.as_deref().unwrap_or(&e.name);
+            let tool = bold(e.tool_name.as_deref().unwrap_or(&e.name));
             match &e.tool_call_id {
                 Some(id) => format!(
-                    "tool {} {}",
-                    style.bold(tool),
-                    style.dim(&format!("({id})"))
+                    "tool {tool} {}",
+                    style.dim(&format!("({})", output::one_line(id)))
                 ),
-                None => format!("tool {}", style.bold(tool)),
+                None => format!("tool {tool}"),
             }
         }
         EventType::Handoff => format!(
             "handoff {} → {}",
-            e.agent_name.as_deref().unwrap_or("?"),
-            style.bold(&e.name)
+            output::one_line(e.agent_name.as_deref().unwrap_or("?")),
+            bold(&e.name)
         ),
         EventType::GuardrailStart | EventType::GuardrailEnd => {
-            format!("guardrail {}", style.bold(&e.name))
+            format!("guardrail {}", bold(&e.name))
         }
-        EventType::SpanStart | EventType::SpanEnd => format!("span {}", style.bold(&e.name)),
+        EventType::SpanStart | EventType::SpanEnd => format!("span {}", bold(&e.name)),
     }
 }
 

@@ -9,8 +9,9 @@ use reagentic_protocol::{StatsBy, StatsFilter};
 use serde_json::json;
 
 use crate::failure::{open, warn_skipped, CliResult};
-use crate::output::{self, Format, Style};
+use crate::output::{self, Format};
 use crate::table::{render, Cell, Column};
+use crate::terminal::{Terminal, Tone};
 use crate::time_arg::time_value;
 
 /// What to group by.
@@ -96,7 +97,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
         output::print_json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let style = Style::detect();
+    let style = Terminal::detect();
     let mut text = String::new();
     for (i, (dimension, groups)) in tables.iter().enumerate() {
         if i > 0 {
@@ -122,7 +123,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
             .iter()
             .map(|g| {
                 let errors = if g.errors > 0 {
-                    Cell::painted(g.errors.to_string(), Style::red)
+                    Cell::toned(g.errors.to_string(), Tone::Failure)
                 } else {
                     Cell::plain("0")
                 };

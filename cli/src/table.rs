@@ -1,8 +1,12 @@
-//! Aligned tables that fit the terminal: when the columns are too wide, the
-//! columns marked flexible give up characters (cut with `…`) first, widest
-//! first, then the others, down to a few characters each.
+//! Aligned tables that fit the terminal. Widths are terminal columns, not
+//! characters, so names in CJK or with emoji line up. When the columns are
+//! too wide, the columns marked flexible give up columns (cut with `…`)
+//! first, widest first, then the others, down to a few columns each.
 
-use crate::output::{shorten, Style};
+use console::{pad_str, Alignment};
+
+use crate::output::{one_line, shorten, width};
+use crate::terminal::{Terminal, Tone};
 
 /// Columns are separated by two spaces.
 const GAP: usize = 2;
@@ -45,61 +49,64 @@ impl Column {
     }
 }
 
-/// A cell: its text and, optionally, how to colour it once laid out.
+/// A cell: its text and, optionally, how to mark it once laid out.
 pub struct Cell {
     text: String,
-    paint: Option<fn(&Style, &str) -> String>,
+    tone: Option<Tone>,
 }
 
 impl Cell {
-    /// Plain text.
-    pub fn plain(text: impl Into<String>) -> Self {
+    /// Plain text (made one line and printable).
+    pub fn plain(text: impl AsRef<str>) -> Self {
         Cell {
-            text: text.into(),
-            paint: None,
+            text: one_line(text.as_ref()),
+            tone: None,
         }
     }
 
-    /// Text coloured by `paint` (after padding is computed on the plain text).
-    pub fn painted(text: impl Into<String>, paint: fn(&Style, &str) -> String) -> Self {
+    /// Text marked with `tone` (widths are measured on the plain text).
+    pub fn toned(text: impl AsRef<str>, tone: Tone) -> Self {
         Cell {
-            text: text.into(),
-            paint: Some(paint),
+            tone: Some(tone),
+            ..Cell::plain(text)
         }
     }
 }
 
-/// Lays out `rows` under `columns` within the style's width.
-pub fn render(style: &Style, columns: &[Column], rows: &[Vec<Cell>]) -> String {
+/// Lays out `rows` under `columns` within the terminal's width.
+pub fn render(terminal: &Terminal, columns: &[Column], rows: &[Vec<Cell>]) -> String {
     let mut widths: Vec<usize> = columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
             rows.iter()
                 .filter_map(|r| r.get(i))
-                .map(|cell| cell.text.chars().count())
-                .chain([c.title.chars().count()])
+                .map(|cell| width(&cell.text))
+                .chain([width(c.title)])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    if let Some(width) = style.width {
-        fit(&mut widths, columns, width);
+    if let Some(available) = terminal.width {
+        fit(&mut widths, columns, available);
     }
     let mut out = String::new();
-    let heading: Vec<Cell> = columns.iter().map(|c| Cell::plain(c.title)).collect();
-    push_row(&mut out, style, columns, &widths, &heading, true);
+    let heading: Vec<Cell> = columns
+        .iter()
+        .map(|c| Cell::toned(c.title, Tone::Strong))
+        .collect();
+    push_row(&mut out, terminal, columns, &widths, &heading);
     for row in rows {
-        push_row(&mut out, style, columns, &widths, row, false);
+        push_row(&mut out, terminal, columns, &widths, row);
     }
     out
 }
 
-/// Narrows columns until the row fits `width`: flexible ones first.
-fn fit(widths: &mut [usize], columns: &[Column], width: usize) {
+/// Narrows columns until the row fits `available`: flexible ones first.
+fn fit(widths: &mut [usize], columns: &[Column], available: usize) {
     let total = |w: &[usize]| w.iter().sum::<usize>() + GAP * w.len().saturating_sub(1);
     for flexible_only in [true, false] {
-        while total(widths) > width {
+        while total(widths) > available {
             let widest = widths
                 .iter()
                 .enumerate()
@@ -116,20 +123,17 @@ fn fit(widths: &mut [usize], columns: &[Column], width: usize) {
 
 fn push_row(
     out: &mut String,
-    style: &Style,
+    terminal: &Terminal,
     columns: &[Column],
     widths: &[usize],
     row: &[Cell],
-    heading: bool,
 ) {
     let mut line = String::new();
-    for (i, (column, width)) in columns.iter().zip(widths).enumerate() {
-        let text = row.get(i).map_or("", |c| c.text.as_str());
-        let text = shorten(text, *width);
-        let pad = " ".repeat(width.saturating_sub(text.chars().count()));
-        let shown = match row.get(i).and_then(|c| c.paint) {
-            _ if heading => style.bold(&text),
-            Some(paint) => paint(style, &text),
+    for (i, (column, &column_width)) in columns.iter().zip(widths).enumerate() {
+        let cell = row.get(i);
+        let text = shorten(cell.map_or("", |c| c.text.as_str()), column_width);
+        let shown = match cell.and_then(|c| c.tone) {
+            Some(tone) => terminal.paint(tone, &text),
             None => text,
         };
         if i > 0 {
@@ -137,13 +141,11 @@ fn push_row(
         }
         let last = i + 1 == columns.len();
         if column.right {
-            line.push_str(&pad);
+            line.push_str(&pad_str(&shown, column_width, Alignment::Right, None));
+        } else if last {
             line.push_str(&shown);
         } else {
-            line.push_str(&shown);
-            if !last {
-                line.push_str(&pad);
-            }
+            line.push_str(&pad_str(&shown, column_width, Alignment::Left, None));
         }
     }
     out.push_str(line.trim_end());
@@ -154,32 +156,86 @@ fn push_row(
 mod tests {
     use super::*;
 
-    fn plain(width: Option<usize>) -> Style {
-        // Built through detect() in the binary; here: no colour, given width.
-        let mut style = Style::detect();
-        style.width = width;
-        style
+    fn columns() -> [Column; 3] {
+        [
+            Column::flexible("ID"),
+            Column::left("WHEN"),
+            Column::right("N"),
+        ]
     }
 
     #[test]
     fn wide_tables_are_cut_to_the_width_flexible_columns_first() {
-        let columns = [
-            Column::flexible("ID"),
-            Column::left("WHEN"),
-            Column::right("N"),
-        ];
         let rows = vec![vec![
             Cell::plain("a-very-long-session-identifier-0123456789"),
             Cell::plain("2026-11-27 03:00:00"),
             Cell::plain("12"),
         ]];
-        let text = render(&plain(Some(40)), &columns, &rows);
+        let text = render(&Terminal::plain(Some(40)), &columns(), &rows);
         for line in text.lines() {
-            assert!(line.chars().count() <= 40, "{line:?}");
+            assert!(width(line) <= 40, "{line:?}");
         }
         assert!(text.contains("2026-11-27 03:00:00"), "{text}");
         assert!(text.contains('…'), "{text}");
-        let unlimited = render(&plain(None), &columns, &rows);
+        let unlimited = render(&Terminal::plain(None), &columns(), &rows);
         assert!(unlimited.contains("0123456789"), "{unlimited}");
+    }
+
+    /// The column where `needle` starts, in terminal columns.
+    fn column_of(line: &str, needle: &str) -> usize {
+        width(&line[..line.find(needle).expect(needle)])
+    }
+
+    #[test]
+    fn wide_characters_line_up_by_display_width() {
+        let rows = vec![
+            vec![
+                Cell::plain("予約エージェント"),
+                Cell::plain("now"),
+                Cell::plain("1"),
+            ],
+            vec![
+                Cell::plain("🔍 search"),
+                Cell::plain("later"),
+                Cell::plain("22"),
+            ],
+            vec![
+                Cell::plain("plain"),
+                Cell::plain("never"),
+                Cell::plain("333"),
+            ],
+        ];
+        for available in [None, Some(20)] {
+            let text = render(&Terminal::plain(available), &columns(), &rows);
+            let lines: Vec<&str> = text.lines().collect();
+            let when = column_of(lines[0], "WHEN");
+            assert_eq!(column_of(lines[1], "now"), when, "{text}");
+            assert_eq!(column_of(lines[2], "later"), when, "{text}");
+            assert_eq!(column_of(lines[3], "never"), when, "{text}");
+            let right_edge: Vec<usize> = lines.iter().map(|l| width(l)).collect();
+            assert!(right_edge.iter().all(|&w| w == right_edge[0]), "{text}");
+            if let Some(available) = available {
+                assert!(right_edge[0] <= available, "{text}");
+                assert!(text.contains('…'), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn colour_does_not_move_the_columns() {
+        let rows = vec![vec![
+            Cell::toned("failed", Tone::Failure),
+            Cell::plain("now"),
+            Cell::plain("1"),
+        ]];
+        let plain = render(&Terminal::plain(None), &columns(), &rows);
+        assert!(!plain.contains('\u{1b}'), "{plain:?}");
+        assert_eq!(plain, "ID      WHEN  N\nfailed  now   1\n");
+        let coloured = render(&Terminal::coloured(None), &columns(), &rows);
+        assert!(
+            coloured.contains("\u{1b}[31mfailed\u{1b}[0m  "),
+            "{coloured:?}"
+        );
+        assert_eq!(console::strip_ansi_codes(&coloured), plain);
     }
 }

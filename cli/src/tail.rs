@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use reagentic_protocol::{EntryFilter, ProtocolEntry, ProtocolReader};
 
 use crate::failure::{open, warn_skipped, CliResult, Failure};
-use crate::output::{self, Format, Style};
-use crate::query::{entry_table, print_lines};
+use crate::output::{self, Format};
+use crate::query::entry_table;
+use crate::terminal::Terminal;
 
 /// Entries read per poll at most, so a burst is printed as it is read.
 const BATCH: usize = 1_000;
@@ -45,7 +46,7 @@ pub struct Args {
 pub fn run(args: Args, json: bool) -> CliResult {
     let reader = open(&args.file)?;
     let format = args.format.resolve(json);
-    let style = Style::detect();
+    let style = Terminal::detect();
     // Taken before the newest entries are read, so nothing written in
     // between is missed; what is read twice is printed once (`shown`).
     let mut position = reader.end_position()?;
@@ -107,13 +108,13 @@ fn sleep_unless_stopped(interval: Duration, stop: &AtomicBool) {
 }
 
 fn print_entries(
-    style: &Style,
+    style: &Terminal,
     format: Format,
     entries: &[ProtocolEntry],
     header: bool,
 ) -> Result<(), Failure> {
     match format {
-        Format::Json => print_lines(entries),
+        Format::Json => output::print_json_lines(entries),
         Format::Table => {
             let table = entry_table(style, entries);
             // Each batch is laid out on its own; the heading once, on top.

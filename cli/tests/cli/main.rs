@@ -15,3 +15,4 @@ mod stats;
 mod support;
 #[cfg(unix)]
 mod tail_follow;
+mod wide_characters;
