@@ -4,32 +4,10 @@
 use std::io::Write;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use clap::ValueEnum;
 use reagentic_protocol::{EntryError, ProtocolEntry};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::failure::Failure;
-
-/// Table for people, JSON for scripts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns that fit the terminal.
-    #[default]
-    Table,
-    /// One JSON document.
-    Json,
-}
-
-impl Format {
-    /// `--json` wins over `--format`.
-    pub fn resolve(self, json: bool) -> Format {
-        if json {
-            Format::Json
-        } else {
-            self
-        }
-    }
-}
 
 /// Prints a value as pretty JSON and a newline.
 pub fn print_json(value: &impl Serialize) -> Result<(), Failure> {
@@ -57,6 +35,12 @@ pub fn print(text: &str) -> Result<(), Failure> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// Serializes a time the way protocol entries store it: RFC 3339, UTC,
+/// microseconds (`2026-11-27T03:00:00.123456Z`).
+pub fn timestamp<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&reagentic_protocol::format_timestamp(t))
 }
 
 /// A time span in milliseconds (fractions kept).

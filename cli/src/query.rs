@@ -1,143 +1,98 @@
 //! `query`: entries that pass filters, as a table, JSON or JSON Lines.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
-use clap::ValueEnum;
-use reagentic_protocol::{EntryFilter, EventType, ProtocolEntry};
+use reagentic_protocol::ProtocolEntry;
 
-use crate::failure::{open, warn_skipped, CliResult, Failure};
+use crate::args::{EntryFormat, EntrySelectors, Global, Output, ProtocolFile, TimeWindow};
+use crate::failure::{warn_skipped, CliResult};
 use crate::output;
 use crate::table::{render, Cell, Column};
 use crate::terminal::{Terminal, Tone};
-use crate::time_arg::time_value;
 
-/// How `query` prints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum QueryFormat {
-    /// Aligned columns that fit the terminal.
-    Table,
-    /// One JSON array of entries.
-    Json,
-    /// One entry per line, exactly as in a JSON Lines protocol.
-    Jsonl,
+/// How `--help` describes an entry in JSON; `tail` and `show` refer to it.
+macro_rules! entry_json {
+    () => {
+        "Each entry is printed exactly as a JSON Lines protocol stores it
+(fields not recorded are null):
+  schema, entry_id     the entry format version; trace_id:span_id:start|end
+  timestamp            RFC 3339, UTC, microseconds: the step's start, or its end
+  event_type           agent_start, agent_end, llm_start, llm_end, tool_start,
+                       tool_end, handoff, guardrail_start, guardrail_end,
+                       span_start, span_end
+  trace_id, span_id, parent_span_id, session_id, service_name
+  agent_name, name     the agent (own or enclosing); the step's name
+  model, provider, tool_name, tool_call_id, operation
+  input, output        content (text or JSON), by the protocol's detail level
+  input_tokens, output_tokens, cache_read_input_tokens,
+  cache_creation_input_tokens, reasoning_tokens, finish_reasons, cost_usd
+  duration_ms, time_to_first_chunk_ms
+  status               \"unset\" (start entries), \"ok\" or \"error\"
+  error                {type, message, stacktrace} when it failed
+  attributes           every other attribute and event, at detail level Full"
+    };
+}
+pub(crate) use entry_json;
+
+macro_rules! examples {
+    () => {
+        "Examples:
+  reagentic-protocol query protocol.db --session conv-42 --type tool_end
+  reagentic-protocol query protocol.db --errors --since 2h
+  reagentic-protocol query protocol.jsonl --tool search_flights --format jsonl > calls.jsonl
+  reagentic-protocol query protocol.db --model gpt-4o --since 2026-11-27T00:00:00Z --until 1h"
+    };
 }
 
 /// List the entries that pass every filter given, oldest first.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reagentic-protocol query protocol.db --session conv-42 --type tool_end
-  reagentic-protocol query protocol.db --errors --since 2h
-  reagentic-protocol query protocol.jsonl --tool search_flights --format jsonl > calls.jsonl
-  reagentic-protocol query protocol.db --model gpt-4o --since 2026-11-27T00:00:00Z --until 1h")]
+#[command(
+    after_help = examples!(),
+    after_long_help = concat!(examples!(), "
+
+JSON: --json (or --format json) prints one array of entries; --format jsonl
+prints one entry per line.
+
+", entry_json!())
+)]
 pub struct Args {
-    /// The protocol file (.db, .sqlite, .sqlite3, .jsonl, .ndjson).
-    file: PathBuf,
-    /// Only this session.
-    #[arg(long)]
-    session: Option<String>,
-    /// Only this trace (32 hex digits).
-    #[arg(long)]
-    trace: Option<String>,
-    /// Only these event types (repeat or comma-separate: tool_start,tool_end).
-    #[arg(long = "type", value_delimiter = ',', value_parser = event_type)]
-    types: Vec<EventType>,
-    /// Only this agent.
-    #[arg(long)]
-    agent: Option<String>,
-    /// Only this tool.
-    #[arg(long)]
-    tool: Option<String>,
-    /// Only this model.
-    #[arg(long)]
-    model: Option<String>,
-    /// Only entries at or after: RFC 3339, a date, or a time ago (15m, 2h, 7d).
-    #[arg(long, value_parser = time_value)]
-    since: Option<DateTime<Utc>>,
-    /// Only entries before: RFC 3339, a date, or a time ago.
-    #[arg(long, value_parser = time_value)]
-    until: Option<DateTime<Utc>>,
-    /// Only failed steps.
-    #[arg(long)]
-    errors: bool,
+    #[command(flatten)]
+    file: ProtocolFile,
+    #[command(flatten)]
+    select: EntrySelectors,
+    #[command(flatten)]
+    window: TimeWindow,
     /// At most this many entries (the newest ones with --newest-first).
     #[arg(long, short = 'n')]
     limit: Option<usize>,
     /// Newest first.
     #[arg(long)]
     newest_first: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
-    format: QueryFormat,
+    #[command(flatten)]
+    output: Output<EntryFormat>,
 }
 
-fn event_type(text: &str) -> Result<EventType, String> {
-    text.parse()
-        .map_err(|e: reagentic_protocol::UnknownEventType| e.to_string())
-}
-
-impl Args {
-    fn filter(&self) -> EntryFilter {
-        let mut f = EntryFilter::default().with_event_types(self.types.iter().copied());
-        if let Some(v) = &self.session {
-            f = f.with_session(v);
-        }
-        if let Some(v) = &self.trace {
-            f = f.with_trace(v);
-        }
-        if let Some(v) = &self.agent {
-            f = f.with_agent(v);
-        }
-        if let Some(v) = &self.tool {
-            f = f.with_tool(v);
-        }
-        if let Some(v) = &self.model {
-            f = f.with_model(v);
-        }
-        if let Some(v) = self.since {
-            f = f.with_since(v);
-        }
-        if let Some(v) = self.until {
-            f = f.with_until(v);
-        }
-        if self.errors {
-            f = f.errors_only();
-        }
-        if let Some(v) = self.limit {
-            f = f.with_limit(v);
-        }
-        if self.newest_first {
-            f = f.newest_first();
-        }
-        f
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let mut filter = args.window.apply(args.select.filter())?;
+    if let Some(limit) = args.limit {
+        filter = filter.with_limit(limit);
     }
-}
-
-pub fn run(args: Args, json: bool) -> CliResult {
-    if let (Some(since), Some(until)) = (args.since, args.until) {
-        if since >= until {
-            return Err(Failure::new(format!(
-                "--since ({since}) is not before --until ({until}): nothing can match"
-            )));
-        }
+    if args.newest_first {
+        filter = filter.newest_first();
     }
-    let reader = open(&args.file)?;
-    let entries = reader.query(&args.filter())?;
+    let reader = args.file.open()?;
+    let entries = reader.query(&filter)?;
     warn_skipped(&reader);
-    let format = if json { QueryFormat::Json } else { args.format };
-    match format {
-        QueryFormat::Json => output::print_json(&entries)?,
-        QueryFormat::Jsonl => output::print_json_lines(&entries)?,
-        QueryFormat::Table => {
-            output::print(&entry_table(&Terminal::detect(), &entries))?;
-        }
+    match args.output.resolve(global) {
+        EntryFormat::Json => output::print_json(&entries)?,
+        EntryFormat::Jsonl => output::print_json_lines(&entries)?,
+        EntryFormat::Table => output::print(&entry_table(&Terminal::detect(), &entries))?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The table form of entries, shared with `tail`.
-pub fn entry_table(style: &Terminal, entries: &[ProtocolEntry]) -> String {
+pub fn entry_table(terminal: &Terminal, entries: &[ProtocolEntry]) -> String {
     let columns = [
         Column::left("TIME"),
         Column::left("TYPE"),
@@ -150,7 +105,7 @@ pub fn entry_table(style: &Terminal, entries: &[ProtocolEntry]) -> String {
         Column::flexible("ERROR"),
     ];
     let rows: Vec<Vec<Cell>> = entries.iter().map(entry_row).collect();
-    render(style, &columns, &rows)
+    render(terminal, &columns, &rows)
 }
 
 fn entry_row(e: &ProtocolEntry) -> Vec<Cell> {
@@ -166,9 +121,9 @@ fn entry_row(e: &ProtocolEntry) -> Vec<Cell> {
     vec![
         Cell::plain(output::time(&e.timestamp)),
         Cell::plain(e.event_type.as_str()),
-        Cell::plain(e.session_id.clone().unwrap_or_default()),
-        Cell::plain(e.agent_name.clone().unwrap_or_default()),
-        Cell::plain(e.name.clone()),
+        Cell::plain(e.session_id.as_deref().unwrap_or_default()),
+        Cell::plain(e.agent_name.as_deref().unwrap_or_default()),
+        Cell::plain(&e.name),
         Cell::plain(e.duration_ms.map(output::duration_ms).unwrap_or_default()),
         Cell::plain(tokens),
         status,

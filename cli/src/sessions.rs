@@ -1,60 +1,118 @@
 //! `sessions`: one row per session, newest first.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use reagentic_protocol::{RunKind, SessionFilter};
+use reagentic_protocol::{RunKind, SessionFilter, SessionSummary};
+use serde::Serialize;
 
-use crate::failure::{open, warn_skipped, CliResult};
-use crate::output::{self, Format};
+use crate::args::{Format, Global, Output, ProtocolFile, Since};
+use crate::failure::{warn_skipped, CliResult};
+use crate::output;
 use crate::table::{render, Cell, Column};
 use crate::terminal::{Terminal, Tone};
-use crate::time_arg::time_value;
+
+macro_rules! examples {
+    () => {
+        "Examples:
+  reagentic-protocol sessions protocol.db
+  reagentic-protocol sessions protocol.jsonl --since 2h --limit 10
+  reagentic-protocol sessions protocol.db --json | jq '.[0].id'"
+    };
+}
 
 /// List sessions (or traces without a session), most recently active first.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reagentic-protocol sessions protocol.db
-  reagentic-protocol sessions protocol.jsonl --since 2h --limit 10
-  reagentic-protocol sessions protocol.db --json | jq '.[0].id'")]
+#[command(
+    after_help = examples!(),
+    after_long_help = concat!(examples!(), "
+
+JSON (--json): an array, most recently active first, of
+  id             the session id; for a trace without a session, the trace id
+  kind           \"session\" or \"trace\"
+  first, last    its oldest and newest entry's time (RFC 3339, UTC)
+  wall_ms        last − first, in milliseconds
+  entries        how many entries it has
+  agents         the agents involved, sorted by name
+  model_calls    model calls started
+  tool_calls     tool calls started
+  input_tokens   tokens its model calls read
+  output_tokens  tokens its model calls wrote
+  errors         entries recording a failure")
+)]
 pub struct Args {
-    /// The protocol file (.db, .sqlite, .sqlite3, .jsonl, .ndjson).
-    file: PathBuf,
+    #[command(flatten)]
+    file: ProtocolFile,
     /// Show at most this many sessions.
     #[arg(long, short = 'n', default_value_t = 50)]
     limit: usize,
-    /// Only sessions active since then: RFC 3339, a date, or a time ago (15m, 2h, 7d).
-    #[arg(long, value_parser = time_value)]
-    since: Option<DateTime<Utc>>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[command(flatten)]
+    since: Since,
+    #[command(flatten)]
+    output: Output<Format>,
 }
 
-pub fn run(args: Args, json: bool) -> CliResult {
-    let reader = open(&args.file)?;
+/// One session in `sessions --json`.
+#[derive(Debug, Serialize)]
+struct SessionJson<'a> {
+    id: &'a str,
+    kind: &'static str,
+    #[serde(serialize_with = "output::timestamp")]
+    first: DateTime<Utc>,
+    #[serde(serialize_with = "output::timestamp")]
+    last: DateTime<Utc>,
+    entries: u64,
+    agents: &'a [String],
+    model_calls: u64,
+    tool_calls: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    errors: u64,
+    wall_ms: f64,
+}
+
+impl<'a> From<&'a SessionSummary> for SessionJson<'a> {
+    fn from(s: &'a SessionSummary) -> Self {
+        SessionJson {
+            id: &s.id,
+            kind: kind_name(s.kind),
+            first: s.first,
+            last: s.last,
+            entries: s.entries,
+            agents: &s.agents,
+            model_calls: s.model_calls,
+            tool_calls: s.tool_calls,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            errors: s.errors,
+            wall_ms: output::millis(s.wall_duration()),
+        }
+    }
+}
+
+/// `"session"` or `"trace"`, as the JSON of `sessions` and `show` names it.
+pub fn kind_name(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Session => "session",
+        RunKind::Trace => "trace",
+    }
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let reader = args.file.open()?;
     let mut filter = SessionFilter::default().with_limit(args.limit);
-    if let Some(since) = args.since {
+    if let Some(since) = args.since.since {
         filter = filter.with_since(since);
     }
     let sessions = reader.sessions(&filter)?;
     warn_skipped(&reader);
-    if args.format.resolve(json) == Format::Json {
-        let list: Vec<serde_json::Value> = sessions
-            .iter()
-            .map(|s| {
-                let mut value = serde_json::to_value(s).unwrap_or_default();
-                value["wall_ms"] = serde_json::json!(output::millis(s.wall_duration()));
-                value
-            })
-            .collect();
+    if args.output.resolve(global) == Format::Json {
+        let list: Vec<SessionJson> = sessions.iter().map(SessionJson::from).collect();
         output::print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let style = Terminal::detect();
     if sessions.is_empty() {
-        eprintln!("no sessions in {}", args.file.display());
+        eprintln!("no sessions in {}", args.file.path().display());
         return Ok(ExitCode::SUCCESS);
     }
     let columns = [
@@ -90,6 +148,6 @@ pub fn run(args: Args, json: bool) -> CliResult {
             ]
         })
         .collect();
-    output::print(&render(&style, &columns, &rows))?;
+    output::print(&render(&Terminal::detect(), &columns, &rows))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,18 +1,16 @@
 //! `stats`: count, failures, latency and tokens per agent, model or tool.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
 use clap::ValueEnum;
-use reagentic_protocol::{StatsBy, StatsFilter};
-use serde_json::json;
+use reagentic_protocol::{GroupStats, StatsBy, StatsFilter};
+use serde::Serialize;
 
-use crate::failure::{open, warn_skipped, CliResult};
-use crate::output::{self, Format};
+use crate::args::{Format, Global, Output, ProtocolFile, Since};
+use crate::failure::{warn_skipped, CliResult};
+use crate::output;
 use crate::table::{render, Cell, Column};
 use crate::terminal::{Terminal, Tone};
-use crate::time_arg::time_value;
 
 /// What to group by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -43,28 +41,87 @@ impl By {
     }
 }
 
-/// Count, error rate, p50/p95/max duration and tokens per agent, model, tool.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
+macro_rules! examples {
+    () => {
+        "Examples:
   reagentic-protocol stats protocol.db
   reagentic-protocol stats protocol.db --by tool --since 7d
-  reagentic-protocol stats protocol.jsonl --by model --json")]
+  reagentic-protocol stats protocol.jsonl --by model --json"
+    };
+}
+
+/// Count, error rate, p50/p95/max duration and tokens per agent, model, tool.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = examples!(),
+    after_long_help = concat!(examples!(), "
+
+JSON (--json): one object with a key per grouping asked for (\"agent\",
+\"model\", \"tool\"), each an array, busiest first, of
+  name                    the agent, model or tool (\"(none)\" when not recorded)
+  count                   finished agent runs, model calls or tool calls
+  errors                  how many of them failed
+  p50_ms, p95_ms, max_ms  median, 95th percentile and longest duration in
+                          milliseconds (null when none was recorded)
+  input_tokens            tokens read (an agent: its own model calls')
+  output_tokens           tokens written
+  error_rate              errors / count, from 0 to 1")
+)]
 pub struct Args {
-    /// The protocol file (.db, .sqlite, .sqlite3, .jsonl, .ndjson).
-    file: PathBuf,
+    #[command(flatten)]
+    file: ProtocolFile,
     /// Group by these (repeat or comma-separate); all three when not given.
     #[arg(long, value_enum, value_delimiter = ',')]
     by: Vec<By>,
-    /// Only entries since then: RFC 3339, a date, or a time ago (15m, 2h, 7d).
-    #[arg(long, value_parser = time_value)]
-    since: Option<DateTime<Utc>>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[command(flatten)]
+    since: Since,
+    #[command(flatten)]
+    output: Output<Format>,
 }
 
-pub fn run(args: Args, json: bool) -> CliResult {
-    let reader = open(&args.file)?;
+/// `stats --json`: the groupings asked for.
+#[derive(Debug, Default, Serialize)]
+struct StatsJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<Vec<GroupJson<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<Vec<GroupJson<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool: Option<Vec<GroupJson<'a>>>,
+}
+
+/// One agent, model or tool.
+#[derive(Debug, Serialize)]
+struct GroupJson<'a> {
+    name: &'a str,
+    count: u64,
+    errors: u64,
+    p50_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    max_ms: Option<f64>,
+    input_tokens: u64,
+    output_tokens: u64,
+    error_rate: f64,
+}
+
+impl<'a> From<&'a GroupStats> for GroupJson<'a> {
+    fn from(g: &'a GroupStats) -> Self {
+        GroupJson {
+            name: &g.name,
+            count: g.count,
+            errors: g.errors,
+            p50_ms: g.p50_ms,
+            p95_ms: g.p95_ms,
+            max_ms: g.max_ms,
+            input_tokens: g.input_tokens,
+            output_tokens: g.output_tokens,
+            error_rate: g.error_rate(),
+        }
+    }
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let reader = args.file.open()?;
     let by = if args.by.is_empty() {
         vec![By::Agent, By::Model, By::Tool]
     } else {
@@ -73,31 +130,27 @@ pub fn run(args: Args, json: bool) -> CliResult {
     let mut tables = Vec::new();
     for dimension in &by {
         let mut filter = StatsFilter::new(dimension.library());
-        if let Some(since) = args.since {
+        if let Some(since) = args.since.since {
             filter = filter.with_since(since);
         }
         tables.push((*dimension, reader.stats(&filter)?));
     }
     // Every table reads the same records: one warning covers them all.
     warn_skipped(&reader);
-    if args.format.resolve(json) == Format::Json {
-        let mut out = serde_json::Map::new();
+    if args.output.resolve(global) == Format::Json {
+        let mut json = StatsJson::default();
         for (dimension, groups) in &tables {
-            let rows: Vec<_> = groups
-                .iter()
-                .map(|g| {
-                    let mut value = serde_json::to_value(g).unwrap_or_default();
-                    value["error_rate"] = json!(g.error_rate());
-                    value
-                })
-                .collect();
-            let key = format!("{dimension:?}").to_lowercase();
-            out.insert(key, json!(rows));
+            let rows = Some(groups.iter().map(GroupJson::from).collect());
+            match dimension {
+                By::Agent => json.agent = rows,
+                By::Model => json.model = rows,
+                By::Tool => json.tool = rows,
+            }
         }
-        output::print_json(&out)?;
+        output::print_json(&json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let style = Terminal::detect();
+    let terminal = Terminal::detect();
     let mut text = String::new();
     for (i, (dimension, groups)) in tables.iter().enumerate() {
         if i > 0 {
@@ -128,7 +181,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
                     Cell::plain("0")
                 };
                 vec![
-                    Cell::plain(g.name.clone()),
+                    Cell::plain(&g.name),
                     Cell::plain(g.count.to_string()),
                     errors,
                     Cell::plain(format!("{:.1}%", g.error_rate() * 100.0)),
@@ -140,7 +193,7 @@ pub fn run(args: Args, json: bool) -> CliResult {
                 ]
             })
             .collect();
-        text.push_str(&render(&style, &columns, &rows));
+        text.push_str(&render(&terminal, &columns, &rows));
     }
     output::print(&text)?;
     Ok(ExitCode::SUCCESS)

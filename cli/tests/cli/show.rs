@@ -74,6 +74,8 @@ fn json_output_nests_steps_and_a_trace_id_works_too() {
     let run = json(&run_on("show", &protocol.path, &[TRAVEL, "--json"]));
     assert_eq!(run["kind"], "session");
     assert_eq!(run["errors"], 1);
+    assert!(run["first"].as_str().unwrap() < run["last"].as_str().unwrap());
+    assert!(run["wall_ms"].as_f64().unwrap() > 0.0, "{run}");
     let roots = run["steps"].as_array().unwrap();
     assert_eq!(roots.len(), 1);
     assert_eq!(roots[0]["name"], "triage");

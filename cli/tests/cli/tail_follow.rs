@@ -6,7 +6,9 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{bin, ok, record_small_talk, run_on, travel_protocol, Format};
+use crate::support::{
+    bin, ok, record_small_talk, run_on, travel_protocol, Format, SMALL_TALK, TRAVEL,
+};
 
 #[test]
 fn tail_shows_the_newest_entries_oldest_first() {
@@ -79,4 +81,60 @@ fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
             "nothing printed twice"
         );
     }
+}
+
+#[test]
+fn filters_select_what_tail_shows_and_what_it_follows() {
+    let protocol = travel_protocol(Format::Jsonl);
+    let failed = ok(&run_on("tail", &protocol.path, &["--errors", "--json"]));
+    let failed: Vec<serde_json::Value> = failed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON entry per line"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["tool_name"], "get_weather");
+
+    let mut child = bin()
+        .args(["tail", "-f", "--type", "llm_end", "--format", "jsonl"])
+        .args(["-n", "5", "--interval-ms", "50"])
+        .arg(&protocol.path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tail -f");
+    let stdout = child.stdout.take().unwrap();
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if send.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> serde_json::Value {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a model call's end");
+        serde_json::from_str(&line).expect("a JSON entry per line")
+    };
+    // The three model calls so far, then the one written while following.
+    let sessions: Vec<serde_json::Value> = (0..3).map(|_| next()["session_id"].clone()).collect();
+    assert_eq!(sessions, [TRAVEL, TRAVEL, SMALL_TALK]);
+    record_small_talk(&protocol);
+    protocol.flush();
+    let new = next();
+    assert_eq!(
+        (new["event_type"].as_str(), new["session_id"].as_str()),
+        (Some("llm_end"), Some(SMALL_TALK))
+    );
+    assert!(
+        lines.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the agent's entries are not followed"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
 }
