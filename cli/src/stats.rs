@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use reagentic_protocol::{GroupStats, StatsBy, StatsFilter};
-use serde::Serialize;
+use serde::ser::SerializeMap as _;
+use serde::{Serialize, Serializer};
 
 use crate::args::{Format, Global, Output, ProtocolFile, Since};
 use crate::failure::{warn_skipped, CliResult};
@@ -32,6 +33,15 @@ impl By {
         }
     }
 
+    /// Its key in the JSON.
+    fn key(self) -> &'static str {
+        match self {
+            By::Agent => "agent",
+            By::Model => "model",
+            By::Tool => "tool",
+        }
+    }
+
     fn title(self) -> &'static str {
         match self {
             By::Agent => "AGENT",
@@ -56,8 +66,8 @@ macro_rules! examples {
     after_help = examples!(),
     after_long_help = concat!(examples!(), "
 
-JSON (--json): one object with a key per grouping asked for (\"agent\",
-\"model\", \"tool\"), each an array, busiest first, of
+JSON (--json): one object with a key per grouping, in the order asked
+(\"agent\", \"model\", \"tool\"), each an array, busiest first, of
   name                    the agent, model or tool (\"(none)\" when not recorded)
   count                   finished agent runs, model calls or tool calls
   errors                  how many of them failed
@@ -79,15 +89,18 @@ pub struct Args {
     output: Output<Format>,
 }
 
-/// `stats --json`: the groupings asked for.
-#[derive(Debug, Default, Serialize)]
-struct StatsJson<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    agent: Option<Vec<GroupJson<'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model: Option<Vec<GroupJson<'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool: Option<Vec<GroupJson<'a>>>,
+/// `stats --json`: a key per grouping asked for, in the order asked.
+#[derive(Debug)]
+struct StatsJson<'a>(Vec<(By, Vec<GroupJson<'a>>)>);
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (by, groups) in &self.0 {
+            map.serialize_entry(by.key(), groups)?;
+        }
+        map.end()
+    }
 }
 
 /// One agent, model or tool.
@@ -122,11 +135,18 @@ impl<'a> From<&'a GroupStats> for GroupJson<'a> {
 
 pub fn run(args: Args, global: &Global) -> CliResult {
     let reader = args.file.open()?;
-    let by = if args.by.is_empty() {
-        vec![By::Agent, By::Model, By::Tool]
+    let asked: &[By] = if args.by.is_empty() {
+        &[By::Agent, By::Model, By::Tool]
     } else {
-        args.by.clone()
+        &args.by
     };
+    // Each grouping once, where it was first asked for.
+    let mut by: Vec<By> = Vec::new();
+    for b in asked {
+        if !by.contains(b) {
+            by.push(*b);
+        }
+    }
     let mut tables = Vec::new();
     for dimension in &by {
         let mut filter = StatsFilter::new(dimension.library());
@@ -138,15 +158,12 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     // Every table reads the same records: one warning covers them all.
     warn_skipped(&reader);
     if args.output.resolve(global) == Format::Json {
-        let mut json = StatsJson::default();
-        for (dimension, groups) in &tables {
-            let rows = Some(groups.iter().map(GroupJson::from).collect());
-            match dimension {
-                By::Agent => json.agent = rows,
-                By::Model => json.model = rows,
-                By::Tool => json.tool = rows,
-            }
-        }
+        let json = StatsJson(
+            tables
+                .iter()
+                .map(|(by, groups)| (*by, groups.iter().map(GroupJson::from).collect()))
+                .collect(),
+        );
         output::print_json(&json)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -60,6 +60,14 @@ fn by_selects_the_tables_and_since_the_window() {
         &["--by", "model", "--json"],
     ));
     assert!(only_models.get("tool").is_none());
+
+    let in_order = json(&run_on(
+        "stats",
+        &protocol.path,
+        &["--by", "tool,model,tool", "--json"],
+    ));
+    let keys: Vec<&String> = in_order.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["tool", "model"], "as asked, each once");
     assert_eq!(only_models["model"][0]["count"], 3);
 
     let none = json(&run_on(
