@@ -51,8 +51,6 @@ pub use otlp::{OtlpExport, OtlpProtocol};
 use crate::config::ProtocolConfig;
 use crate::error::{ProtocolError, Result};
 use crate::pipeline::{ProtocolProcessor, ProtocolProcessorBuilder};
-use crate::read::ProtocolFormat;
-use crate::storage::{JsonlStorage, SqliteStorage};
 
 /// The layer [`ProtocolInstallBuilder::build`] returns: the
 /// `tracing-opentelemetry` layer (and the `fmt` layer, when on), boxed so
@@ -271,8 +269,5 @@ fn fmt_filter() -> Result<EnvFilter> {
 
 /// A processor builder over the storage the path's extension names.
 fn storage_builder(path: &Path) -> Result<ProtocolProcessorBuilder> {
-    Ok(match ProtocolFormat::from_path(path)? {
-        ProtocolFormat::Sqlite => ProtocolProcessor::builder(SqliteStorage::open(path)?),
-        ProtocolFormat::Jsonl => ProtocolProcessor::builder(JsonlStorage::open(path)?),
-    })
+    Ok(ProtocolProcessor::builder(crate::storage::open(path)?))
 }

@@ -76,6 +76,20 @@ pub enum RunKind {
     Trace,
 }
 
+impl RunKind {
+    /// `"session"` or `"trace"`, as in the JSON form.
+    ///
+    /// ```
+    /// assert_eq!(reagentic_protocol::read::RunKind::Trace.as_str(), "trace");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Session => "session",
+            RunKind::Trace => "trace",
+        }
+    }
+}
+
 /// One session (or one session-less trace) at a glance.
 ///
 /// ```no_run

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::entry::ProtocolEntry;
 use crate::error::{ProtocolError, Result};
+use crate::read::ProtocolFormat;
 
 /// How hard a commit works to survive a crash.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -46,6 +47,46 @@ pub trait Storage: Send + 'static {
 
     /// A short description for messages, usually the file path.
     fn describe(&self) -> String;
+}
+
+impl<S: Storage + ?Sized> Storage for Box<S> {
+    fn write_batch(&mut self, entries: &[ProtocolEntry]) -> Result<()> {
+        (**self).write_batch(entries)
+    }
+
+    fn record_dropped(&mut self, total_dropped: u64) -> Result<()> {
+        (**self).record_dropped(total_dropped)
+    }
+
+    fn close(&mut self) -> Result<()> {
+        (**self).close()
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+/// Opens (creating if needed) the protocol at `path` for writing, in the
+/// form its extension names (see [`ProtocolFormat::from_path`]), with
+/// default settings.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let mut storage = reagentic_protocol::storage::open(dir.path().join("protocol.jsonl"))?;
+/// storage.write_batch(&[])?;
+/// storage.close()?;
+/// # Ok(()) }
+/// ```
+///
+/// [`ProtocolFormat::from_path`]: crate::read::ProtocolFormat::from_path
+pub fn open(path: impl AsRef<Path>) -> Result<Box<dyn Storage>> {
+    let path = path.as_ref();
+    Ok(match ProtocolFormat::from_path(path)? {
+        ProtocolFormat::Sqlite => Box::new(SqliteStorage::open(path)?),
+        ProtocolFormat::Jsonl => Box::new(JsonlStorage::open(path)?),
+    })
 }
 
 impl std::fmt::Debug for dyn Storage {

@@ -1,12 +1,7 @@
 //! `show` prints one run as a tree: agents with their model calls, tool
 //! calls and handoffs under them, durations, tokens, and why a step failed.
-#![cfg(feature = "cli")]
 
-mod cli_support;
-mod support;
-
-use cli_support::{json, ok, run_on, travel_protocol, TRAVEL};
-use support::Format;
+use crate::support::{json, ok, run_on, travel_protocol, Format, TRAVEL};
 
 /// The line of the tree that contains `needle`, and its indentation.
 fn line_with<'a>(tree: &'a str, needle: &str) -> (&'a str, usize) {
@@ -21,8 +16,8 @@ fn line_with<'a>(tree: &'a str, needle: &str) -> (&'a str, usize) {
 #[test]
 fn the_run_is_a_tree_with_the_failed_tool_and_its_error() {
     for format in Format::BOTH {
-        let harness = travel_protocol(format);
-        let tree = ok(&run_on("show", &harness.path, &[TRAVEL]));
+        let protocol = travel_protocol(format);
+        let tree = ok(&run_on("show", &protocol.path, &[TRAVEL]));
         assert!(tree.starts_with(&format!("session {TRAVEL}")), "{tree}");
         assert!(tree.contains("1 failed"), "{tree}");
         let (_, triage) = line_with(&tree, "agent triage");
@@ -54,9 +49,9 @@ fn the_run_is_a_tree_with_the_failed_tool_and_its_error() {
 
 #[test]
 fn content_is_shortened_unless_asked_for_in_full() {
-    let harness = travel_protocol(Format::Sqlite);
-    let narrow = cli_support::bin()
-        .args(["show", harness.path.to_str().unwrap(), TRAVEL])
+    let protocol = travel_protocol(Format::Sqlite);
+    let narrow = crate::support::bin()
+        .args(["show", protocol.arg(), TRAVEL])
         .env("COLUMNS", "50")
         .output()
         .unwrap();
@@ -66,7 +61,7 @@ fn content_is_shortened_unless_asked_for_in_full() {
         !narrow.contains("book me a flight from Berlin to Lisbon"),
         "{narrow}"
     );
-    let full = ok(&run_on("show", &harness.path, &[TRAVEL, "--content"]));
+    let full = ok(&run_on("show", &protocol.path, &[TRAVEL, "--content"]));
     assert!(
         full.contains("triage: book me a flight from Berlin to Lisbon"),
         "{full}"
@@ -75,10 +70,12 @@ fn content_is_shortened_unless_asked_for_in_full() {
 
 #[test]
 fn json_output_nests_steps_and_a_trace_id_works_too() {
-    let harness = travel_protocol(Format::Jsonl);
-    let run = json(&run_on("show", &harness.path, &[TRAVEL, "--json"]));
+    let protocol = travel_protocol(Format::Jsonl);
+    let run = json(&run_on("show", &protocol.path, &[TRAVEL, "--json"]));
     assert_eq!(run["kind"], "session");
     assert_eq!(run["errors"], 1);
+    assert!(run["first"].as_str().unwrap() < run["last"].as_str().unwrap());
+    assert!(run["wall_ms"].as_f64().unwrap() > 0.0, "{run}");
     let roots = run["steps"].as_array().unwrap();
     assert_eq!(roots.len(), 1);
     assert_eq!(roots[0]["name"], "triage");
@@ -102,7 +99,7 @@ fn json_output_nests_steps_and_a_trace_id_works_too() {
     );
 
     let trace = roots[0]["start"]["trace_id"].as_str().unwrap().to_owned();
-    let by_trace = json(&run_on("show", &harness.path, &[&trace, "--json"]));
+    let by_trace = json(&run_on("show", &protocol.path, &[&trace, "--json"]));
     assert_eq!(by_trace["kind"], "trace");
     assert_eq!(by_trace["steps"][0]["name"], "triage");
 }

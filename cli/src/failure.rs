@@ -77,8 +77,8 @@ pub fn warn_skipped(reader: &ProtocolReader) {
         return;
     };
     let what = match reader.format() {
-        reagentic_protocol::ProtocolFormat::Jsonl => "line",
-        reagentic_protocol::ProtocolFormat::Sqlite => "row",
+        reagentic_protocol::read::ProtocolFormat::Jsonl => "line",
+        _ => "row",
     };
     eprintln!(
         "warning: skipped {} unreadable {what}(s) in {} (first: {what} {}: {}); `reagentic-protocol check` lists them",

@@ -1,18 +1,13 @@
 //! The "done means": with a protocol from an agent run, a user lists
 //! the sessions, opens the failing run, sees which tool failed and why, and
 //! gets per-tool latency — each in one command.
-#![cfg(feature = "cli")]
 
-mod cli_support;
-mod support;
-
-use cli_support::{json, ok, run_on, travel_protocol, TRAVEL};
-use support::Format;
+use crate::support::{json, ok, run_on, travel_protocol, Format, TRAVEL};
 
 #[test]
 fn find_the_failing_run_see_why_and_get_tool_latency() {
-    let harness = travel_protocol(Format::Sqlite);
-    let path = &harness.path;
+    let protocol = travel_protocol(Format::Sqlite);
+    let path = &protocol.path;
 
     // 1. Which sessions are there, and which one failed?
     let sessions = json(&run_on("sessions", path, &["--json"]));

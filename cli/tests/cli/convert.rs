@@ -1,24 +1,15 @@
 //! `convert` copies a protocol between JSON Lines and SQLite; converting
 //! again stores nothing twice.
-#![cfg(feature = "cli")]
 
-mod cli_support;
-mod support;
-
-use cli_support::{json, ok, run, travel_protocol};
-use support::{read_all, Format};
+use crate::support::{json, ok, read_all, run, travel_protocol, Format};
 
 #[test]
 fn jsonl_to_sqlite_and_back_keeps_every_entry_once() {
-    let harness = travel_protocol(Format::Jsonl);
-    let original = read_all(&harness.path);
-    let db = harness.dir.path().join("converted.db");
-    let back = harness.dir.path().join("back.jsonl");
-    let (jsonl, db_s, back_s) = (
-        harness.path.to_str().unwrap(),
-        db.to_str().unwrap(),
-        back.to_str().unwrap(),
-    );
+    let protocol = travel_protocol(Format::Jsonl);
+    let original = read_all(&protocol.path);
+    let db = protocol.dir.path().join("converted.db");
+    let back = protocol.dir.path().join("back.jsonl");
+    let (jsonl, db_s, back_s) = (protocol.arg(), db.to_str().unwrap(), back.to_str().unwrap());
 
     let first = json(&run(&["convert", jsonl, db_s, "--json"]));
     assert_eq!(first["read"], 21);
@@ -48,11 +39,11 @@ fn jsonl_to_sqlite_and_back_keeps_every_entry_once() {
 
 #[test]
 fn converting_a_file_onto_itself_is_refused() {
-    let harness = travel_protocol(Format::Sqlite);
-    let path = harness.path.to_str().unwrap();
-    let before = std::fs::read(&harness.path).unwrap();
+    let protocol = travel_protocol(Format::Sqlite);
+    let path = protocol.arg();
+    let before = std::fs::read(&protocol.path).unwrap();
     let out = run(&["convert", path, path]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(cli_support::stderr(&out).contains("same file"));
-    assert_eq!(std::fs::read(&harness.path).unwrap(), before);
+    assert!(crate::support::stderr(&out).contains("same file"));
+    assert_eq!(std::fs::read(&protocol.path).unwrap(), before);
 }

@@ -1,16 +1,11 @@
 //! Bad input gets a one-line error naming the problem and exit code 2, never
 //! a panic; broken JSON Lines lines are warned about and skipped; reading
 //! never changes the file.
-#![cfg(feature = "cli")]
-
-mod cli_support;
-mod support;
 
 use std::io::Write;
 use std::process::Output;
 
-use cli_support::{json, run, run_on, stderr, travel_protocol, TRAVEL};
-use support::Format;
+use crate::support::{json, run, run_on, stderr, travel_protocol, Format, TRAVEL};
 
 /// Exit 2, one `error:` line on stderr mentioning every needle, nothing on stdout.
 fn assert_fails(output: &Output, needles: &[&str]) {
@@ -63,8 +58,8 @@ fn missing_unknown_and_corrupt_files_are_named_in_one_line() {
 
 #[test]
 fn unknown_session_and_invalid_filters_say_what_is_wrong() {
-    let harness = travel_protocol(Format::Sqlite);
-    let path = &harness.path;
+    let protocol = travel_protocol(Format::Sqlite);
+    let path = &protocol.path;
     assert_fails(
         &run_on("show", path, &["conv-nope"]),
         &["conv-nope", "no session or trace"],
@@ -98,17 +93,17 @@ fn unknown_session_and_invalid_filters_say_what_is_wrong() {
 
 #[test]
 fn broken_jsonl_lines_are_warned_about_and_the_rest_is_read() {
-    let harness = travel_protocol(Format::Jsonl);
-    harness.provider.shutdown().unwrap();
+    let protocol = travel_protocol(Format::Jsonl);
+    protocol.shut_down();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
-        .open(&harness.path)
+        .open(&protocol.path)
         .unwrap();
     writeln!(file, "{{\"schema\":1,\"entry_id\":").unwrap();
     write!(file, "{{\"torn").unwrap();
     drop(file);
-    let before = std::fs::read(&harness.path).unwrap();
-    let out = run_on("sessions", &harness.path, &["--json"]);
+    let before = std::fs::read(&protocol.path).unwrap();
+    let out = run_on("sessions", &protocol.path, &["--json"]);
     let list = json(&out);
     assert_eq!(list.as_array().unwrap().len(), 2);
     let warning = stderr(&out);
@@ -117,10 +112,10 @@ fn broken_jsonl_lines_are_warned_about_and_the_rest_is_read() {
         "{warning}"
     );
     assert!(warning.contains("line 22"), "{warning}");
-    let show = run_on("show", &harness.path, &[TRAVEL]);
+    let show = run_on("show", &protocol.path, &[TRAVEL]);
     assert!(show.status.success());
     assert_eq!(
-        std::fs::read(&harness.path).unwrap(),
+        std::fs::read(&protocol.path).unwrap(),
         before,
         "reading changed the file"
     );

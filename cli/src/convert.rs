@@ -6,37 +6,61 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use reagentic_protocol::{
-    JsonlStorage, ProtocolFormat, ProtocolReader, ReadPosition, SqliteStorage, Storage,
-};
-use serde_json::json;
+use reagentic_protocol::read::{ProtocolFormat, ReadPosition};
+use reagentic_protocol::{ProtocolReader, Storage};
+use serde::Serialize;
 
+use crate::args::{Format, Global, Output};
 use crate::failure::{open, warn_skipped, CliResult, Failure};
-use crate::output::{self, Format};
+use crate::output;
 
 /// Entries per write: one SQLite transaction, one JSON Lines append.
 const BATCH: usize = 10_000;
+
+macro_rules! examples {
+    () => {
+        "Examples:
+  reagentic-protocol convert protocol.jsonl protocol.db
+  reagentic-protocol convert protocol.db export.jsonl
+  reagentic-protocol convert a.jsonl merged.db && reagentic-protocol convert b.jsonl merged.db"
+    };
+}
 
 /// Copy a protocol between JSON Lines and SQLite (formats by extension).
 ///
 /// Entries already in OUT are not written again, so converting twice (or
 /// into a file that already holds some of the entries) stores each once.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reagentic-protocol convert protocol.jsonl protocol.db
-  reagentic-protocol convert protocol.db export.jsonl
-  reagentic-protocol convert a.jsonl merged.db && reagentic-protocol convert b.jsonl merged.db")]
+#[command(
+    after_help = examples!(),
+    after_long_help = concat!(examples!(), "
+
+JSON (--json): one object
+  input, output  the two files, as given
+  read           entries read from INPUT
+  written        entries added to OUTPUT (0 when all were there already)
+  skipped        unreadable records of INPUT, left out")
+)]
 pub struct Args {
     /// The protocol to read.
     input: PathBuf,
     /// The protocol to write (created if missing, added to if not).
     output: PathBuf,
-    /// Output format of the summary.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[command(flatten)]
+    format: Output<Format>,
 }
 
-pub fn run(args: Args, json: bool) -> CliResult {
+/// `convert --json`.
+#[derive(Debug, Serialize)]
+struct ConvertJson {
+    input: String,
+    output: String,
+    read: u64,
+    written: u64,
+    skipped: u64,
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
     let out_format = ProtocolFormat::from_path(&args.output)?;
     if same_file(&args.input, &args.output) {
         return Err(Failure::new(format!(
@@ -57,7 +81,6 @@ pub fn run(args: Args, json: bool) -> CliResult {
     if existed {
         let out_reader = open(&args.output)?;
         match out_format {
-            ProtocolFormat::Sqlite => rows_before = out_reader.end_position()?.offset(),
             ProtocolFormat::Jsonl => {
                 let mut at = ReadPosition::start();
                 loop {
@@ -68,12 +91,11 @@ pub fn run(args: Args, json: bool) -> CliResult {
                     already.extend(batch.into_iter().map(|e| e.entry_id));
                 }
             }
+            // A database stores each id once by itself.
+            _ => rows_before = out_reader.end_position()?.offset(),
         }
     }
-    let mut storage: Box<dyn Storage> = match out_format {
-        ProtocolFormat::Sqlite => Box::new(SqliteStorage::open(&args.output)?),
-        ProtocolFormat::Jsonl => Box::new(JsonlStorage::open(&args.output)?),
-    };
+    let mut storage = reagentic_protocol::storage::open(&args.output)?;
     let end = reader.end_position()?.offset();
     let bar = progress_bar(&reader, end);
     let mut position = ReadPosition::start();
@@ -115,14 +137,14 @@ pub fn run(args: Args, json: bool) -> CliResult {
             );
         }
     }
-    if args.format.resolve(json) == Format::Json {
-        output::print_json(&json!({
-            "input": args.input,
-            "output": args.output,
-            "read": read,
-            "written": written,
-            "skipped": skipped,
-        }))?;
+    if args.format.resolve(global) == Format::Json {
+        output::print_json(&ConvertJson {
+            input: args.input.display().to_string(),
+            output: args.output.display().to_string(),
+            read,
+            written,
+            skipped,
+        })?;
     } else {
         output::print(&format!(
             "{} → {}: {read} entries read, {written} written, {} already there{}\n",
@@ -152,8 +174,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn progress_bar(reader: &ProtocolReader, end: u64) -> ProgressBar {
     let bar = ProgressBar::new(end);
     let template = match reader.format() {
-        ProtocolFormat::Sqlite => "{bar:40} {pos}/{len} rows  {eta} left",
         ProtocolFormat::Jsonl => "{bar:40} {bytes}/{total_bytes}  {eta} left",
+        _ => "{bar:40} {pos}/{len} rows  {eta} left",
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);

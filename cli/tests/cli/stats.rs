@@ -1,18 +1,13 @@
 //! `stats` gives count, error rate, p50/p95/max latency and tokens per
 //! agent, model and tool.
-#![cfg(feature = "cli")]
 
-mod cli_support;
-mod support;
-
-use cli_support::{json, ok, run_on, travel_protocol};
-use support::Format;
+use crate::support::{json, ok, run_on, travel_protocol, Format};
 
 #[test]
 fn per_tool_model_and_agent_figures_from_both_formats() {
     for format in Format::BOTH {
-        let harness = travel_protocol(format);
-        let all = json(&run_on("stats", &harness.path, &["--json"]));
+        let protocol = travel_protocol(format);
+        let all = json(&run_on("stats", &protocol.path, &["--json"]));
         let tools = all["tool"].as_array().unwrap();
         let weather = tools.iter().find(|t| t["name"] == "get_weather").unwrap();
         assert_eq!(weather["count"], 2, "{format:?}");
@@ -26,6 +21,18 @@ fn per_tool_model_and_agent_figures_from_both_formats() {
         assert!(p50 >= 2.0 && p50 <= p95 && p95 <= max, "{weather}");
         assert_eq!(tools[0]["name"], "get_weather", "busiest first");
         assert_eq!(tools.len(), 3);
+        let nothing_yet = json(&run_on(
+            "stats",
+            &protocol.path,
+            &["--json", "--by", "tool", "--until", "2000-01-01"],
+        ));
+        assert_eq!(nothing_yet["tool"], serde_json::json!([]), "{format:?}");
+        let all_until_later = json(&run_on(
+            "stats",
+            &protocol.path,
+            &["--json", "--by", "tool", "--until", "2999-01-01"],
+        ));
+        assert_eq!(all_until_later["tool"].as_array().unwrap().len(), 3);
 
         let models = all["model"].as_array().unwrap();
         assert_eq!(models.len(), 1);
@@ -48,8 +55,8 @@ fn per_tool_model_and_agent_figures_from_both_formats() {
 
 #[test]
 fn by_selects_the_tables_and_since_the_window() {
-    let harness = travel_protocol(Format::Sqlite);
-    let text = ok(&run_on("stats", &harness.path, &["--by", "tool"]));
+    let protocol = travel_protocol(Format::Sqlite);
+    let text = ok(&run_on("stats", &protocol.path, &["--by", "tool"]));
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines[0].starts_with("TOOL") && lines[0].contains("P95"),
@@ -61,15 +68,23 @@ fn by_selects_the_tables_and_since_the_window() {
 
     let only_models = json(&run_on(
         "stats",
-        &harness.path,
+        &protocol.path,
         &["--by", "model", "--json"],
     ));
     assert!(only_models.get("tool").is_none());
+
+    let in_order = json(&run_on(
+        "stats",
+        &protocol.path,
+        &["--by", "tool,model,tool", "--json"],
+    ));
+    let keys: Vec<&String> = in_order.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["tool", "model"], "as asked, each once");
     assert_eq!(only_models["model"][0]["count"], 3);
 
     let none = json(&run_on(
         "stats",
-        &harness.path,
+        &protocol.path,
         &["--since", "2999-01-01", "--json"],
     ));
     assert_eq!(none["tool"], serde_json::json!([]));

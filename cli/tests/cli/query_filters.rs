@@ -1,13 +1,8 @@
 //! `query` filters entries by session, trace, type, agent, tool, model, time
 //! and failure, prints them as a table, JSON or JSON Lines, and treats filter
 //! values as data: SQL in them neither matches nor changes anything.
-#![cfg(feature = "cli")]
 
-mod cli_support;
-mod support;
-
-use cli_support::{json, ok, run_on, stdout, travel_protocol, SMALL_TALK, TRAVEL};
-use support::Format;
+use crate::support::{json, ok, run_on, stdout, travel_protocol, Format, SMALL_TALK, TRAVEL};
 
 fn names(value: &serde_json::Value) -> Vec<String> {
     value
@@ -27,8 +22,8 @@ fn names(value: &serde_json::Value) -> Vec<String> {
 #[test]
 fn every_filter_narrows_the_entries_on_both_formats() {
     for format in Format::BOTH {
-        let harness = travel_protocol(format);
-        let path = &harness.path;
+        let protocol = travel_protocol(format);
+        let path = &protocol.path;
         let q = |args: &[&str]| {
             let mut all = vec!["--json"];
             all.extend_from_slice(args);
@@ -86,10 +81,10 @@ fn every_filter_narrows_the_entries_on_both_formats() {
 
 #[test]
 fn table_and_jsonl_formats_carry_the_same_entries() {
-    let harness = travel_protocol(Format::Sqlite);
+    let protocol = travel_protocol(Format::Sqlite);
     let lines = ok(&run_on(
         "query",
-        &harness.path,
+        &protocol.path,
         &["--errors", "--format", "jsonl"],
     ));
     let entries: Vec<serde_json::Value> = lines
@@ -98,7 +93,7 @@ fn table_and_jsonl_formats_carry_the_same_entries() {
         .collect();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["tool_name"], "get_weather");
-    let table = ok(&run_on("query", &harness.path, &["--errors"]));
+    let table = ok(&run_on("query", &protocol.path, &["--errors"]));
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 2, "{table}");
     assert!(rows[0].starts_with("TIME"));
@@ -111,9 +106,9 @@ fn table_and_jsonl_formats_carry_the_same_entries() {
 #[test]
 fn sql_in_filter_values_matches_nothing_and_leaves_the_file_unchanged() {
     for format in Format::BOTH {
-        let harness = travel_protocol(format);
-        harness.provider.shutdown().expect("close the writer");
-        let before = std::fs::read(&harness.path).unwrap();
+        let protocol = travel_protocol(format);
+        protocol.shut_down();
+        let before = std::fs::read(&protocol.path).unwrap();
         let hostile = [
             "'; DROP TABLE protocol_entries; --",
             "x' OR '1'='1",
@@ -123,14 +118,14 @@ fn sql_in_filter_values_matches_nothing_and_leaves_the_file_unchanged() {
         ];
         for value in hostile {
             for flag in ["--session", "--trace", "--agent", "--tool", "--model"] {
-                let out = run_on("query", &harness.path, &[flag, value, "--json"]);
+                let out = run_on("query", &protocol.path, &[flag, value, "--json"]);
                 assert_eq!(json(&out), serde_json::json!([]), "{flag} {value}");
             }
-            let show = run_on("show", &harness.path, &[value]);
+            let show = run_on("show", &protocol.path, &[value]);
             assert_eq!(show.status.code(), Some(2), "{}", stdout(&show));
         }
-        assert_eq!(std::fs::read(&harness.path).unwrap(), before, "{format:?}");
-        let all = json(&run_on("query", &harness.path, &["--json"]));
+        assert_eq!(std::fs::read(&protocol.path).unwrap(), before, "{format:?}");
+        let all = json(&run_on("query", &protocol.path, &["--json"]));
         assert_eq!(all.as_array().unwrap().len(), 21);
     }
 }

@@ -5,6 +5,7 @@
 //! Exit codes: 0 done; 1 `check` found problems; 2 the command could not be
 //! carried out (bad arguments, unreadable file, unknown session, …).
 
+mod args;
 mod check;
 mod convert;
 mod failure;
@@ -15,6 +16,7 @@ mod show;
 mod stats;
 mod table;
 mod tail;
+mod terminal;
 mod time_arg;
 
 use std::process::ExitCode;
@@ -28,11 +30,14 @@ use clap::{Parser, Subcommand};
   reagentic-protocol sessions protocol.db
   reagentic-protocol show protocol.db conv-42
   reagentic-protocol query protocol.db --errors --since 2h
-  reagentic-protocol stats protocol.db --by tool")]
+  reagentic-protocol stats protocol.db --by tool
+
+Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
+describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
+command could not be carried out.")]
 struct Cli {
-    /// Print JSON instead of a table (the same as `--format json`).
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    global: args::Global,
 
     #[command(subcommand)]
     command: Command,
@@ -74,15 +79,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let json = cli.json;
+    let global = &cli.global;
     let result = match cli.command {
-        Command::Sessions(args) => sessions::run(args, json),
-        Command::Show(args) => show::run(args, json),
-        Command::Query(args) => query::run(args, json),
-        Command::Stats(args) => stats::run(args, json),
-        Command::Tail(args) => tail::run(args, json),
-        Command::Convert(args) => convert::run(args, json),
-        Command::Check(args) => check::run(args, json),
+        Command::Sessions(args) => sessions::run(args, global),
+        Command::Show(args) => show::run(args, global),
+        Command::Query(args) => query::run(args, global),
+        Command::Stats(args) => stats::run(args, global),
+        Command::Tail(args) => tail::run(args, global),
+        Command::Convert(args) => convert::run(args, global),
+        Command::Check(args) => check::run(args, global),
     };
     match result {
         Ok(code) => code,

@@ -1,18 +1,13 @@
 //! `sessions` lists one row per session, newest first, with what each did,
 //! in a table that fits the terminal or as JSON.
-#![cfg(feature = "cli")]
 
-mod cli_support;
-mod support;
-
-use cli_support::{json, ok, run_on, travel_protocol, SMALL_TALK, TRAVEL};
-use support::Format;
+use crate::support::{json, ok, run_on, travel_protocol, Format, SMALL_TALK, TRAVEL};
 
 #[test]
 fn sessions_are_summarised_newest_first_from_both_formats() {
     for format in Format::BOTH {
-        let harness = travel_protocol(format);
-        let list = json(&run_on("sessions", &harness.path, &["--json"]));
+        let protocol = travel_protocol(format);
+        let list = json(&run_on("sessions", &protocol.path, &["--json"]));
         let list = list.as_array().expect("array");
         assert_eq!(list.len(), 2, "{format:?}: {list:#?}");
         assert_eq!(list[0]["id"], SMALL_TALK, "newest first");
@@ -33,7 +28,7 @@ fn sessions_are_summarised_newest_first_from_both_formats() {
 
         let limited = json(&run_on(
             "sessions",
-            &harness.path,
+            &protocol.path,
             &["--json", "--limit", "1"],
         ));
         assert_eq!(limited.as_array().unwrap().len(), 1);
@@ -41,17 +36,43 @@ fn sessions_are_summarised_newest_first_from_both_formats() {
 
         let future = json(&run_on(
             "sessions",
-            &harness.path,
+            &protocol.path,
             &["--json", "--since", "2999-01-01"],
         ));
         assert_eq!(future, serde_json::json!([]));
+
+        // Active before a time: the travel session began before the small
+        // talk's last entry, so a window ending there keeps only it.
+        let before_small_talk = list[0]["last"].as_str().unwrap();
+        let earlier = json(&run_on(
+            "sessions",
+            &protocol.path,
+            &["--json", "--until", travel["first"].as_str().unwrap()],
+        ));
+        assert_eq!(
+            earlier,
+            serde_json::json!([]),
+            "nothing before the first entry"
+        );
+        let until = json(&run_on(
+            "sessions",
+            &protocol.path,
+            &["--json", "--until", before_small_talk],
+        ));
+        let ids: Vec<&str> = until
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&TRAVEL), "{until:#?}");
     }
 }
 
 #[test]
 fn the_table_fits_the_terminal_width_and_has_no_colour_when_piped() {
-    let harness = travel_protocol(Format::Sqlite);
-    let wide = ok(&run_on("sessions", &harness.path, &[]));
+    let protocol = travel_protocol(Format::Sqlite);
+    let wide = ok(&run_on("sessions", &protocol.path, &[]));
     let lines: Vec<&str> = wide.lines().collect();
     assert_eq!(lines.len(), 3, "{wide}");
     assert!(lines[0].starts_with("LAST"), "{wide}");
@@ -61,8 +82,8 @@ fn the_table_fits_the_terminal_width_and_has_no_colour_when_piped() {
     assert!(lines[2].contains("17/15"), "{wide}");
     assert!(!wide.contains('\x1b'), "no colour when not a terminal");
 
-    let narrow = cli_support::bin()
-        .args(["sessions", harness.path.to_str().unwrap()])
+    let narrow = crate::support::bin()
+        .args(["sessions", protocol.arg()])
         .env("COLUMNS", "60")
         .output()
         .unwrap();

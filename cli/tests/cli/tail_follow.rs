@@ -1,22 +1,19 @@
 //! `tail` shows the newest entries; `tail -f` keeps printing entries as the
 //! pipeline writes them, on SQLite and JSON Lines, until interrupted.
-#![cfg(all(feature = "cli", unix))]
-
-mod cli_support;
-mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cli_support::{bin, json, ok, record_small_talk, run_on, travel_protocol};
-use support::Format;
+use crate::support::{
+    bin, ok, record_small_talk, run_on, travel_protocol, Format, SMALL_TALK, TRAVEL,
+};
 
 #[test]
 fn tail_shows_the_newest_entries_oldest_first() {
-    let harness = travel_protocol(Format::Sqlite);
-    let text = ok(&run_on("tail", &harness.path, &["-n", "2"]));
+    let protocol = travel_protocol(Format::Sqlite);
+    let text = ok(&run_on("tail", &protocol.path, &["-n", "2"]));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[1].contains("llm_end"), "{text}");
@@ -24,16 +21,15 @@ fn tail_shows_the_newest_entries_oldest_first() {
         lines[2].contains("agent_end") && lines[2].contains("chatter"),
         "{text}"
     );
-    let _ = json; // JSON form is covered by the follow test
 }
 
 #[test]
 fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
     for format in Format::BOTH {
-        let harness = travel_protocol(format);
+        let protocol = travel_protocol(format);
         let mut child = bin()
             .args(["tail", "-f", "--json", "-n", "1", "--interval-ms", "50"])
-            .arg(&harness.path)
+            .arg(&protocol.path)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -58,8 +54,8 @@ fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
         assert_eq!(first["name"], "chatter");
 
         // A new session, written while tail follows.
-        record_small_talk(&harness);
-        harness.flush();
+        record_small_talk(&protocol);
+        protocol.flush();
         let new: Vec<_> = (0..4).map(|_| next("a new entry")).collect();
         let kinds: Vec<&str> = new
             .iter()
@@ -85,4 +81,60 @@ fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
             "nothing printed twice"
         );
     }
+}
+
+#[test]
+fn filters_select_what_tail_shows_and_what_it_follows() {
+    let protocol = travel_protocol(Format::Jsonl);
+    let failed = ok(&run_on("tail", &protocol.path, &["--errors", "--json"]));
+    let failed: Vec<serde_json::Value> = failed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON entry per line"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["tool_name"], "get_weather");
+
+    let mut child = bin()
+        .args(["tail", "-f", "--type", "llm_end", "--format", "jsonl"])
+        .args(["-n", "5", "--interval-ms", "50"])
+        .arg(&protocol.path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tail -f");
+    let stdout = child.stdout.take().unwrap();
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if send.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> serde_json::Value {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a model call's end");
+        serde_json::from_str(&line).expect("a JSON entry per line")
+    };
+    // The three model calls so far, then the one written while following.
+    let sessions: Vec<serde_json::Value> = (0..3).map(|_| next()["session_id"].clone()).collect();
+    assert_eq!(sessions, [TRAVEL, TRAVEL, SMALL_TALK]);
+    record_small_talk(&protocol);
+    protocol.flush();
+    let new = next();
+    assert_eq!(
+        (new["event_type"].as_str(), new["session_id"].as_str()),
+        (Some("llm_end"), Some(SMALL_TALK))
+    );
+    assert!(
+        lines.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the agent's entries are not followed"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
 }

@@ -1,0 +1,214 @@
+//! `stats`: count, failures, latency and tokens per agent, model or tool.
+
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use reagentic_protocol::read::{GroupStats, StatsBy, StatsFilter};
+use serde::ser::SerializeMap as _;
+use serde::{Serialize, Serializer};
+
+use crate::args::{Format, Global, Output, ProtocolFile, TimeWindow};
+use crate::failure::{warn_skipped, CliResult};
+use crate::output;
+use crate::table::{render, Cell, Column};
+use crate::terminal::{Terminal, Tone};
+
+/// What to group by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    /// Agent runs, by agent (tokens of the agent's model calls).
+    Agent,
+    /// Model calls, by model.
+    Model,
+    /// Tool calls, by tool.
+    Tool,
+}
+
+impl By {
+    fn library(self) -> StatsBy {
+        match self {
+            By::Agent => StatsBy::Agent,
+            By::Model => StatsBy::Model,
+            By::Tool => StatsBy::Tool,
+        }
+    }
+
+    /// Its key in the JSON.
+    fn key(self) -> &'static str {
+        match self {
+            By::Agent => "agent",
+            By::Model => "model",
+            By::Tool => "tool",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            By::Agent => "AGENT",
+            By::Model => "MODEL",
+            By::Tool => "TOOL",
+        }
+    }
+}
+
+macro_rules! examples {
+    () => {
+        "Examples:
+  reagentic-protocol stats protocol.db
+  reagentic-protocol stats protocol.db --by tool --since 7d
+  reagentic-protocol stats protocol.jsonl --by model --json"
+    };
+}
+
+/// Count, error rate, p50/p95/max duration and tokens per agent, model, tool.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = examples!(),
+    after_long_help = concat!(examples!(), "
+
+JSON (--json): one object with a key per grouping, in the order asked
+(\"agent\", \"model\", \"tool\"), each an array, busiest first, of
+  name                    the agent, model or tool (\"(none)\" when not recorded)
+  count                   finished agent runs, model calls or tool calls
+  errors                  how many of them failed
+  p50_ms, p95_ms, max_ms  median, 95th percentile and longest duration in
+                          milliseconds (null when none was recorded)
+  input_tokens            tokens read (an agent: its own model calls')
+  output_tokens           tokens written
+  error_rate              errors / count, from 0 to 1")
+)]
+pub struct Args {
+    #[command(flatten)]
+    file: ProtocolFile,
+    /// Group by these (repeat or comma-separate); all three when not given.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    by: Vec<By>,
+    #[command(flatten)]
+    window: TimeWindow,
+    #[command(flatten)]
+    output: Output<Format>,
+}
+
+/// `stats --json`: a key per grouping asked for, in the order asked.
+#[derive(Debug)]
+struct StatsJson<'a>(Vec<(By, Vec<GroupJson<'a>>)>);
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (by, groups) in &self.0 {
+            map.serialize_entry(by.key(), groups)?;
+        }
+        map.end()
+    }
+}
+
+/// One agent, model or tool.
+#[derive(Debug, Serialize)]
+struct GroupJson<'a> {
+    name: &'a str,
+    count: u64,
+    errors: u64,
+    p50_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    max_ms: Option<f64>,
+    input_tokens: u64,
+    output_tokens: u64,
+    error_rate: f64,
+}
+
+impl<'a> From<&'a GroupStats> for GroupJson<'a> {
+    fn from(g: &'a GroupStats) -> Self {
+        GroupJson {
+            name: &g.name,
+            count: g.count,
+            errors: g.errors,
+            p50_ms: g.p50_ms,
+            p95_ms: g.p95_ms,
+            max_ms: g.max_ms,
+            input_tokens: g.input_tokens,
+            output_tokens: g.output_tokens,
+            error_rate: g.error_rate(),
+        }
+    }
+}
+
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let reader = args.file.open()?;
+    let asked: &[By] = if args.by.is_empty() {
+        &[By::Agent, By::Model, By::Tool]
+    } else {
+        &args.by
+    };
+    // Each grouping once, where it was first asked for.
+    let mut by: Vec<By> = Vec::new();
+    for b in asked {
+        if !by.contains(b) {
+            by.push(*b);
+        }
+    }
+    let mut tables = Vec::new();
+    for dimension in &by {
+        let filter = args.window.apply(StatsFilter::new(dimension.library()))?;
+        tables.push((*dimension, reader.stats(&filter)?));
+    }
+    // Every table reads the same records: one warning covers them all.
+    warn_skipped(&reader);
+    if args.output.resolve(global) == Format::Json {
+        let json = StatsJson(
+            tables
+                .iter()
+                .map(|(by, groups)| (*by, groups.iter().map(GroupJson::from).collect()))
+                .collect(),
+        );
+        output::print_json(&json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let terminal = Terminal::detect();
+    let mut text = String::new();
+    for (i, (dimension, groups)) in tables.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        if groups.is_empty() {
+            text.push_str(&format!("no {} steps\n", dimension.title().to_lowercase()));
+            continue;
+        }
+        let columns = [
+            Column::flexible(dimension.title()),
+            Column::right("COUNT"),
+            Column::right("ERRORS"),
+            Column::right("ERR%"),
+            Column::right("P50"),
+            Column::right("P95"),
+            Column::right("MAX"),
+            Column::right("TOKENS IN"),
+            Column::right("TOKENS OUT"),
+        ];
+        let ms = |v: Option<f64>| v.map(output::duration_ms).unwrap_or_else(|| "-".into());
+        let rows: Vec<Vec<Cell>> = groups
+            .iter()
+            .map(|g| {
+                let errors = if g.errors > 0 {
+                    Cell::toned(g.errors.to_string(), Tone::Failure)
+                } else {
+                    Cell::plain("0")
+                };
+                vec![
+                    Cell::plain(&g.name),
+                    Cell::plain(g.count.to_string()),
+                    errors,
+                    Cell::plain(format!("{:.1}%", g.error_rate() * 100.0)),
+                    Cell::plain(ms(g.p50_ms)),
+                    Cell::plain(ms(g.p95_ms)),
+                    Cell::plain(ms(g.max_ms)),
+                    Cell::plain(g.input_tokens.to_string()),
+                    Cell::plain(g.output_tokens.to_string()),
+                ]
+            })
+            .collect();
+        text.push_str(&render(&terminal, &columns, &rows));
+    }
+    output::print(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

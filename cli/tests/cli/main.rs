@@ -1,0 +1,20 @@
+//! The `reagentic-protocol` command as a user runs it: the built binary on
+//! protocol files written by the library's real pipeline, one module per
+//! command or concern.
+
+mod bad_input;
+mod check;
+#[cfg(target_os = "linux")]
+mod colour;
+mod convert;
+mod done_means;
+mod help;
+mod query_filters;
+mod sessions;
+mod shared_flags;
+mod show;
+mod stats;
+mod support;
+#[cfg(unix)]
+mod tail_follow;
+mod wide_characters;
