@@ -115,7 +115,9 @@ impl AgentSpan {
             { GEN_AI_USAGE_OUTPUT_TOKENS } = Empty,
             { ERROR_TYPE } = Empty,
         );
-        AgentRun { span }
+        AgentRun {
+            span: super::begin(span),
+        }
     }
 }
 

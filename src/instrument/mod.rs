@@ -142,6 +142,18 @@ macro_rules! started_span_methods {
 }
 pub(crate) use started_span_methods;
 
+/// Starts the OpenTelemetry span behind `span` now. `tracing-opentelemetry`
+/// starts it only when the span is first entered or closes; a step that was
+/// started but is still waiting (or whose process dies) before anything
+/// enters it would otherwise have no start entry. Found by the command-line
+/// tool's `check` test, whose unfinished agent was never entered.
+pub(crate) fn begin(span: tracing::Span) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    // Asking for the span's context starts it; the context itself is not needed.
+    drop(span.context());
+    span
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

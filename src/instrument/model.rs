@@ -147,7 +147,9 @@ impl ModelCallSpan {
             { GEN_AI_USAGE_OUTPUT_TOKENS } = Empty,
             { ERROR_TYPE } = Empty,
         );
-        ModelCall { span }
+        ModelCall {
+            span: super::begin(span),
+        }
     }
 }
 

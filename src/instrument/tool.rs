@@ -87,7 +87,9 @@ impl ToolSpan {
             { GEN_AI_TOOL_CALL_RESULT } = Empty,
             { ERROR_TYPE } = Empty,
         );
-        ToolCall { span }
+        ToolCall {
+            span: super::begin(span),
+        }
     }
 }
 
