@@ -1,7 +1,6 @@
 //! Shared harness: a real `tracing` → `tracing-opentelemetry` →
 //! `SdkTracerProvider` → protocol pipeline writing a real file in a temp dir,
 //! read back through a second connection.
-#![allow(dead_code)] // each test file uses a different part of the harness
 
 #[macro_use]
 pub mod child;
@@ -101,14 +100,6 @@ impl Harness {
     /// Every entry in the file, read through a separate reader.
     pub fn entries(&self) -> Vec<ProtocolEntry> {
         read_all(&self.path)
-    }
-
-    /// The entries of one type.
-    pub fn entries_of(&self, event_type: EventType) -> Vec<ProtocolEntry> {
-        self.entries()
-            .into_iter()
-            .filter(|e| e.event_type == event_type)
-            .collect()
     }
 }
 
