@@ -3,10 +3,10 @@
 //! real ENOSPC; `force_flush` returns the error, nothing panics, and when the
 //! ballast is deleted (space returns) every waiting entry is written.
 //!
-//! Mounting needs root (CAP_SYS_ADMIN). Where it is not permitted the test
-//! says so on stderr and passes without running; the file-size-limit test
-//! (`write_errors_are_reported_and_recovered`) covers the same path
-//! unprivileged.
+//! Mounting needs root (CAP_SYS_ADMIN) and the `mount` command, as the test
+//! machines and CI have. Where mounting fails the test fails, saying so —
+//! it never passes without running. (Unprivileged, the file-size-limit test,
+//! `write_errors_are_reported_and_recovered`, covers the same recovery path.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,10 +24,13 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    fn mount(size: &str) -> Option<Self> {
+    /// Mounts one, or fails the test naming what it needs.
+    fn mount(size: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mount_point = dir.path().join("fs");
         std::fs::create_dir(&mount_point).unwrap();
+        let needs = "this test needs to mount a tmpfs: run it as root (CAP_SYS_ADMIN), \
+                     with the `mount` command on the PATH";
         let mounted = Command::new("mount")
             .args([
                 "-t",
@@ -37,13 +40,18 @@ impl Tmpfs {
                 "tmpfs",
             ])
             .arg(&mount_point)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then_some(Self {
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `mount` ({e}): {needs}"));
+        assert!(
+            mounted.status.success(),
+            "`mount -t tmpfs` failed ({}: {}): {needs}",
+            mounted.status,
+            String::from_utf8_lossy(&mounted.stderr).trim()
+        );
+        Self {
             mount_point,
             _dir: dir,
-        })
+        }
     }
 }
 
@@ -71,10 +79,7 @@ fn fill(path: &Path) {
 }
 
 fn check(file_name: &str) {
-    let Some(fs) = Tmpfs::mount("4m") else {
-        eprintln!("skipped: mounting a tmpfs is not permitted here (needs root)");
-        return;
-    };
+    let fs = Tmpfs::mount("4m");
     let path = fs.mount_point.join(file_name);
     let (provider, handle) = pipeline_at(&path, |b| b.with_flush_timeout(Duration::from_secs(10)));
     record_tool_spans(&provider, "before", 0, 50);
