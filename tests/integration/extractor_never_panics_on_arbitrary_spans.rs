@@ -12,6 +12,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use reagentic_protocol::{DetailLevel, Extractor, ProtocolConfig, ProtocolEntry};
 
 /// Keys the extractor looks for, so generated spans hit its real paths.
@@ -269,7 +270,11 @@ fn check(config: &ProtocolConfig, entries: &[ProtocolEntry]) -> Result<(), TestC
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 128,
-        failure_persistence: None,
+        // Replays the seeds of the cases it once failed, kept beside this
+        // file (`….proptest-regressions`), before any new case.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions"
+        ))),
         ..ProptestConfig::default()
     })]
 
