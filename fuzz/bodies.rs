@@ -1,5 +1,5 @@
 //! The bodies of the fuzz targets. Shared with a regular test
-//! (`tests/fuzz_bodies_accept_arbitrary_bytes.rs`, via `#[path]`), so they are
+//! (`tests/integration/fuzz_bodies_accept_arbitrary_bytes.rs`, via `#[path]`), so they are
 //! compiled and exercised by `cargo test` even where cargo-fuzz cannot run.
 
 use std::borrow::Cow;

@@ -150,6 +150,50 @@ impl ProtocolError {
             other => other,
         }
     }
+
+    /// Whether the storage ran out of room: SQLite's "database or disk is
+    /// full", or the operating system's "no space left on device" or "file
+    /// too large" (a file size limit). The pipeline keeps the entries and
+    /// writes them once room comes back.
+    ///
+    /// ```
+    /// use reagentic_protocol::ProtocolError;
+    /// let full = ProtocolError::Io {
+    ///     path: "protocol.jsonl".into(),
+    ///     source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+    /// };
+    /// assert!(full.is_storage_full());
+    /// ```
+    pub fn is_storage_full(&self) -> bool {
+        match self.root() {
+            ProtocolError::Sqlite { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            ProtocolError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether another connection or process held the database's lock past
+    /// the busy timeout (SQLite's "database is locked" or "busy"). The
+    /// pipeline retries the write.
+    ///
+    /// ```
+    /// let shut = reagentic_protocol::ProtocolError::AlreadyShutdown;
+    /// assert!(!shut.is_locked());
+    /// ```
+    pub fn is_locked(&self) -> bool {
+        match self.root() {
+            ProtocolError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
 }
 
 impl From<ProtocolError> for opentelemetry_sdk::error::OTelSdkError {

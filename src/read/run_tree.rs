@@ -11,7 +11,8 @@ use crate::entry::{EventType, ProtocolEntry};
 /// entry is its `start`), and the steps it contains.
 ///
 /// ```no_run
-/// use reagentic_protocol::{run_tree, EntryFilter, ProtocolReader, RunStep};
+/// use reagentic_protocol::read::{run_tree, RunStep};
+/// use reagentic_protocol::{EntryFilter, ProtocolReader};
 ///
 /// fn print(step: &RunStep, depth: usize) {
 ///     let status = if step.is_error() { "FAILED" } else { "" };
@@ -85,7 +86,7 @@ impl RunStep {
 /// Roots and children are in start order.
 ///
 /// ```
-/// let roots = reagentic_protocol::run_tree(Vec::new());
+/// let roots = reagentic_protocol::read::run_tree(Vec::new());
 /// assert!(roots.is_empty());
 /// ```
 pub fn run_tree(entries: Vec<ProtocolEntry>) -> Vec<RunStep> {

@@ -134,7 +134,7 @@ impl SessionSummary {
     /// From the first entry to the last: how long the session ran (so far).
     ///
     /// ```no_run
-    /// # fn show(s: &reagentic_protocol::SessionSummary) {
+    /// # fn show(s: &reagentic_protocol::read::SessionSummary) {
     /// println!("{:.1} s", s.wall_duration().as_seconds_f64());
     /// # }
     /// ```

@@ -114,7 +114,7 @@ impl GroupStats {
     /// Failed / finished, from 0 to 1 (0 when nothing finished).
     ///
     /// ```no_run
-    /// # fn show(g: &reagentic_protocol::GroupStats) {
+    /// # fn show(g: &reagentic_protocol::read::GroupStats) {
     /// println!("{:.0}% failed", g.error_rate() * 100.0);
     /// # }
     /// ```

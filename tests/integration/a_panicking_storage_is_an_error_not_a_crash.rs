@@ -56,9 +56,12 @@ fn a_storage_that_panics_for_a_while_loses_nothing() {
     let (provider, handle) = pipeline(&path, &panicking);
     record_tool_spans(&provider, "first", 0, 50);
     match handle.force_flush() {
-        Err(ProtocolError::Storage(message)) => {
-            assert!(message.contains("a bug in a custom storage"), "{message}")
-        }
+        Err(ProtocolError::Storage { source }) => match &*source {
+            ProtocolError::StoragePanicked { message } => {
+                assert!(message.contains("a bug in a custom storage"), "{message}")
+            }
+            other => panic!("expected the panic, got {other:?}"),
+        },
         other => panic!("expected the storage error, got {other:?}"),
     }
     panicking.store(false, Ordering::SeqCst);
@@ -79,7 +82,7 @@ fn a_storage_that_always_panics_is_counted_at_shutdown() {
     record_tool_spans(&provider, "never", 0, 50);
     assert!(matches!(
         handle.force_flush(),
-        Err(ProtocolError::Storage(_))
+        Err(ProtocolError::Storage { source }) if matches!(*source, ProtocolError::StoragePanicked { .. })
     ));
     // The writer retries until the deadline, so its answer and the caller's
     // own bound arrive together: either error is right.
@@ -87,7 +90,7 @@ fn a_storage_that_always_panics_is_counted_at_shutdown() {
     assert!(
         matches!(
             shutdown,
-            Err(ProtocolError::Storage(_) | ProtocolError::Timeout(_))
+            Err(ProtocolError::Storage { .. } | ProtocolError::Timeout(_))
         ),
         "{shutdown:?}"
     );

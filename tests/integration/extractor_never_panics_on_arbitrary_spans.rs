@@ -13,7 +13,8 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use reagentic_protocol::{DetailLevel, Extractor, ProtocolConfig, ProtocolEntry};
+use reagentic_protocol::unstable::Extractor;
+use reagentic_protocol::{DetailLevel, ProtocolConfig, ProtocolEntry};
 
 /// Keys the extractor looks for, so generated spans hit its real paths.
 const KNOWN_KEYS: &[&str] = &[

@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::support::{count_calls, pipeline_at, read_all, record_tool_spans};
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry::KeyValue;
+use reagentic_protocol::ProtocolError;
 
 /// A mounted tmpfs, unmounted on drop (also when an assertion fails).
 struct Tmpfs {
@@ -99,10 +100,9 @@ fn check(file_name: &str) {
         span.end();
     }
     let error = handle.force_flush().expect_err("the disk is full");
-    let text = error.to_string().to_lowercase();
     assert!(
-        text.contains("full") || text.contains("space"),
-        "{file_name}: {error}"
+        matches!(error, ProtocolError::Storage { .. }) && error.is_storage_full(),
+        "{file_name}: {error:?}"
     );
 
     std::fs::remove_file(&ballast).unwrap();

@@ -2,7 +2,8 @@
 //! about, and recorded in the protocol: written + dropped = emitted.
 
 use crate::support::{read_all, Format, Harness};
-use reagentic_protocol::{Durability, ProtocolReader, QueueFullPolicy, SqliteStorage};
+use reagentic_protocol::pipeline::QueueFullPolicy;
+use reagentic_protocol::{Durability, ProtocolReader, SqliteStorage};
 
 #[test]
 fn written_plus_dropped_equals_emitted() {

@@ -3,7 +3,7 @@
 //! priority; the application's threads are untouched.
 
 use crate::support::{child, Format, Harness};
-use reagentic_protocol::ThreadPriority;
+use reagentic_protocol::pipeline::ThreadPriority;
 
 /// (name, nice) of every thread of this process, read from `/proc`.
 fn threads() -> Vec<(String, i32)> {

@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{child, count_calls, pipeline_at, read_all, record_tool_spans};
-use reagentic_protocol::{ProtocolError, QueueFullPolicy, SqliteStorage};
+use reagentic_protocol::pipeline::QueueFullPolicy;
+use reagentic_protocol::{ProtocolError, SqliteStorage};
 
 const SPANS: u64 = 300;
 

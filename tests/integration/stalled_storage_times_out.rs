@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::dispatch_for;
-use reagentic_protocol::{ProtocolError, ProtocolProcessor, QueueFullPolicy, SqliteStorage};
+use reagentic_protocol::pipeline::QueueFullPolicy;
+use reagentic_protocol::{ProtocolError, ProtocolProcessor, SqliteStorage};
 
 #[test]
 fn flush_and_shutdown_are_bounded_by_their_timeouts() {

@@ -35,10 +35,7 @@ fn locked_database_errors_then_recovers_without_loss() {
         }
     });
     match handle.force_flush() {
-        Err(ProtocolError::Storage(message)) => assert!(
-            message.contains("locked") || message.contains("busy"),
-            "{message}"
-        ),
+        Err(error @ ProtocolError::Storage { .. }) => assert!(error.is_locked(), "{error:?}"),
         other => panic!("expected the storage error, got {other:?}"),
     }
     assert!(handle.stats().write_failures >= 1);

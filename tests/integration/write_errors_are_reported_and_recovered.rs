@@ -61,11 +61,21 @@ fn fail_then_recover() {
         span.end();
     }
     for _ in 0..2 {
+        // The storage's own error, as it saw the EFBIG: SQLite reports a
+        // failed write (SQLITE_IOERR_WRITE), JSON Lines the OS error itself.
         match handle.force_flush() {
-            Err(
-                ProtocolError::Storage(_) | ProtocolError::Io { .. } | ProtocolError::Sqlite { .. },
-            ) => {}
-            other => panic!("expected the write error, got {other:?}"),
+            Err(error @ ProtocolError::Storage { .. }) => match error.root() {
+                ProtocolError::Sqlite { source, .. } => assert_eq!(
+                    source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::SystemIoFailure),
+                    "{error:?}"
+                ),
+                ProtocolError::Io { source, .. } => {
+                    assert_eq!(source.raw_os_error(), Some(libc::EFBIG), "{error:?}")
+                }
+                other => panic!("expected the storage's own error, got {other:?}"),
+            },
+            other => panic!("expected the storage's own error, got {other:?}"),
         }
     }
     assert!(handle.stats().write_failures >= 1);

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use reagentic_protocol::pipeline::ProtocolProcessorBuilder;
 use reagentic_protocol::{
     EntryFilter, EventType, JsonlStorage, ProtocolConfig, ProtocolEntry, ProtocolHandle,
-    ProtocolProcessor, ProtocolProcessorBuilder, ProtocolReader, SqliteStorage,
+    ProtocolProcessor, ProtocolReader, SqliteStorage,
 };
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
