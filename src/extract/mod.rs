@@ -30,7 +30,7 @@ use opentelemetry_sdk::trace::SpanData;
 use serde_json::{Map, Value as Json};
 
 use crate::config::{DetailLevel, ProtocolConfig};
-use crate::entry::{EntryStatus, EventType, ProtocolEntry, SCHEMA_VERSION};
+use crate::entry::{EventType, ProtocolEntry};
 use crate::error::Result;
 
 use self::aliases::Aliases;
@@ -207,7 +207,6 @@ impl Extractor {
         if facts.kind != StepKind::Handoff {
             entry.timestamp = timestamp(span.end_time);
         }
-        entry.entry_id = ProtocolEntry::make_id(&entry.trace_id, &entry.span_id, "end");
         if facts.kind == StepKind::Handoff {
             entry.agent_name = facts
                 .handoff_from
@@ -261,39 +260,25 @@ impl Extractor {
         let span = facts.span;
         let trace_id = hex_id(&span.span_context.trace_id().to_bytes());
         let span_id = hex_id(&span.span_context.span_id().to_bytes());
-        ProtocolEntry {
-            schema: SCHEMA_VERSION,
-            entry_id: ProtocolEntry::make_id(&trace_id, &span_id, "start"),
-            timestamp: timestamp(span.start_time),
+        let name = give(&mut facts.name, last);
+        let mut entry = ProtocolEntry::new(
             event_type,
             trace_id,
             span_id,
-            parent_span_id: (span.parent_span_id != SpanId::INVALID)
-                .then(|| hex_id(&span.parent_span_id.to_bytes())),
-            session_id: lineage.session.as_deref().map(str::to_owned),
-            service_name: self.service_name.clone(),
-            agent_name: lineage.agent.as_deref().map(str::to_owned),
-            name: give(&mut facts.name, last),
-            model: give(&mut facts.model, last),
-            provider: give(&mut facts.provider, last),
-            tool_name: give(&mut facts.tool_name, last),
-            tool_call_id: give(&mut facts.tool_call_id, last),
-            input: None,
-            output: None,
-            input_tokens: None,
-            output_tokens: None,
-            duration_ms: None,
-            status: EntryStatus::Unset,
-            error: None,
-            attributes: None,
-            operation: give(&mut facts.operation, last),
-            cache_read_input_tokens: None,
-            cache_creation_input_tokens: None,
-            reasoning_tokens: None,
-            finish_reasons: None,
-            cost_usd: None,
-            time_to_first_chunk_ms: None,
-        }
+            name,
+            timestamp(span.start_time),
+        );
+        entry.parent_span_id = (span.parent_span_id != SpanId::INVALID)
+            .then(|| hex_id(&span.parent_span_id.to_bytes()));
+        entry.session_id = lineage.session.as_deref().map(str::to_owned);
+        entry.service_name = self.service_name.clone();
+        entry.agent_name = lineage.agent.as_deref().map(str::to_owned);
+        entry.model = give(&mut facts.model, last);
+        entry.provider = give(&mut facts.provider, last);
+        entry.tool_name = give(&mut facts.tool_name, last);
+        entry.tool_call_id = give(&mut facts.tool_call_id, last);
+        entry.operation = give(&mut facts.operation, last);
+        entry
     }
 
     /// The first content attribute of `table`, shaped by the detail level.
@@ -390,6 +375,7 @@ mod tests {
     use super::test_support::{span, span_at, spans_from_tracing, start_time, TRACE};
     use super::*;
     use crate::entry::{format_timestamp, EntryError};
+    use crate::entry::{EntryStatus, SCHEMA_VERSION};
     use crate::error::ProtocolError;
 
     fn extractor(config: ProtocolConfig) -> Extractor {

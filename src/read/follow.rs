@@ -2,7 +2,6 @@
 //! point: for following a file that is being written, and for copying one.
 
 use std::collections::HashSet;
-use std::ops::ControlFlow;
 
 use super::conditions::Conditions;
 use super::reader::ProtocolReader;
@@ -137,13 +136,7 @@ impl ProtocolReader {
         let everything = Conditions::default();
         let mut scan = Scan::new(&everything).limited(Some(max_entries));
         scan.resume = Some(position);
-        let mut entries = Vec::new();
-        let skips = self.scan(scan, |record| {
-            entries.push(record.entry);
-            ControlFlow::Continue(())
-        })?;
-        self.report(skips);
-        Ok(entries)
+        self.collect(scan)
     }
 }
 

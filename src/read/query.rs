@@ -1,7 +1,6 @@
 //! Querying entries: [`ProtocolReader::query`] and its async form,
 //! [`query_file`].
 
-use std::ops::ControlFlow;
 use std::path::Path;
 
 use super::filter::EntryFilter;
@@ -40,13 +39,7 @@ impl ProtocolReader {
         let scan = Scan::new(&filter.conditions)
             .ordered(order)
             .limited(filter.limit);
-        let mut entries = Vec::new();
-        let skips = self.scan(scan, |record| {
-            entries.push(record.entry);
-            ControlFlow::Continue(())
-        })?;
-        self.report(skips);
-        Ok(entries)
+        self.collect(scan)
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use super::jsonl::JsonlSource;
 use super::scan::{Record, Scan, SkippedLine, Skips, Source};
 use super::sqlite::SqliteSource;
+use crate::entry::ProtocolEntry;
 use crate::error::{ProtocolError, Result};
 
 /// The storage form of a protocol file.
@@ -229,6 +230,18 @@ impl ProtocolReader {
             source,
             last_skips: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs one scan as a whole read: its entries, in its order; what it
+    /// skipped becomes what [`skipped_lines`](Self::skipped_lines) reports.
+    pub(crate) fn collect(&self, scan: Scan<'_>) -> Result<Vec<ProtocolEntry>> {
+        let mut entries = Vec::new();
+        let skips = self.scan(scan, |record| {
+            entries.push(record.entry);
+            ControlFlow::Continue(())
+        })?;
+        self.report(skips);
+        Ok(entries)
     }
 
     /// Keeps what a finished read skipped as what
