@@ -1,7 +1,7 @@
 //! Reading a SQLite protocol: every scan is one SELECT, built from the scan's
 //! conditions and answered from the file's indexes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,8 @@ use super::reader::{ProtocolFormat, ProtocolMeta};
 use super::scan::{Order, Record, Scan, Skips, Source};
 use crate::codec::columns::COLUMNS;
 use crate::codec::sqlite::{
-    column_names, decode_row, read_meta_number, select_list, sqlite_error, sqlite_open_error,
-    verify_protocol_schema, ENTRIES,
+    column_names, decode_row, has_index_runs, read_meta_number, select_list, sqlite_error,
+    sqlite_open_error, verify_protocol_schema, RunField, ENTRIES, RUN_ROWIDS,
 };
 use crate::entry::SCHEMA_VERSION;
 use crate::error::Result;
@@ -28,6 +28,10 @@ pub(crate) struct SqliteSource {
     /// (they read as NULL) until a writer migrates it, which may happen while
     /// this reader is open: then they are looked up again.
     present: RefCell<Vec<String>>,
+    /// Whether the file finds traces and sessions through index runs
+    /// (schema 3) rather than B-tree indexes; looked up again until it does,
+    /// as a writer may migrate the file while this reader is open.
+    index_runs: Cell<bool>,
 }
 
 impl SqliteSource {
@@ -40,10 +44,12 @@ impl SqliteSource {
         )
         .map_err(|e| sqlite_open_error(path, e))?;
         let present = verify_protocol_schema(&conn, path)?;
+        let index_runs = has_index_runs(&conn, path)?;
         Ok(SqliteSource {
             path: path.to_path_buf(),
             conn,
             present: RefCell::new(present),
+            index_runs: Cell::new(index_runs),
         })
     }
 
@@ -63,6 +69,23 @@ impl SqliteSource {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
         scan.conditions.push_sql(&mut conditions, &mut params);
+        // A trace or session is found through its runs; its own condition
+        // above stays, as what the rows found that way must meet.
+        let keyed = [
+            (RunField::Trace, &scan.conditions.trace),
+            (RunField::Session, &scan.conditions.session),
+        ];
+        for (field, key) in keyed {
+            let Some(key) = key else { continue };
+            if !self.index_runs.get() {
+                self.index_runs.set(has_index_runs(&self.conn, &self.path)?);
+            }
+            if self.index_runs.get() {
+                conditions.push(format!("rowid IN ({RUN_ROWIDS})"));
+                params.push(Value::Text(key.clone()));
+                params.push(Value::Text(field.name().to_owned()));
+            }
+        }
         if let Some(position) = &scan.resume {
             conditions.push("rowid > ?".into());
             params.push(Value::Integer(
