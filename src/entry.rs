@@ -358,6 +358,17 @@ impl ProtocolEntry {
         }
     }
 
+    /// The names of an entry's fields in the protocol's order: the JSON keys
+    /// of a line and the columns of the SQLite table (see `FORMAT.md`).
+    ///
+    /// ```
+    /// let names: Vec<&str> = reagentic_protocol::ProtocolEntry::field_names().collect();
+    /// assert_eq!(names[..3], ["schema", "entry_id", "timestamp"]);
+    /// ```
+    pub fn field_names() -> impl ExactSizeIterator<Item = &'static str> {
+        crate::codec::columns::COLUMNS.iter().map(|column| column.name)
+    }
+
     /// An empty entry for a decoder to fill in field by field.
     pub(crate) fn placeholder() -> Self {
         Self::new(
