@@ -1046,6 +1046,16 @@ fn scenario_read(run: &Run) -> Value {
         }
     }
     storage.write_batch(&batch).expect("write");
+    // Right after the burst, before the merging an idle writer does.
+    let unmerged_sessions_ms = {
+        let reader = ProtocolReader::open(&path).expect("reader");
+        median_ms(|| {
+            reader
+                .sessions(&SessionFilter::default().with_limit(50))
+                .expect("sessions");
+        })
+    };
+    while storage.maintain().expect("merge index runs") {}
     storage.close().expect("close");
     let entries = sqlite_rows(&path);
 
@@ -1069,6 +1079,36 @@ fn scenario_read(run: &Run) -> Value {
             .expect("query");
         assert!(!reagentic_protocol::read::run_tree(found).is_empty());
     });
+    // A trace by id, as `query --trace` and `show <trace id>` look it up.
+    let trace = format!("{:032x}", 0xa000_0000_0000_0000_u128 + u128::from(sessions / 3));
+    let trace_ms = median_ms(|| {
+        let found = reader
+            .query(&EntryFilter::default().with_trace(trace.as_str()))
+            .expect("trace");
+        assert_eq!(found.len(), 36);
+    });
+    // A time window: the failed tool calls of the last hour written.
+    let last = t0 + chrono::TimeDelta::seconds((sessions as i64 - 1) * 60);
+    let window_ms = median_ms(|| {
+        let found = reader
+            .query(
+                &EntryFilter::default()
+                    .with_since(last - chrono::TimeDelta::hours(1))
+                    .errors_only(),
+            )
+            .expect("window");
+        assert!(!found.is_empty());
+    });
+    // Stats over that hour, as `stats --since 1h` would give them.
+    let stats_ms = median_ms(|| {
+        use reagentic_protocol::read::{StatsBy, StatsFilter};
+        let tools = reader
+            .stats(
+                &StatsFilter::new(StatsBy::Tool).with_since(last - chrono::TimeDelta::hours(1)),
+            )
+            .expect("stats");
+        assert_eq!(tools.len(), 1);
+    });
     // convert: SQLite → JSON Lines in write order, as the CLI does it.
     let out = run.dir.join("read.jsonl");
     let started = Instant::now();
@@ -1089,6 +1129,10 @@ fn scenario_read(run: &Run) -> Value {
         "sessions_ms": sessions_ms,
         "show_ms": show_ms,
         "query_session_ms": query_ms,
+        "trace_ms": trace_ms,
+        "sessions_before_merging_ms": unmerged_sessions_ms,
+        "window_1h_ms": window_ms,
+        "stats_1h_ms": stats_ms,
         "convert_s": convert_s,
         "convert_entries_per_s": converted as f64 / convert_s,
         "converted": converted,
@@ -1238,11 +1282,14 @@ fn print_report(results: &BTreeMap<String, Value>) {
         num(results, "ours_sqlite_1m_burst", "peak_rss_mb"),
     );
     println!(
-        "reading {} entries (SQLite): sessions {:.1} ms, show {:.1} ms, query --session {:.1} ms, convert to JSONL {:.1} s ({:.0} entries/s)",
+        "reading {} entries (SQLite): sessions {:.1} ms, show {:.1} ms, query --session {:.1} ms, a trace {:.1} ms, the last hour's failures {:.1} ms, its stats {:.1} ms; convert to JSONL {:.1} s ({:.0} entries/s)",
         num(results, "read_1m", "entries"),
         num(results, "read_1m", "sessions_ms"),
         num(results, "read_1m", "show_ms"),
         num(results, "read_1m", "query_session_ms"),
+        num(results, "read_1m", "trace_ms"),
+        num(results, "read_1m", "window_1h_ms"),
+        num(results, "read_1m", "stats_1h_ms"),
         num(results, "read_1m", "convert_s"),
         num(results, "read_1m", "convert_entries_per_s"),
     );
