@@ -8,9 +8,12 @@
 mod args;
 mod check;
 mod convert;
+mod cost;
 mod failure;
 mod output;
+mod page;
 mod query;
+mod run_view;
 mod sessions;
 mod show;
 mod stats;

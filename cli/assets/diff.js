@@ -1,0 +1,1 @@
+// diff page (filled in below)
