@@ -3,6 +3,7 @@
 //! command or concern.
 
 mod bad_input;
+mod browser;
 mod check;
 #[cfg(target_os = "linux")]
 mod colour;
@@ -10,11 +11,13 @@ mod convert;
 mod done_means;
 mod help;
 mod query_filters;
+mod run_page;
 mod sessions;
 mod shared_flags;
 mod show;
 mod stats;
 mod support;
+mod synthetic;
 #[cfg(unix)]
 mod tail_follow;
 mod wide_characters;
