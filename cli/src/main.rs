@@ -9,6 +9,7 @@ mod args;
 mod check;
 mod convert;
 mod cost;
+mod diff;
 mod failure;
 mod output;
 mod page;
@@ -34,6 +35,8 @@ use clap::{Parser, Subcommand};
   reagentic-protocol show protocol.db conv-42
   reagentic-protocol query protocol.db --errors --since 2h
   reagentic-protocol stats protocol.db --by tool
+  reagentic-protocol show protocol.db conv-42 --html run.html
+  reagentic-protocol diff protocol.db conv-41 conv-42
 
 Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
 describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
@@ -54,6 +57,7 @@ enum Command {
     Stats(stats::Args),
     Tail(tail::Args),
     Convert(convert::Args),
+    Diff(diff::Args),
     Check(check::Args),
 }
 
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats::run(args, global),
         Command::Tail(args) => tail::run(args, global),
         Command::Convert(args) => convert::run(args, global),
+        Command::Diff(args) => diff::run(args, global),
         Command::Check(args) => check::run(args, global),
     };
     match result {

@@ -8,6 +8,7 @@ mod check;
 #[cfg(target_os = "linux")]
 mod colour;
 mod convert;
+mod diff;
 mod done_means;
 mod help;
 mod query_filters;
