@@ -591,6 +591,8 @@
 
   if (run.live) {
     liveState.textContent = "● live";
+    liveState.className = "live";
+    liveState.title = "Steps appear as they are written";
     const home = el("a", null, "All sessions");
     home.href = run.live.home;
     toolbar.insertBefore(home, toolbar.firstChild);

@@ -25,15 +25,24 @@ impl CostTotal {
     /// Counts one step (only model calls add to the total, so an agent's own
     /// reported total is not counted twice).
     pub fn add_step(&mut self, step: &RunStep) {
-        if !is_model_call(step.entry()) {
-            return;
+        if is_model_call(step.entry()) {
+            self.add_model_call(step_usd(step), has_tokens(step));
         }
-        match step_usd(step) {
+    }
+
+    /// Counts one model call's end entry (for totals read without the tree).
+    pub fn add_model_call_end(&mut self, end: &ProtocolEntry) {
+        let has_tokens = end.input_tokens.is_some() || end.output_tokens.is_some();
+        self.add_model_call(end.cost_usd.filter(|usd| usd.is_finite()), has_tokens);
+    }
+
+    fn add_model_call(&mut self, usd: Option<f64>, has_tokens: bool) {
+        match usd {
             Some(usd) => {
                 self.usd = Some(self.usd.unwrap_or(0.0) + usd);
                 self.priced_calls += 1;
             }
-            None if has_tokens(step) => self.unpriced_calls += 1,
+            None if has_tokens => self.unpriced_calls += 1,
             None => {}
         }
     }

@@ -22,6 +22,7 @@ mod table;
 mod tail;
 mod terminal;
 mod time_arg;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ use clap::{Parser, Subcommand};
   reagentic-protocol stats protocol.db --by tool
   reagentic-protocol show protocol.db conv-42 --html run.html
   reagentic-protocol diff protocol.db conv-41 conv-42
+  reagentic-protocol ui protocol.db
 
 Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
 describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
@@ -59,6 +61,7 @@ enum Command {
     Convert(convert::Args),
     Diff(diff::Args),
     Check(check::Args),
+    Ui(ui::Args),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args, global),
         Command::Diff(args) => diff::run(args, global),
         Command::Check(args) => check::run(args, global),
+        Command::Ui(args) => ui::run(args, global),
     };
     match result {
         Ok(code) => code,

@@ -21,4 +21,5 @@ mod support;
 mod synthetic;
 #[cfg(unix)]
 mod tail_follow;
+mod ui;
 mod wide_characters;
