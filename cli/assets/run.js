@@ -19,6 +19,7 @@
   let matches = null; // step indices matching the search, or null
   let context = null; // their ancestors, shown dimmed
   let haystacks = null; // lower-case searchable text per step, built on the first search
+  let rememberSelection = false; // whether selecting updates the address
   const drawn = new Map(); // step index → its row element
 
   // ---- the page's frame ---------------------------------------------------
@@ -288,6 +289,7 @@
       scheduleDraw();
     }
     drawDetail(i);
+    if (rememberSelection) history.replaceState(null, "", "#step=" + i);
   }
   function move(by) {
     if (!visible.length) return;
@@ -585,7 +587,15 @@
     if (!steps.length) add(detail, el("div", "empty", "This run has no steps yet."));
   }
   show();
-  if (steps.length) select(visible[0]);
+  // `#step=N` in the address selects step N (and selecting updates it), so
+  // a step can be linked to.
+  const linked = /^#step=(\d+)$/.exec(location.hash);
+  if (linked && Number(linked[1]) < steps.length) {
+    let i = Number(linked[1]);
+    for (let p = steps[i].parent; p !== null; p = steps[p].parent) collapsed.delete(keys[p]);
+    select(i);
+  } else if (steps.length) select(visible[0]);
+  rememberSelection = true;
   window.__runView = { ready: true };
   performance.mark("run-view-drawn");
 

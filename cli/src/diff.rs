@@ -377,7 +377,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let (file_b, run_b) = match args.second.as_slice() {
         [run_b] => (args.file.as_path().to_path_buf(), run_b.clone()),
         [file_b, run_b] => (PathBuf::from(file_b), run_b.clone()),
-        _ => return Err(Failure::new("diff takes RUN_A and RUN_B, or RUN_A, FILE_B and RUN_B")),
+        _ => {
+            return Err(Failure::new(
+                "diff takes RUN_A and RUN_B, or RUN_A, FILE_B and RUN_B",
+            ))
+        }
     };
     let a = side(args.file.as_path(), &args.run_a)?;
     let b = side(&file_b, &run_b)?;
@@ -445,7 +449,9 @@ fn text(terminal: &Terminal, c: &Comparison) -> String {
     }
     out.push('\n');
     let count = |n: usize| n.to_string();
-    let tone = |delta: i64, worse_when_more: bool| match delta.signum() * if worse_when_more { 1 } else { -1 } {
+    let tone = |delta: i64, worse_when_more: bool| match delta.signum()
+        * if worse_when_more { 1 } else { -1 }
+    {
         1 => Some(Tone::Failure),
         -1 => Some(Tone::Success),
         _ => None,

@@ -248,9 +248,7 @@ impl RunData {
                 order.push((e, i, false));
             }
         }
-        order.sort_by(|a, b| {
-            (a.0.timestamp, &a.0.entry_id).cmp(&(b.0.timestamp, &b.0.entry_id))
-        });
+        order.sort_by(|a, b| (a.0.timestamp, &a.0.entry_id).cmp(&(b.0.timestamp, &b.0.entry_id)));
         let mut slots = vec![(None, None); flat.len()];
         let mut raw = Vec::with_capacity(order.len());
         for (at, (entry, step, is_start)) in order.into_iter().enumerate() {
@@ -322,7 +320,10 @@ impl RunData {
         let mut agents_by_name: HashMap<&str, Vec<usize>> = HashMap::new();
         for (j, (_, _, step)) in flat.iter().enumerate() {
             if steps[j].kind == "agent" {
-                agents_by_name.entry(&step.entry().name).or_default().push(j);
+                agents_by_name
+                    .entry(&step.entry().name)
+                    .or_default()
+                    .push(j);
             }
         }
         for list in agents_by_name.values_mut() {

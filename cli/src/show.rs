@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use crate::args::{Format, Global, Output, ProtocolFile};
 use crate::failure::{warn_skipped, CliResult};
+use crate::output::{self, one_line};
 use crate::page::Network;
 use crate::run_view::{self, RunData};
-use crate::output::{self, one_line};
 use crate::sessions::kind_name;
 use crate::terminal::Terminal;
 

@@ -43,7 +43,9 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 fn cookie(headers: &HeaderMap) -> Option<&str> {
@@ -115,7 +117,12 @@ fn loopback_host(headers: &HeaderMap) -> bool {
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, [(header::CACHE_CONTROL, "no-store")], format!("{message}\n")).into_response()
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        format!("{message}\n"),
+    )
+        .into_response()
 }
 
 /// Middleware: lets a request through when the access rule allows it.
@@ -186,7 +193,10 @@ mod tests {
 
     #[test]
     fn the_token_is_taken_out_of_the_query() {
-        assert_eq!(query_token("a=1&token=x%2By&b=2"), (Some("x+y".into()), "a=1&b=2".into()));
+        assert_eq!(
+            query_token("a=1&token=x%2By&b=2"),
+            (Some("x+y".into()), "a=1&b=2".into())
+        );
         assert_eq!(query_token(""), (None, String::new()));
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
@@ -198,7 +208,9 @@ mod tests {
             headers.insert(header::HOST, HeaderValue::from_str(h).unwrap());
             loopback_host(&headers)
         };
-        assert!(host("localhost:7878") && host("127.0.0.1:1") && host("[::1]:80") && host("LOCALHOST"));
+        assert!(
+            host("localhost:7878") && host("127.0.0.1:1") && host("[::1]:80") && host("LOCALHOST")
+        );
         assert!(!host("evil.example:7878") && !host("192.168.1.2"));
     }
 }

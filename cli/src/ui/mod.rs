@@ -204,7 +204,10 @@ fn no_store(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -223,27 +226,55 @@ fn html_response(kind: PageKind, body: String) -> Response {
     no_store(response)
 }
 
-fn problem(status: StatusCode, message: impl Into<String>) -> Response {
-    no_store((status, format!("{}\n", message.into())).into_response())
+/// A request that could not be answered: its status and one line.
+#[derive(Debug)]
+struct Problem {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        no_store((self.status, format!("{}\n", self.message)).into_response())
+    }
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Problem {
+    Problem {
+        status,
+        message: message.into(),
+    }
 }
 
 /// Runs a blocking read off the async threads.
 async fn blocking<T: Send + 'static>(
     state: &Arc<UiState>,
-    read: impl FnOnce(&UiState, &ProtocolReader) -> Result<T, Response> + Send + 'static,
-) -> Result<T, Response> {
+    read: impl FnOnce(&UiState, &ProtocolReader) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
         let reader = state.reader.lock().unwrap_or_else(PoisonError::into_inner);
         read(&state, &reader)
     })
     .await
-    .unwrap_or_else(|_| Err(problem(StatusCode::INTERNAL_SERVER_ERROR, "the read failed")))
+    .unwrap_or_else(|_| {
+        Err(problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the read failed",
+        ))
+    })
 }
 
-fn read_failed(e: impl std::fmt::Display) -> Response {
-    let one_line = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
-    problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the protocol: {one_line}"))
+fn read_failed(e: impl std::fmt::Display) -> Problem {
+    let one_line = e
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("cannot read the protocol: {one_line}"),
+    )
 }
 
 // ---- the sessions list ----------------------------------------------------------
@@ -277,9 +308,12 @@ struct SessionsData {
     sessions: Vec<SessionRow>,
 }
 
-fn read_sessions(state: &UiState, reader: &ProtocolReader) -> Result<Arc<String>, Response> {
+fn read_sessions(state: &UiState, reader: &ProtocolReader) -> Result<Arc<String>, Problem> {
     let generation = state.generation();
-    let mut cache = state.sessions_cache.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut cache = state
+        .sessions_cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     if let Some((at, body)) = cache.as_ref() {
         if *at == generation {
             return Ok(Arc::clone(body));
@@ -338,24 +372,24 @@ fn file_name(path: &Path) -> String {
 async fn sessions_json(State(state): State<Arc<UiState>>) -> Response {
     match blocking(&state, read_sessions).await {
         Ok(body) => json_response(body.as_str().to_owned()),
-        Err(response) => response,
+        Err(problem) => problem.into_response(),
     }
 }
 
 async fn sessions_page(State(state): State<Arc<UiState>>) -> Response {
     let body = match blocking(&state, read_sessions).await {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     // Already JSON; parsed back so the page renderer embeds it the one safe way.
     let data: serde_json::Value = match serde_json::from_str(&body) {
         Ok(data) => data,
-        Err(e) => return read_failed(e),
+        Err(e) => return read_failed(e).into_response(),
     };
     let title = format!("Sessions — {}", file_name(&state.path));
     match page::render(PageKind::Sessions, &title, &data, Network::SameOrigin) {
         Ok(html) => html_response(PageKind::Sessions, html),
-        Err(e) => read_failed(e),
+        Err(e) => read_failed(e).into_response(),
     }
 }
 
@@ -374,14 +408,17 @@ fn encode_segment(id: &str) -> String {
     out
 }
 
-fn read_run(state: &UiState, reader: &ProtocolReader, id: &str) -> Result<RunData, Response> {
+fn read_run(state: &UiState, reader: &ProtocolReader, id: &str) -> Result<RunData, Problem> {
     let generation = state.generation();
     let Some((kind, entries)) = run_view::load(reader, id).map_err(|f| match f {
         Failure::Message(m) => read_failed(m),
         Failure::ClosedPipe => read_failed("closed"),
     })?
     else {
-        return Err(problem(StatusCode::NOT_FOUND, format!("no session or trace {id:?} in this protocol")));
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            format!("no session or trace {id:?} in this protocol"),
+        ));
     };
     let mut run = RunData::new(id, kind, &state.path, entries);
     // Relative to /run/<id>, so the routes work wherever they are mounted.
@@ -398,9 +435,9 @@ async fn run_json(State(state): State<Arc<UiState>>, UrlPath(id): UrlPath<String
     match blocking(&state, move |state, reader| read_run(state, reader, &id)).await {
         Ok(run) => match page::embed_json(&run) {
             Ok(body) => json_response(body),
-            Err(e) => read_failed(e),
+            Err(e) => read_failed(e).into_response(),
         },
-        Err(response) => response,
+        Err(problem) => problem.into_response(),
     }
 }
 
@@ -408,9 +445,9 @@ async fn run_page(State(state): State<Arc<UiState>>, UrlPath(id): UrlPath<String
     match blocking(&state, move |state, reader| read_run(state, reader, &id)).await {
         Ok(run) => match page::render(PageKind::Run, &run.title(), &run, Network::SameOrigin) {
             Ok(html) => html_response(PageKind::Run, html),
-            Err(e) => read_failed(e),
+            Err(e) => read_failed(e).into_response(),
         },
-        Err(response) => response,
+        Err(problem) => problem.into_response(),
     }
 }
 

@@ -53,16 +53,23 @@ impl Browser {
     /// does not start within 30 seconds.
     pub fn start() -> Browser {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-        let chromium = find_program("CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"])
-            .unwrap_or_else(|| panic!(
+        let chromium = find_program(
+            "CHROMIUM",
+            &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        )
+        .unwrap_or_else(|| {
+            panic!(
                 "the HTML pages are tested in headless Chromium, and it is not installed: \
                  `apt-get install chromium chromium-driver` (or set CHROMIUM to its path)"
-            ));
-        let chromedriver = find_program("CHROMEDRIVER", &["/usr/bin/chromedriver"])
-            .unwrap_or_else(|| panic!(
-                "the HTML pages are tested through chromedriver, and it is not installed: \
+            )
+        });
+        let chromedriver =
+            find_program("CHROMEDRIVER", &["/usr/bin/chromedriver"]).unwrap_or_else(|| {
+                panic!(
+                    "the HTML pages are tested through chromedriver, and it is not installed: \
                  `apt-get install chromium-driver` (or set CHROMEDRIVER to its path)"
-            ));
+                )
+            });
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -176,20 +183,22 @@ impl Browser {
 
     /// Types into the element `css` as a user would (key events included).
     pub fn type_into(&self, css: &str, text: &str) {
-        self.runtime.block_on(async {
-            let element = self.client().find(Locator::Css(css)).await?;
-            element.send_keys(text).await
-        })
-        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+        self.runtime
+            .block_on(async {
+                let element = self.client().find(Locator::Css(css)).await?;
+                element.send_keys(text).await
+            })
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
     /// Clicks the element `css` as a user would.
     pub fn click(&self, css: &str) {
-        self.runtime.block_on(async {
-            let element = self.client().find(Locator::Css(css)).await?;
-            element.click().await
-        })
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.runtime
+            .block_on(async {
+                let element = self.client().find(Locator::Css(css)).await?;
+                element.click().await
+            })
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     /// Saves a screenshot of the window as `target/test-artifacts/<name>`.

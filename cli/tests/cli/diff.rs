@@ -23,7 +23,13 @@ fn made_up_run(session: &str, steps: &[Step], slower: i64) -> Vec<ProtocolEntry>
     let at = |ms: i64| t0 + TimeDelta::milliseconds(ms);
     let mut out = Vec::new();
     let total = steps.len() as i64 * (12 + slower) + 2;
-    let mut root_start = ProtocolEntry::new(EventType::AgentStart, &trace, "1000000000000000", "planner", at(0));
+    let mut root_start = ProtocolEntry::new(
+        EventType::AgentStart,
+        &trace,
+        "1000000000000000",
+        "planner",
+        at(0),
+    );
     root_start.session_id = Some(session.into());
     let mut root_end = root_start.clone();
     root_end.event_type = EventType::AgentEnd;
@@ -60,7 +66,10 @@ fn made_up_run(session: &str, steps: &[Step], slower: i64) -> Vec<ProtocolEntry>
         }
         if *fails {
             end.status = EntryStatus::Error;
-            end.error = Some(EntryError::new(Some("Timeout".into()), Some("took too long".into())));
+            end.error = Some(EntryError::new(
+                Some("Timeout".into()),
+                Some("took too long".into()),
+            ));
         }
         out.push(start);
         out.push(end);
@@ -107,14 +116,21 @@ fn steps_are_aligned_with_the_first_divergence_and_the_deltas() {
     let file = path.to_str().unwrap();
     let text = ok(&run(&["diff", file, "before", "after-the-fix"]));
     assert!(
-        text.contains("First divergence: step 4 of A and 4 of B: tool fetch (failed) in A, tool fetch in B"),
+        text.contains(
+            "First divergence: step 4 of A and 4 of B: tool fetch (failed) in A, tool fetch in B"
+        ),
         "{text}"
     );
     let tool_calls = text.lines().find(|l| l.starts_with("tool calls")).unwrap();
     assert!(tool_calls.ends_with("+1"), "{tool_calls}");
 
     let c = json_of(&run(&["diff", file, "before", "after-the-fix", "--json"]));
-    let ops: Vec<&str> = c["rows"].as_array().unwrap().iter().map(|r| r["op"].as_str().unwrap()).collect();
+    let ops: Vec<&str> = c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["op"].as_str().unwrap())
+        .collect();
     assert_eq!(ops, ["same", "same", "same", "same", "only_b", "same"]);
     assert_eq!(c["rows"][3]["outcome_changed"], true);
     assert_eq!(c["rows"][4]["b"]["name"], "summarise");
@@ -140,7 +156,14 @@ fn the_runs_may_come_from_two_files_of_either_form() {
     let b = dir.path().join("b.jsonl");
     write(&a, &made_up_run("run", BEFORE, 0));
     write(&b, &made_up_run("run", AFTER, 0));
-    let c = json_of(&run(&["diff", a.to_str().unwrap(), "run", b.to_str().unwrap(), "run", "--json"]));
+    let c = json_of(&run(&[
+        "diff",
+        a.to_str().unwrap(),
+        "run",
+        b.to_str().unwrap(),
+        "run",
+        "--json",
+    ]));
     assert!(c["a"]["file"].as_str().unwrap().ends_with("a.db"));
     assert!(c["b"]["file"].as_str().unwrap().ends_with("b.jsonl"));
     assert_eq!(c["delta"]["steps"], 1);
@@ -149,7 +172,10 @@ fn the_runs_may_come_from_two_files_of_either_form() {
     assert_eq!(missing.status.code(), Some(2));
     let message = stderr(&missing);
     assert_eq!(message.lines().count(), 1, "{message}");
-    assert!(message.contains("no session or trace \"nope\""), "{message}");
+    assert!(
+        message.contains("no session or trace \"nope\""),
+        "{message}"
+    );
 }
 
 #[test]
@@ -167,16 +193,28 @@ fn the_diff_page_shows_the_alignment_and_the_divergence() {
     assert!(out.starts_with("wrote "), "{out}");
     let browser = Browser::start();
     browser.open_file(&page);
-    assert!(browser.wait_for("window.__runView && window.__runView.ready", Duration::from_secs(10)));
+    assert!(browser.wait_for(
+        "window.__runView && window.__runView.ready",
+        Duration::from_secs(10)
+    ));
     assert_eq!(browser.eval("return document.querySelectorAll('#steps tr.op-same, #steps tr.op-insert, #steps tr.op-delete').length"), json!(6));
-    assert_eq!(browser.eval("return document.querySelectorAll('#steps tr.op-insert').length"), json!(1));
+    assert_eq!(
+        browser.eval("return document.querySelectorAll('#steps tr.op-insert').length"),
+        json!(1)
+    );
     assert_eq!(
         browser.eval("return document.querySelector('#first-divergence').rowIndex"),
         json!(4),
         "the heading row, then the fourth step"
     );
     let note = browser.eval("return document.querySelector('#divergence').textContent");
-    assert!(note.as_str().unwrap().contains("tool fetch (failed) in A"), "{note}");
-    assert_eq!(browser.eval("return performance.getEntriesByType('resource').length"), json!(0));
+    assert!(
+        note.as_str().unwrap().contains("tool fetch (failed) in A"),
+        "{note}"
+    );
+    assert_eq!(
+        browser.eval("return performance.getEntriesByType('resource').length"),
+        json!(0)
+    );
     browser.screenshot("diff-view.png");
 }

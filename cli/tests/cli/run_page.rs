@@ -21,7 +21,10 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Writes the page of run `id` in `file` next to it; returns its path.
 pub fn write_page(file: &Path, id: &str) -> PathBuf {
-    let page = file.with_file_name(format!("{}.html", file.file_stem().unwrap().to_string_lossy()));
+    let page = file.with_file_name(format!(
+        "{}.html",
+        file.file_stem().unwrap().to_string_lossy()
+    ));
     let out = ok(&run(&[
         "show",
         file.to_str().unwrap(),
@@ -46,11 +49,16 @@ fn steps_of(file: &Path, session: &str) -> usize {
 }
 
 fn number(value: Value) -> u64 {
-    value.as_u64().unwrap_or_else(|| panic!("not a number: {value}"))
+    value
+        .as_u64()
+        .unwrap_or_else(|| panic!("not a number: {value}"))
 }
 
 fn text(value: Value) -> String {
-    value.as_str().unwrap_or_else(|| panic!("not text: {value}")).to_owned()
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not text: {value}"))
+        .to_owned()
 }
 
 /// Clicks the row whose label is `label` (the first, or the `nth`).
@@ -76,10 +84,19 @@ fn the_run_page_draws_every_step_marks_the_failure_and_shows_messages_with_roles
     assert!(browser.wait_for("window.__runView && window.__runView.ready", WAIT));
 
     // One waterfall row per step, each with a bar on the time axis.
-    assert_eq!(number(browser.eval("return document.querySelectorAll('#rows .row').length")), steps);
-    assert_eq!(number(browser.eval("return document.querySelectorAll('#rows .row .bar').length")), steps);
+    assert_eq!(
+        number(browser.eval("return document.querySelectorAll('#rows .row').length")),
+        steps
+    );
+    assert_eq!(
+        number(browser.eval("return document.querySelectorAll('#rows .row .bar').length")),
+        steps
+    );
     // Nothing was loaded from anywhere: the page is self-contained.
-    assert_eq!(number(browser.eval("return performance.getEntriesByType('resource').length")), 0);
+    assert_eq!(
+        number(browser.eval("return performance.getEntriesByType('resource').length")),
+        0
+    );
 
     // Exactly the failed tool call is marked failed, and says so in words.
     let failed = browser.eval(
@@ -89,7 +106,10 @@ fn the_run_page_draws_every_step_marks_the_failure_and_shows_messages_with_roles
             r.querySelector('.bar').classList.contains('failed')])",
     );
     assert_eq!(failed, json!([["get_weather", "✕ failed", true]]));
-    assert_eq!(text(browser.eval("return document.querySelector('#errors dd').textContent")), "1 failed");
+    assert_eq!(
+        text(browser.eval("return document.querySelector('#errors dd').textContent")),
+        "1 failed"
+    );
 
     // Bars are placed in time: the retry starts right of the failed call.
     let lefts = browser.eval(
@@ -112,13 +132,17 @@ fn the_run_page_draws_every_step_marks_the_failure_and_shows_messages_with_roles
     );
     let tokens = text(browser.eval("return document.querySelector('#detail .kv').textContent"));
     assert!(tokens.contains("11 in / 9 out"), "{tokens}");
-    assert!(tokens.contains("Costunknown"), "tokens without a price: {tokens}");
+    assert!(
+        tokens.contains("Costunknown"),
+        "tokens without a price: {tokens}"
+    );
 
     // Selecting the failed tool shows its error; its arguments pretty-printed.
     click_row(&browser, "get_weather", 0);
     let error = text(browser.eval("return document.querySelector('#step-error').textContent"));
     assert!(error.contains("weather service answered 503"), "{error}");
-    let arguments = text(browser.eval("return document.querySelector('#detail pre.block').textContent"));
+    let arguments =
+        text(browser.eval("return document.querySelector('#detail pre.block').textContent"));
     assert_eq!(arguments, "{\n  \"city\": \"Lisbon\"\n}");
 
     browser.eval("document.querySelector('#rows').scrollTop = 0");
@@ -133,17 +157,26 @@ fn the_run_page_draws_every_step_marks_the_failure_and_shows_messages_with_roles
     browser.type_into("#rows", "h");
     assert!(browser.wait_for("document.querySelectorAll('#rows .row').length === 4", WAIT));
     browser.type_into("#rows", "l");
-    assert!(browser.wait_for(&format!("document.querySelectorAll('#rows .row').length === {steps}"), WAIT));
+    assert!(browser.wait_for(
+        &format!("document.querySelectorAll('#rows .row').length === {steps}"),
+        WAIT
+    ));
 
     // Collapsing the outermost agent leaves one row; expanding brings all back.
     browser.click("#rows .row .twisty");
     assert!(browser.wait_for("document.querySelectorAll('#rows .row').length === 1", WAIT));
     browser.click("#rows .row .twisty");
-    assert!(browser.wait_for(&format!("document.querySelectorAll('#rows .row').length === {steps}"), WAIT));
+    assert!(browser.wait_for(
+        &format!("document.querySelectorAll('#rows .row').length === {steps}"),
+        WAIT
+    ));
 
     // The search box filters: matches, and the agents they are in, dimmed.
     browser.type_into("#search", "lisbon");
-    assert!(browser.wait_for("document.querySelector('#match-count').textContent !== ''", WAIT));
+    assert!(browser.wait_for(
+        "document.querySelector('#match-count').textContent !== ''",
+        WAIT
+    ));
     let matched = browser.eval(
         "return [...document.querySelectorAll('#rows .row.match .label')].map(l => l.textContent)",
     );
@@ -155,12 +188,25 @@ fn the_run_page_draws_every_step_marks_the_failure_and_shows_messages_with_roles
     let context = browser.eval(
         "return [...document.querySelectorAll('#rows .row.context .label')].map(l => l.textContent)",
     );
-    assert_eq!(context, json!(["triage", "travel_specialist"]), "the agents around them");
+    assert_eq!(
+        context,
+        json!(["triage", "travel_specialist"]),
+        "the agents around them"
+    );
     browser.type_into("#search", "\u{E00C}"); // Escape clears the search
-    assert!(browser.wait_for(&format!("document.querySelectorAll('#rows .row').length === {steps}"), WAIT));
+    assert!(browser.wait_for(
+        &format!("document.querySelectorAll('#rows .row').length === {steps}"),
+        WAIT
+    ));
     browser.type_into("#search", "book_flight");
-    assert!(browser.wait_for("document.querySelectorAll('#rows .row.match').length === 1", WAIT));
-    assert_eq!(number(browser.eval("return document.querySelectorAll('#rows .row.context').length")), 2);
+    assert!(browser.wait_for(
+        "document.querySelectorAll('#rows .row.match').length === 1",
+        WAIT
+    ));
+    assert_eq!(
+        number(browser.eval("return document.querySelectorAll('#rows .row.context').length")),
+        2
+    );
 }
 
 #[test]
@@ -176,7 +222,11 @@ fn the_downloaded_entries_are_json_lines_that_convert_reads_back() {
     while !downloaded.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(downloaded.exists(), "no download at {}", downloaded.display());
+    assert!(
+        downloaded.exists(),
+        "no download at {}",
+        downloaded.display()
+    );
     // Copied so the name says what it is; then converted like any protocol.
     let copy = protocol.dir.path().join("downloaded.jsonl");
     std::fs::copy(&downloaded, &copy).unwrap();
@@ -186,7 +236,10 @@ fn the_downloaded_entries_are_json_lines_that_convert_reads_back() {
         .unwrap()
         .query(&EntryFilter::default().with_session(TRAVEL))
         .unwrap();
-    let back = ProtocolReader::open(&db).unwrap().query(&EntryFilter::default()).unwrap();
+    let back = ProtocolReader::open(&db)
+        .unwrap()
+        .query(&EntryFilter::default())
+        .unwrap();
     assert_eq!(back, original);
 }
 
@@ -211,10 +264,38 @@ fn hostile_entries(session: &str) -> Vec<ProtocolEntry> {
     let at = |ms| t0 + chrono::TimeDelta::milliseconds(ms);
     let mut out = Vec::new();
     let steps = [
-        ("a000000000000001", None, EventType::AgentStart, EventType::AgentEnd, 0, 90),
-        ("a000000000000002", Some("a000000000000001"), EventType::LlmStart, EventType::LlmEnd, 5, 30),
-        ("a000000000000003", Some("a000000000000001"), EventType::ToolStart, EventType::ToolEnd, 35, 60),
-        ("a000000000000004", Some("a000000000000001"), EventType::GuardrailStart, EventType::GuardrailEnd, 62, 70),
+        (
+            "a000000000000001",
+            None,
+            EventType::AgentStart,
+            EventType::AgentEnd,
+            0,
+            90,
+        ),
+        (
+            "a000000000000002",
+            Some("a000000000000001"),
+            EventType::LlmStart,
+            EventType::LlmEnd,
+            5,
+            30,
+        ),
+        (
+            "a000000000000003",
+            Some("a000000000000001"),
+            EventType::ToolStart,
+            EventType::ToolEnd,
+            35,
+            60,
+        ),
+        (
+            "a000000000000004",
+            Some("a000000000000001"),
+            EventType::GuardrailStart,
+            EventType::GuardrailEnd,
+            62,
+            70,
+        ),
     ];
     for (span, parent, start, end, from, to) in steps {
         for (event, ms) in [(start, from), (end, to)] {
@@ -252,7 +333,13 @@ fn hostile_entries(session: &str) -> Vec<ProtocolEntry> {
             out.push(e);
         }
     }
-    let mut handoff = ProtocolEntry::new(EventType::Handoff, trace, "a000000000000005", hostile("to"), at(80));
+    let mut handoff = ProtocolEntry::new(
+        EventType::Handoff,
+        trace,
+        "a000000000000005",
+        hostile("to"),
+        at(80),
+    );
     handoff.parent_span_id = Some("a000000000000001".into());
     handoff.session_id = Some(session.to_owned());
     handoff.agent_name = Some(hostile("from"));
@@ -296,7 +383,9 @@ fn untrusted_content_in_any_field_stays_text_and_never_runs() {
         shown += &text(browser.eval("return document.querySelector('#detail').textContent"));
     }
     // …and the payloads are there, as text.
-    for field in ["session", "content", "part", "message", "stack", "value", "key", "from"] {
+    for field in [
+        "session", "content", "part", "message", "stack", "value", "key", "from",
+    ] {
         assert!(shown.contains(&hostile(field)), "{field} not shown as text");
     }
     // Inside JSON (tool-call arguments), as pretty-printed JSON text.
@@ -307,7 +396,10 @@ fn untrusted_content_in_any_field_stays_text_and_never_runs() {
         session
     );
     browser.type_into("#search", "<img src=x");
-    assert!(browser.wait_for("document.querySelector('#match-count').textContent === '5 of 5 steps match'", WAIT));
+    assert!(browser.wait_for(
+        "document.querySelector('#match-count').textContent === '5 of 5 steps match'",
+        WAIT
+    ));
     assert_eq!(clean(), json!([true, 0, 2]));
 }
 
@@ -316,13 +408,21 @@ fn a_run_of_ten_thousand_steps_draws_only_the_rows_in_view_and_a_megabyte_messag
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.jsonl");
     let mut storage = JsonlStorage::open(&file).unwrap();
-    storage.write_batch(&synthetic::big_run(10_000, true)).unwrap();
+    storage
+        .write_batch(&synthetic::big_run(10_000, true))
+        .unwrap();
     drop(storage);
     let page = write_page(&file, synthetic::SESSION);
     let browser = Browser::start();
     browser.open_file(&page);
-    assert!(browser.wait_for("window.__runView && window.__runView.ready", Duration::from_secs(30)));
-    assert_eq!(text(browser.eval("return document.querySelector('#rows').dataset.rows")), "10000");
+    assert!(browser.wait_for(
+        "window.__runView && window.__runView.ready",
+        Duration::from_secs(30)
+    ));
+    assert_eq!(
+        text(browser.eval("return document.querySelector('#rows').dataset.rows")),
+        "10000"
+    );
     let drawn = number(browser.eval("return document.querySelectorAll('#rows .row').length"));
     assert!((10..200).contains(&drawn), "{drawn} rows in the page");
     // Scrolled to the end, the last steps are drawn.
@@ -333,10 +433,17 @@ fn a_run_of_ten_thousand_steps_draws_only_the_rows_in_view_and_a_megabyte_messag
     ));
     // The model call with the 1 MB prompt: shown cut, with a button for all.
     browser.eval("document.querySelector('#rows').scrollTop = 0");
-    assert!(browser.wait_for("document.querySelector('#rows .row[data-step=\"2\"]')", WAIT));
+    assert!(browser.wait_for(
+        "document.querySelector('#rows .row[data-step=\"2\"]')",
+        WAIT
+    ));
     let started = std::time::Instant::now();
     browser.click("#rows .row[data-step=\"2\"]");
     let button = text(browser.eval("return document.querySelector('#detail .msg button.more, #detail button.more').textContent"));
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(button.starts_with("Show all (1.0 MB)"), "{button}");
 }

@@ -12,7 +12,9 @@ use reagentic_protocol::{JsonlStorage, Storage};
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::support::{bin, record_small_talk, run, stderr, travel_protocol, Format, SMALL_TALK, TRAVEL};
+use crate::support::{
+    bin, record_small_talk, run, stderr, travel_protocol, Format, SMALL_TALK, TRAVEL,
+};
 use crate::synthetic;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -54,9 +56,14 @@ impl Server {
     /// One request; the status, the headers (lower-case names) and the body.
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        {
             request.push_str(&format!("Host: {}\r\n", self.address));
         }
         for (name, value) in headers {
@@ -67,7 +74,11 @@ impl Server {
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         (status, head.to_ascii_lowercase(), body.to_owned())
     }
 }
@@ -88,7 +99,10 @@ fn loopback_is_the_default_and_any_other_address_needs_a_token() {
     assert_eq!(refused.status.code(), Some(2));
     let message = stderr(&refused);
     assert_eq!(message.lines().count(), 1, "{message}");
-    assert!(message.contains("not a loopback address") && message.contains("--token"), "{message}");
+    assert!(
+        message.contains("not a loopback address") && message.contains("--token"),
+        "{message}"
+    );
     let weak = run(&["ui", protocol.arg(), "--token", "short"]);
     assert_eq!(weak.status.code(), Some(2));
     assert!(stderr(&weak).contains("at least 16"), "{}", stderr(&weak));
@@ -96,10 +110,14 @@ fn loopback_is_the_default_and_any_other_address_needs_a_token() {
     let server = Server::start(&protocol.path, &[]);
     let (status, headers, body) = server.request("GET", "/", &[]);
     assert_eq!(status, 200, "{body}");
-    assert!(headers.contains("content-security-policy: default-src 'none'"), "{headers}");
+    assert!(
+        headers.contains("content-security-policy: default-src 'none'"),
+        "{headers}"
+    );
     assert!(headers.contains("frame-ancestors 'none'"), "{headers}");
     // A page elsewhere reaching 127.0.0.1 through its own DNS name is refused.
-    let (status, _, _) = server.request("GET", "/api/sessions", &[("Host", "attacker.example:7878")]);
+    let (status, _, _) =
+        server.request("GET", "/api/sessions", &[("Host", "attacker.example:7878")]);
     assert_eq!(status, 403);
     // Nothing writes: other methods are not routed.
     let (status, _, _) = server.request("POST", "/api/sessions", &[]);
@@ -115,25 +133,59 @@ fn a_token_is_needed_as_a_bearer_header_or_a_cookie_set_once_from_the_address() 
     let protocol = travel_protocol(Format::Jsonl);
     let server = Server::start(&protocol.path, &["--token", TOKEN]);
     assert_eq!(server.request("GET", "/", &[]).0, 401);
-    assert_eq!(server.request("GET", "/api/sessions", &[("Authorization", "Bearer wrong-token-wrong-token")]).0, 401);
-    let (status, _, body) = server.request("GET", "/api/sessions", &[("Authorization", &format!("Bearer {TOKEN}"))]);
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                "/api/sessions",
+                &[("Authorization", "Bearer wrong-token-wrong-token")]
+            )
+            .0,
+        401
+    );
+    let (status, _, body) = server.request(
+        "GET",
+        "/api/sessions",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+    );
     assert_eq!(status, 200);
     let sessions: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let ids: Vec<&str> = sessions["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [SMALL_TALK, TRAVEL], "newest first");
     assert_eq!(sessions["sessions"][1]["errors"], 1);
     assert_eq!(sessions["sessions"][1]["cost"]["label"], "unknown");
 
     let (status, headers, _) = server.request("GET", &format!("/run/{TRAVEL}?token={TOKEN}"), &[]);
     assert_eq!(status, 303);
-    assert!(headers.contains(&format!("location: /run/{TRAVEL}\r\n")), "{headers}");
-    assert!(headers.contains("set-cookie: reagentic_protocol_token=") && headers.contains("httponly"), "{headers}");
+    assert!(
+        headers.contains(&format!("location: /run/{TRAVEL}\r\n")),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("set-cookie: reagentic_protocol_token=") && headers.contains("httponly"),
+        "{headers}"
+    );
     let cookie = format!("reagentic_protocol_token={TOKEN}");
-    let (status, _, body) = server.request("GET", &format!("/run/{TRAVEL}"), &[("Cookie", &cookie)]);
+    let (status, _, body) =
+        server.request("GET", &format!("/run/{TRAVEL}"), &[("Cookie", &cookie)]);
     assert_eq!(status, 200);
     assert!(body.contains("get_weather"));
     // With a token, any host name will do (that is what the token is for).
-    assert_eq!(server.request("GET", "/", &[("Cookie", &cookie), ("Host", "box.example:7878")]).0, 200);
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                "/",
+                &[("Cookie", &cookie), ("Host", "box.example:7878")]
+            )
+            .0,
+        200
+    );
 }
 
 #[test]
@@ -145,28 +197,49 @@ fn runs_written_while_the_pages_are_open_appear_without_a_reload() {
     let browser = Browser::start();
     browser.goto(&server.url("/"));
     assert!(browser.wait_for("window.__runView && window.__runView.ready", WAIT));
-    assert_eq!(browser.eval("return document.querySelector('#sessions').dataset.rows"), json!("1"));
+    assert_eq!(
+        browser.eval("return document.querySelector('#sessions').dataset.rows"),
+        json!("1")
+    );
     browser.eval("window.__sameDocument = true");
 
     record_small_talk(&protocol);
     protocol.flush();
     assert!(
-        browser.wait_for("document.querySelector('#sessions').dataset.rows === '2'", WAIT),
+        browser.wait_for(
+            "document.querySelector('#sessions').dataset.rows === '2'",
+            WAIT
+        ),
         "the new session did not appear"
     );
-    assert_eq!(browser.eval("return window.__sameDocument === true"), json!(true), "no reload");
+    assert_eq!(
+        browser.eval("return window.__sameDocument === true"),
+        json!(true),
+        "no reload"
+    );
     let first = browser.eval("return document.querySelector('#sessions tbody tr').dataset.id");
     assert_eq!(first, json!(SMALL_TALK), "newest first");
-    let failed = browser.eval("return [...document.querySelectorAll('#sessions tr.failed')].map(r => r.dataset.id)");
+    let failed = browser.eval(
+        "return [...document.querySelectorAll('#sessions tr.failed')].map(r => r.dataset.id)",
+    );
     assert_eq!(failed, json!([TRAVEL]));
     browser.type_into("#filter", "chatter");
-    assert!(browser.wait_for("document.querySelector('#sessions').dataset.rows === '1'", WAIT));
+    assert!(browser.wait_for(
+        "document.querySelector('#sessions').dataset.rows === '1'",
+        WAIT
+    ));
     browser.screenshot("ui-sessions.png");
 
     // The run page follows its run: steps written later appear in place.
     browser.click(&format!("#sessions tr[data-id='{SMALL_TALK}'] a"));
-    assert!(browser.wait_for("window.__runView && window.__runView.ready && document.querySelector('#rows')", WAIT));
-    assert_eq!(browser.eval("return document.querySelectorAll('#rows .row').length"), json!(2));
+    assert!(browser.wait_for(
+        "window.__runView && window.__runView.ready && document.querySelector('#rows')",
+        WAIT
+    ));
+    assert_eq!(
+        browser.eval("return document.querySelectorAll('#rows .row').length"),
+        json!(2)
+    );
     browser.eval("window.__sameDocument = true");
     record_small_talk(&protocol);
     protocol.flush();
@@ -174,7 +247,11 @@ fn runs_written_while_the_pages_are_open_appear_without_a_reload() {
         browser.wait_for("document.querySelectorAll('#rows .row').length === 4", WAIT),
         "the run's new steps did not appear"
     );
-    assert_eq!(browser.eval("return window.__sameDocument === true"), json!(true), "no reload");
+    assert_eq!(
+        browser.eval("return window.__sameDocument === true"),
+        json!(true),
+        "no reload"
+    );
     protocol.shut_down();
 }
 
@@ -197,7 +274,13 @@ fn an_open_step_is_drawn_open_and_closes_when_its_end_arrives() {
         browser.eval("return [...document.querySelectorAll('#rows .row.open .label')].map(l => l.textContent)"),
         json!(["orchestrator"])
     );
-    assert_eq!(browser.eval("return document.querySelector('#rows .row.open .badge.open').textContent"), json!("open"));
+    assert_eq!(
+        browser.eval("return document.querySelector('#rows .row.open .badge.open').textContent"),
+        json!("open")
+    );
     storage.write_batch(&end).unwrap();
-    assert!(browser.wait_for("document.querySelectorAll('#rows .row.open').length === 0", WAIT));
+    assert!(browser.wait_for(
+        "document.querySelectorAll('#rows .row.open').length === 0",
+        WAIT
+    ));
 }
