@@ -97,7 +97,7 @@ const RP = (() => {
     let gen = generation;
     for (;;) {
       try {
-        const update = await getJson(url + "?after=" + encodeURIComponent(gen));
+        const update = await getJson(url + (url.includes("?") ? "&" : "?") + "after=" + encodeURIComponent(gen));
         onState(true);
         if (update.generation !== gen) {
           gen = update.generation;

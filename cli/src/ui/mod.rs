@@ -73,9 +73,9 @@ Routes (all GET, all read-only):
   /api/sessions      the sessions list as JSON: generation, sessions (each as
                      `sessions --json` prints them, plus cost)
   /api/run/<id>      one run's page data as JSON
-  /api/updates?after=<generation>
+  /api/updates?after=<generation>[&run=<id>]
                      answers {\"generation\": n} as soon as the file has new
-                     entries, or after at most 25 s")
+                     entries (of that run), or after at most 25 s")
 )]
 pub struct Args {
     #[command(flatten)]
@@ -102,6 +102,8 @@ pub struct UiState {
     path: PathBuf,
     limit: usize,
     generation: tokio::sync::watch::Receiver<u64>,
+    /// Which runs recent generations touched.
+    touched: Arc<Mutex<watch::Touched>>,
     /// The last sessions answer and the generation it was read at.
     sessions_cache: Mutex<Option<(u64, Arc<String>)>>,
 }
@@ -111,12 +113,13 @@ impl UiState {
     /// thread of its own that ends when the state is dropped).
     pub fn open(path: &Path, limit: usize) -> Result<Arc<UiState>, Failure> {
         let reader = ProtocolReader::open(path)?;
-        let generation = watch::follow(ProtocolReader::open(path)?)?;
+        let followed = watch::follow(ProtocolReader::open(path)?)?;
         Ok(Arc::new(UiState {
             reader: Mutex::new(reader),
             path: path.to_path_buf(),
             limit,
-            generation,
+            generation: followed.generation,
+            touched: followed.touched,
             sessions_cache: Mutex::new(None),
         }))
     }
@@ -424,7 +427,7 @@ fn read_run(state: &UiState, reader: &ProtocolReader, id: &str) -> Result<RunDat
     // Relative to /run/<id>, so the routes work wherever they are mounted.
     run.live = Some(Live {
         run: format!("../api/run/{}", encode_segment(id)),
-        updates: "../api/updates".into(),
+        updates: format!("../api/updates?run={}", encode_segment(id)),
         home: "../".into(),
         generation,
     });
@@ -456,6 +459,8 @@ async fn run_page(State(state): State<Arc<UiState>>, UrlPath(id): UrlPath<String
 #[derive(Debug, Deserialize)]
 struct After {
     after: Option<u64>,
+    /// Only changes to this run (session or trace id) count.
+    run: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -463,15 +468,35 @@ struct Update {
     generation: u64,
 }
 
-/// Answers at once when the generation differs from `after`, else when it
-/// changes or after [`UPDATE_WAIT`] — a long poll: one request per change,
+/// Answers `{"generation": n}` at once when the protocol changed after
+/// generation `after` (with `run`: when that run changed), else as soon as
+/// it does or after [`UPDATE_WAIT`] — a long poll: one request per change,
 /// a bounded wait, no work while nothing happens.
 async fn updates(State(state): State<Arc<UiState>>, Query(after): Query<After>) -> Response {
     let mut receiver = state.generation.clone();
-    let current = *receiver.borrow_and_update();
-    if after.after == Some(current) {
-        let _ = tokio::time::timeout(UPDATE_WAIT, receiver.changed()).await;
-    }
-    let generation = *receiver.borrow();
+    let deadline = tokio::time::Instant::now() + UPDATE_WAIT;
+    let generation = loop {
+        let current = *receiver.borrow_and_update();
+        let changed = match (after.after, &after.run) {
+            (None, _) => true,
+            (Some(after), None) => current != after,
+            (Some(after), Some(run)) => {
+                current != after
+                    && state
+                        .touched
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .changed_since(after, run)
+            }
+        };
+        if changed {
+            break current;
+        }
+        match tokio::time::timeout_at(deadline, receiver.changed()).await {
+            Ok(Ok(())) => continue,
+            // Timed out, or the follower stopped: answer what is known.
+            _ => break after.after.unwrap_or(current),
+        }
+    };
     json_response(serde_json::to_string(&Update { generation }).unwrap_or_default())
 }
