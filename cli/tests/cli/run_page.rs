@@ -110,6 +110,15 @@ fn the_run_page_draws_every_step_marks_the_failure_and_shows_messages_with_roles
         text(browser.eval("return document.querySelector('#errors dd').textContent")),
         "1 failed"
     );
+    // The handoff: a marker on its row and an arrow to the agent taking over.
+    assert_eq!(
+        number(browser.eval("return document.querySelectorAll('#rows .bar.handoff').length")),
+        1
+    );
+    assert_eq!(
+        number(browser.eval("return document.querySelectorAll('#rows .links .link').length")),
+        1
+    );
 
     // Bars are placed in time: the retry starts right of the failed call.
     let lefts = browser.eval(
