@@ -218,3 +218,42 @@ fn the_diff_page_shows_the_alignment_and_the_divergence() {
     );
     browser.screenshot("diff-view.png");
 }
+
+#[test]
+fn markup_in_step_names_stays_text_on_the_diff_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.jsonl");
+    let payload =
+        r#"<img src=x onerror="window.__pwned=1"></script><script>window.__pwned=2</script>"#;
+    let mut entries = made_up_run("before", BEFORE, 0);
+    entries.extend(made_up_run(payload, &[("tool", payload, true, None)], 0));
+    write(&path, &entries);
+    let page = dir.path().join("diff.html");
+    ok(&run(&[
+        "diff",
+        path.to_str().unwrap(),
+        "before",
+        payload,
+        "--html",
+        page.to_str().unwrap(),
+    ]));
+    let browser = Browser::start();
+    browser.open_file(&page);
+    assert!(browser.wait_for(
+        "window.__runView && window.__runView.ready",
+        Duration::from_secs(10)
+    ));
+    assert_eq!(
+        browser.eval(
+            "return [window.__pwned === undefined, document.querySelectorAll('img').length, document.scripts.length]"
+        ),
+        json!([true, 0, 2])
+    );
+    let names = browser.eval(
+        "return [...document.querySelectorAll('#steps td span.bad')].map(s => s.textContent)",
+    );
+    assert!(
+        names.as_array().unwrap().iter().any(|n| n == payload),
+        "{names}"
+    );
+}
