@@ -23,6 +23,7 @@ mod bad_input_is_bounded;
 mod concurrent_producers_lose_nothing;
 mod crash_after_commit_with_full_durability;
 mod crash_after_flush_keeps_entries;
+mod crash_during_index_merges_keeps_lookups;
 #[cfg(unix)]
 mod crash_mid_write_leaves_a_skippable_torn_tail;
 mod deeply_nested_and_nul_content_is_bounded;
