@@ -50,6 +50,9 @@ pub use entry::{EntryError, EntryStatus, EventType, ProtocolEntry, SCHEMA_VERSIO
 pub use error::{ProtocolError, Result};
 pub use pipeline::{ProtocolExporter, ProtocolHandle, ProtocolProcessor};
 pub use read::{query_file, EntryFilter, ProtocolReader};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use storage::PostgresStorage;
 pub use storage::{Durability, JsonlStorage, SqliteStorage, Storage};
 
 /// The README's Rust blocks, compiled (and run unless `no_run`) as doc tests.

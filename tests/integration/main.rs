@@ -68,6 +68,8 @@ mod otlp_http_alongside;
 mod otlp_invalid_settings_are_named;
 #[cfg(target_os = "linux")]
 mod pipeline_threads_yield_to_the_application;
+#[cfg(feature = "postgres")]
+mod postgres_reads_and_writes_like_sqlite;
 #[cfg(unix)]
 mod protocol_files_are_owner_only;
 mod readers_never_panic_on_corrupted_files;
