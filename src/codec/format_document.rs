@@ -125,7 +125,10 @@ fn the_postgresql_types_and_indexes_are_documented() {
         .iter()
         .map(|c| (c.name.to_owned(), column_type(c.kind).to_owned()))
         .collect();
-    assert_eq!(documented, coded, "FORMAT.md's PostgreSQL types against COLUMNS");
+    assert_eq!(
+        documented, coded,
+        "FORMAT.md's PostgreSQL types against COLUMNS"
+    );
     let indexes: Vec<(String, String)> = table_rows("## PostgreSQL")
         .into_iter()
         .map(|row| (row[0].clone(), row[1].clone()))

@@ -264,6 +264,11 @@ impl Cluster {
         )
     }
 
+    /// Starts the server again after [`stop`](Self::stop).
+    pub fn start_again(&self) -> Result<(), String> {
+        self.start_server()
+    }
+
     fn start_server(&self) -> Result<(), String> {
         let mut settings = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
