@@ -9,10 +9,10 @@
 //! (`written_xact`, a 64-bit id that only grows) and its number
 //! (`written_seq`); following the table (`read_from`, `tail -f`, `convert`)
 //! reads rows by `(written_xact, written_seq)`, but only those of
-//! transactions older than every transaction still running
-//! (`pg_snapshot_xmin`). Those are final: no row can appear before the
-//! position later. A transaction that stays open elsewhere on the server
-//! delays following (never loses a row) until it ends.
+//! transactions older than every transaction still running in this
+//! database. Those are final: no row can appear before the position later.
+//! A transaction that stays open in the same database delays following
+//! (never loses a row) until it ends.
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;
@@ -35,9 +35,24 @@ use crate::error::Result;
 /// Rows fetched per round trip.
 const FETCH_ROWS: i32 = 2_000;
 
-/// The position below which every transaction has finished: rows written by
-/// older transactions are all visible now, or never will be.
-const FINISHED_BELOW: &str = "(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint";
+/// The writing transaction below which every transaction that may write
+/// to this database has finished: rows written by older transactions are
+/// all visible now, or never will be.
+///
+/// It is the oldest transaction the statement's snapshot sees running,
+/// leaving out those known to run in another database of the server (a
+/// session never changes database): a long transaction elsewhere on a
+/// shared server does not hold followers back. A transaction the statement
+/// cannot place (it ended since, or belongs to another user and the
+/// session may not see its database) counts as this database's. With none
+/// running, it is the snapshot's upper bound.
+const FINISHED_BELOW: &str = "(SELECT coalesce(min(running::text::bigint), \
+     min(pg_snapshot_xmax(snapshot)::text::bigint)) \
+     FROM (SELECT pg_current_snapshot() AS snapshot) AS current \
+     LEFT JOIN LATERAL pg_snapshot_xip(snapshot) AS running ON NOT EXISTS ( \
+         SELECT 1 FROM pg_stat_activity AS other \
+         WHERE other.backend_xid = xid(running) \
+         AND other.datname IS DISTINCT FROM current_database()))";
 
 /// A PostgreSQL protocol, read through a read-only session.
 pub(crate) struct PostgresSource {

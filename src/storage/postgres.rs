@@ -455,12 +455,28 @@ fn create_schema(client: &mut Client, target: &Target) -> Result<()> {
             .map_err(on)?;
         }
         (version, false) => {
+            let missing: Vec<&str> = crate::codec::columns::columns_of_schema(1)
+                .map(|c| c.name)
+                .chain(["written_xact", "written_seq"])
+                .filter(|name| !present.iter().any(|p| p == name))
+                .collect();
+            if !missing.is_empty() {
+                return Err(target.corrupt(format!(
+                    "table {ENTRIES} lacks column(s) {}",
+                    missing.join(", ")
+                )));
+            }
             let from = version.unwrap_or(1);
             let added = columns_added_after(from);
             if !added.is_empty() {
                 tx.batch_execute(&format!("ALTER TABLE {ENTRIES} {}", added.join(", ")))
                     .map_err(on)?;
             }
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS protocol_meta \
+                 (key text COLLATE \"C\" PRIMARY KEY, value text)",
+            )
+            .map_err(on)?;
             tx.execute(
                 "INSERT INTO protocol_meta (key, value) VALUES ('schema_version', $1) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
