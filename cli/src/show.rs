@@ -112,7 +112,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
     warn_skipped(&reader);
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
-        let path = args.file.path().display();
+        let path = reader.path().display();
         return Err(Failure::new(format!(
             "no session or trace {:?} in {path} (`reagentic-protocol sessions {path}` lists them)",
             args.id,

@@ -245,8 +245,8 @@ impl ProtocolInstallBuilder {
             None => otel_layer.boxed(),
         };
 
-        #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
         let shown = crate::storage::display_target(&self.path.0);
+        #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
         let mut guard = ProtocolGuard::new(shown, provider, handle, self.shutdown_timeout);
         #[cfg(feature = "otlp")]
         if let Some(runtime) = otlp_runtime {

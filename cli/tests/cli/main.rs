@@ -9,6 +9,9 @@ mod colour;
 mod convert;
 mod done_means;
 mod help;
+mod postgres;
+#[path = "../../../tests/integration/support/postgres.rs"]
+mod postgres_server;
 mod query_filters;
 mod sessions;
 mod shared_flags;
