@@ -70,14 +70,14 @@ enum Target {
     /// only the ids it lacks.
     File(Box<dyn Storage>),
     /// PostgreSQL counts what its inserts added.
-    Postgres(PostgresStorage),
+    Postgres(Box<PostgresStorage>),
 }
 
 impl Target {
     fn storage(&mut self) -> &mut dyn Storage {
         match self {
             Target::File(storage) => storage.as_mut(),
-            Target::Postgres(storage) => storage,
+            Target::Postgres(storage) => storage.as_mut(),
         }
     }
 }
@@ -93,7 +93,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         let url = args.output.to_string_lossy();
         // Idempotent by itself: an entry already stored is left as it is.
         let existed = ProtocolReader::open(&args.output).is_ok();
-        (existed, Target::Postgres(PostgresStorage::connect(&url)?))
+        (
+            existed,
+            Target::Postgres(Box::new(PostgresStorage::connect(&url)?)),
+        )
     } else {
         if same_file(&args.input, &args.output) {
             return Err(Failure::new(format!(

@@ -105,6 +105,7 @@ pub(crate) enum Raw<'r> {
     Blob,
     /// A point in time, as a storage with a time type hands it over
     /// (PostgreSQL's `timestamptz`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Timestamp(DateTime<Utc>),
 }
 

@@ -15,6 +15,7 @@ pub(crate) enum Placeholders {
     /// SQLite's `?`, bound in order.
     Question,
     /// PostgreSQL's `$1`, `$2`, …
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Numbered,
 }
 

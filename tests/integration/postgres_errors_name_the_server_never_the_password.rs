@@ -109,9 +109,6 @@ fn a_writer_failing_while_running_logs_no_password() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("protocol storage failed"), "{logs}");
-    assert!(
-        logs.contains(&format!("postgres://postgres@127.0.0.1")),
-        "{logs}"
-    );
+    assert!(logs.contains("postgres://postgres@127.0.0.1"), "{logs}");
     assert!(!logs.contains(PASSWORD), "{logs}");
 }

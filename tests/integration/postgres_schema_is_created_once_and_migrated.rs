@@ -100,7 +100,7 @@ fn a_newer_schema_or_a_foreign_table_is_refused() {
     let err = PostgresStorage::connect(&url).unwrap_err();
     assert!(matches!(err, ProtocolError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("lacks column"), "{err}");
-    let err = ProtocolReader::open(&database("empty")).unwrap_err();
+    let err = ProtocolReader::open(database("empty")).unwrap_err();
     assert!(matches!(err, ProtocolError::Corrupt { .. }), "{err:?}");
 }
 
