@@ -1,1 +1,388 @@
-fn main() {}
+//! The PostgreSQL benchmark: entries per second into PostgreSQL through the
+//! whole pipeline (`tracing` → `tracing-opentelemetry` → SDK → protocol →
+//! `PostgresStorage`), from one and from four writer processes at once,
+//! against the storage limit measured in the same run: the same workload's
+//! rows loaded into the same table by `psql \copy` (one `COPY`, one
+//! transaction, no pipeline).
+//!
+//! ```text
+//! cargo bench --features unstable,postgres --bench postgres              # 200 000 spans
+//! cargo bench --features unstable,postgres --bench postgres -- --spans 400000
+//! ```
+//!
+//! It starts a PostgreSQL cluster of its own (`initdb` into a temporary
+//! folder, as the `postgres` user when run as root; `fsync` on, the server's
+//! defaults otherwise, `shared_buffers` 128 MB) on a free loopback port, and
+//! gives each measurement a new database. The workload is the pipeline
+//! bench's: agent runs of four GenAI spans (agent, model call, two tools)
+//! with realistic attributes and content; eight entries per run.
+//!
+//! It prints a table, the ratios to the storage limit and, last, one JSON
+//! object with every figure.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use reagentic_protocol::unstable::Extractor;
+use reagentic_protocol::{PostgresStorage, ProtocolConfig, ProtocolEntry, ProtocolProcessor, Storage};
+use serde_json::{json, Value};
+use tracing::field::Empty;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[path = "../tests/integration/support/postgres.rs"]
+mod cluster;
+
+/// Spans per workload unit: an agent run with one model call and two tools.
+const SPANS_PER_UNIT: u64 = 4;
+/// Protocol entries per unit: a start and an end for each span.
+const ENTRIES_PER_UNIT: u64 = 8;
+
+const INPUT_MESSAGES: &str = r#"[{"role":"system","parts":[{"type":"text","content":"You are a travel planner. Answer briefly and call tools when you need facts."}]},{"role":"user","parts":[{"type":"text","content":"Find me a flight from Berlin to Lisbon next Friday, morning departure, and tell me the weather there."}]}]"#;
+const OUTPUT_MESSAGES: &str = r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"search_flights","arguments":{"from":"BER","to":"LIS","date":"2026-12-04"}}],"finish_reason":"tool_call"}]"#;
+
+/// One agent run, as the pipeline bench makes it.
+fn agent_run(i: u64) {
+    let session = format!("sess-{}", i % 1_000);
+    let agent = tracing::info_span!(
+        "invoke_agent",
+        otel.name = "invoke_agent planner",
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.agent.name = "planner",
+        gen_ai.conversation.id = session.as_str(),
+    );
+    let _a = agent.enter();
+    {
+        let llm = tracing::info_span!(
+            "chat",
+            otel.name = "chat gpt-4o",
+            gen_ai.operation.name = "chat",
+            gen_ai.provider.name = "openai",
+            gen_ai.request.model = "gpt-4o",
+            gen_ai.input.messages = INPUT_MESSAGES,
+            gen_ai.output.messages = Empty,
+            gen_ai.usage.input_tokens = Empty,
+            gen_ai.usage.output_tokens = Empty,
+        );
+        let _l = llm.enter();
+        llm.record("gen_ai.usage.input_tokens", 412_u64);
+        llm.record("gen_ai.usage.output_tokens", 37_u64);
+        llm.record("gen_ai.output.messages", OUTPUT_MESSAGES);
+    }
+    for (tool, args, result) in [
+        (
+            "search_flights",
+            r#"{"from":"BER","to":"LIS","date":"2026-12-04"}"#,
+            r#"[{"flight":"TP 537","dep":"07:10","price_eur":129},{"flight":"FR 1234","dep":"09:45","price_eur":64}]"#,
+        ),
+        (
+            "get_weather",
+            r#"{"city":"Lisbon","date":"2026-12-04"}"#,
+            "18°C, sunny, light wind from the north-west",
+        ),
+    ] {
+        let span = tracing::info_span!(
+            "execute_tool",
+            otel.name = format!("execute_tool {tool}"),
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = tool,
+            gen_ai.tool.call.id = "call_1",
+            gen_ai.tool.call.arguments = args,
+            gen_ai.tool.call.result = Empty,
+        );
+        let _t = span.enter();
+        span.record("gen_ai.tool.call.result", result);
+    }
+}
+
+fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+// ------------------------------------------------------------ storage limit
+
+/// Collects the entries the workload makes, extracted on this thread.
+struct CollectingProcessor {
+    state: Arc<Mutex<(Extractor, Vec<ProtocolEntry>)>>,
+}
+
+impl std::fmt::Debug for CollectingProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CollectingProcessor")
+    }
+}
+
+impl SpanProcessor for CollectingProcessor {
+    fn on_start(&self, span: &mut Span, _cx: &Context) {
+        if let (Some(data), Ok(mut state)) = (span.exported_data(), self.state.lock()) {
+            let (extractor, entries) = &mut *state;
+            extractor.on_start(&data, entries);
+        }
+    }
+    fn on_end(&self, span: SpanData) {
+        if let Ok(mut state) = self.state.lock() {
+            let (extractor, entries) = &mut *state;
+            extractor.on_end(&span, entries);
+        }
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn collected_entries(units: u64) -> Vec<ProtocolEntry> {
+    let state = Arc::new(Mutex::new((
+        Extractor::new(&ProtocolConfig::default()).expect("extractor"),
+        Vec::new(),
+    )));
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(CollectingProcessor {
+            state: state.clone(),
+        })
+        .build();
+    let dispatch = dispatch_for(&provider);
+    tracing::dispatcher::with_default(&dispatch, || (0..units).for_each(agent_run));
+    drop(dispatch);
+    drop(provider);
+    let entries = std::mem::take(&mut state.lock().expect("entries").1);
+    entries
+}
+
+/// The fields whose PostgreSQL column is `jsonb` (see FORMAT.md).
+const JSON_FIELDS: [&str; 5] = ["input", "output", "error", "attributes", "finish_reasons"];
+
+/// Writes `entries` as CSV for `\copy … (FORMAT csv)`, returning the column list.
+fn write_csv(entries: &[ProtocolEntry], path: &Path) -> String {
+    let mut out = BufWriter::new(std::fs::File::create(path).expect("csv file"));
+    let mut columns = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let Value::Object(fields) = serde_json::to_value(entry).expect("entry as JSON") else {
+            unreachable!("an entry is an object");
+        };
+        if i == 0 {
+            columns = fields.keys().cloned().collect();
+        }
+        let mut cells = Vec::with_capacity(fields.len());
+        for (name, value) in &fields {
+            let cell = match value {
+                Value::Null => String::new(),
+                _ if JSON_FIELDS.contains(&name.as_str()) => quote(&value.to_string()),
+                Value::String(text) => quote(text),
+                other => other.to_string(),
+            };
+            cells.push(cell);
+        }
+        writeln!(out, "{}", cells.join(",")).expect("write csv");
+    }
+    out.flush().expect("flush csv");
+    columns.join(", ")
+}
+
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+fn psql(url: &str, command: &str) -> Duration {
+    let started = Instant::now();
+    let output = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", command])
+        .output()
+        .expect("run psql (PostgreSQL's client)");
+    assert!(
+        output.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    started.elapsed()
+}
+
+fn rows(url: &str) -> u64 {
+    let mut client = cluster::connect(url);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM protocol_entries", &[])
+        .expect("count")
+        .get(0);
+    n as u64
+}
+
+/// A database with the protocol's schema and today's partitions, empty.
+fn prepared_database(cluster: &cluster::Cluster, name: &str) -> String {
+    let url = cluster.database(name);
+    let mut storage = PostgresStorage::connect(&url).expect("schema");
+    let mut probe = collected_entries(1);
+    probe.truncate(1);
+    storage.write_batch(&probe).expect("partitions for today");
+    storage.close().expect("close");
+    cluster::connect(&url)
+        .batch_execute("DELETE FROM protocol_entries; VACUUM ANALYZE protocol_entries;")
+        .expect("empty it again");
+    url
+}
+
+fn storage_limit(cluster: &cluster::Cluster, units: u64, dir: &Path) -> Value {
+    let entries = collected_entries(units);
+    let csv = dir.join("rows.csv");
+    let columns = write_csv(&entries, &csv);
+    let url = prepared_database(cluster, "storage_limit");
+    let elapsed = psql(
+        &url,
+        &format!(
+            "\\copy protocol_entries ({columns}) FROM '{}' WITH (FORMAT csv)",
+            csv.display()
+        ),
+    );
+    let written = rows(&url);
+    json!({
+        "entries": written,
+        "seconds": elapsed.as_secs_f64(),
+        "entries_per_s": written as f64 / elapsed.as_secs_f64(),
+        "lost": (units * ENTRIES_PER_UNIT).saturating_sub(written),
+    })
+}
+
+// --------------------------------------------------------------- ours
+
+/// A writer process: connects, says "ready", waits for "go", records
+/// `units` agent runs through the pipeline, flushes, reports.
+fn child_writer(url: &str, units: u64) {
+    let storage = PostgresStorage::connect(url).expect("connect");
+    let processor = ProtocolProcessor::builder(storage)
+        .build()
+        .expect("processor");
+    let handle = processor.handle();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let dispatch = dispatch_for(&provider);
+    println!("ready");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("go");
+    let started = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || (0..units).for_each(agent_run));
+    handle.force_flush().expect("flush");
+    let elapsed = started.elapsed();
+    let stats = handle.stats();
+    let _ = provider.shutdown();
+    println!(
+        "{}",
+        json!({"seconds": elapsed.as_secs_f64(), "dropped": stats.dropped_queue_full,
+               "written": stats.entries_written})
+    );
+}
+
+fn ours(cluster: &cluster::Cluster, units: u64, processes: u64) -> Value {
+    let url = prepared_database(cluster, &format!("ours_{processes}"));
+    let exe = std::env::current_exe().expect("own path");
+    let per_process = units / processes;
+    let mut children: Vec<_> = (0..processes)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["--child-writer", &url, &per_process.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start a writer process")
+        })
+        .collect();
+    let mut outputs: Vec<_> = children
+        .iter_mut()
+        .map(|child| BufReader::new(child.stdout.take().expect("stdout")).lines())
+        .collect();
+    for lines in &mut outputs {
+        let ready = lines.next().expect("ready").expect("read");
+        assert_eq!(ready, "ready");
+    }
+    let started = Instant::now();
+    for child in &mut children {
+        writeln!(child.stdin.as_mut().expect("stdin"), "go").expect("go");
+    }
+    let mut dropped = 0;
+    for lines in &mut outputs {
+        let report: Value =
+            serde_json::from_str(&lines.next().expect("report").expect("read")).expect("json");
+        dropped += report["dropped"].as_u64().unwrap_or(0);
+    }
+    let elapsed = started.elapsed();
+    for mut child in children {
+        assert!(child.wait().expect("wait").success());
+    }
+    let expected = per_process * processes * ENTRIES_PER_UNIT;
+    let written = rows(&url);
+    json!({
+        "processes": processes,
+        "entries": written,
+        "seconds": elapsed.as_secs_f64(),
+        "entries_per_s": written as f64 / elapsed.as_secs_f64(),
+        "dropped_counted": dropped,
+        "lost": expected.saturating_sub(written),
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child-writer") {
+        return child_writer(&args[i + 1], args[i + 2].parse().expect("units"));
+    }
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let spans: u64 = flag("--spans")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let units = (spans / SPANS_PER_UNIT / 4).max(1) * 4;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = cluster::Cluster::start(cluster::ClusterOptions::durable())
+        .unwrap_or_else(|reason| panic!("no PostgreSQL cluster: {reason}"));
+    let started = Instant::now();
+    let limit = storage_limit(&cluster, units, dir.path());
+    let one = ours(&cluster, units, 1);
+    let four = ours(&cluster, units, 4);
+    let rate = |v: &Value| v["entries_per_s"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "PostgreSQL, {} spans ({} entries), {:.0} s in all",
+        units * SPANS_PER_UNIT,
+        units * ENTRIES_PER_UNIT,
+        started.elapsed().as_secs_f64()
+    );
+    println!("| scenario | entries/s | lost | × storage limit |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| storage limit: `psql \\copy` of the same rows, one transaction | {:.0} | {} | 1.00 |",
+        rate(&limit),
+        limit["lost"]
+    );
+    for (name, result) in [("ours, 1 writer process", &one), ("ours, 4 writer processes", &four)] {
+        println!(
+            "| {name} | {:.0} | {} (counted drops {}) | {:.2} |",
+            rate(result),
+            result["lost"],
+            result["dropped_counted"],
+            rate(result) / rate(&limit)
+        );
+    }
+    println!(
+        "{}",
+        json!({
+            "spans": units * SPANS_PER_UNIT,
+            "storage_limit": limit,
+            "ours_1_process": one,
+            "ours_4_processes": four,
+            "ratio_1": rate(&one) / rate(&limit),
+            "ratio_4": rate(&four) / rate(&limit),
+        })
+    );
+}
