@@ -31,7 +31,9 @@ use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
 use reagentic_protocol::unstable::Extractor;
-use reagentic_protocol::{PostgresStorage, ProtocolConfig, ProtocolEntry, ProtocolProcessor, Storage};
+use reagentic_protocol::{
+    PostgresStorage, ProtocolConfig, ProtocolEntry, ProtocolProcessor, Storage,
+};
 use serde_json::{json, Value};
 use tracing::field::Empty;
 use tracing::Dispatch;
@@ -224,9 +226,13 @@ fn prepared_database(cluster: &cluster::Cluster, name: &str) -> String {
     probe.truncate(1);
     storage.write_batch(&probe).expect("partitions for today");
     storage.close().expect("close");
-    cluster::connect(&url)
-        .batch_execute("DELETE FROM protocol_entries; VACUUM ANALYZE protocol_entries;")
+    let mut client = cluster::connect(&url);
+    client
+        .batch_execute("TRUNCATE protocol_entries")
         .expect("empty it again");
+    client
+        .batch_execute("VACUUM ANALYZE protocol_entries")
+        .expect("vacuum");
     url
 }
 
@@ -243,11 +249,21 @@ fn storage_limit(cluster: &cluster::Cluster, units: u64, dir: &Path) -> Value {
         ),
     );
     let written = rows(&url);
+    // What the rows take on disk: every partition with its indexes.
+    let bytes: i64 = cluster::connect(&url)
+        .query_one(
+            "SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0)::bigint FROM pg_inherits \
+             WHERE inhparent = 'protocol_entries'::regclass",
+            &[],
+        )
+        .expect("size")
+        .get(0);
     json!({
         "entries": written,
         "seconds": elapsed.as_secs_f64(),
         "entries_per_s": written as f64 / elapsed.as_secs_f64(),
         "lost": (units * ENTRIES_PER_UNIT).saturating_sub(written),
+        "bytes_per_entry": bytes as f64 / written.max(1) as f64,
     })
 }
 
@@ -365,7 +381,10 @@ fn main() {
         rate(&limit),
         limit["lost"]
     );
-    for (name, result) in [("ours, 1 writer process", &one), ("ours, 4 writer processes", &four)] {
+    for (name, result) in [
+        ("ours, 1 writer process", &one),
+        ("ours, 4 writer processes", &four),
+    ] {
         println!(
             "| {name} | {:.0} | {} (counted drops {}) | {:.2} |",
             rate(result),

@@ -57,6 +57,6 @@ pub use storage::{Durability, JsonlStorage, SqliteStorage, Storage};
 
 /// The README's Rust blocks, compiled (and run unless `no_run`) as doc tests.
 /// They use every feature, so they are checked with `--all-features`.
-#[cfg(all(doctest, feature = "otlp"))]
+#[cfg(all(doctest, feature = "otlp", feature = "postgres"))]
 #[doc = include_str!("../README.md")]
 mod readme {}

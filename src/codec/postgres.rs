@@ -161,6 +161,17 @@ fn column_names() -> String {
         .join(", ")
 }
 
+/// Copies a batch, binary, straight into the protocol: the fast way, taken
+/// first. An entry already stored makes it fail as a whole (the primary
+/// key), and the batch goes the idempotent way instead ([`COPY_BATCH`],
+/// [`INSERT_BATCH`]).
+pub(crate) static COPY_DIRECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "COPY {ENTRIES} ({}) FROM STDIN (FORMAT binary)",
+        column_names()
+    )
+});
+
 /// Copies a batch, binary, into the batch table.
 pub(crate) static COPY_BATCH: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -172,10 +183,14 @@ pub(crate) static COPY_BATCH: LazyLock<String> = LazyLock::new(|| {
 /// Moves the batch into the protocol: an entry already stored (the same
 /// `timestamp` and `entry_id`) is left as it is, so writing a batch again —
 /// a retry, a second `convert`, another process — stores each entry once.
+///
+/// The writing transaction's id is looked up once per statement (not once
+/// per row, as the column's default would).
 pub(crate) static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
     let names = column_names();
     format!(
-        "INSERT INTO {ENTRIES} ({names}) SELECT {names} FROM {BATCH_TABLE} \
+        "INSERT INTO {ENTRIES} ({names}, written_xact) \
+         SELECT {names}, (SELECT (pg_current_xact_id()::text)::bigint) FROM {BATCH_TABLE} \
          ON CONFLICT (timestamp, entry_id) DO NOTHING"
     )
 });

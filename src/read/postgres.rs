@@ -91,7 +91,14 @@ impl PostgresSource {
     /// Runs `f` on the session, connecting again first if the last one was
     /// lost (a reader following for hours outlives server restarts).
     fn with_client<T>(&self, f: impl FnOnce(&mut Client, &Target) -> Result<T>) -> Result<T> {
-        let mut slot = self.client.borrow_mut();
+        // A read never starts another from inside its own visit; if one
+        // did, it gets an error rather than a panic.
+        let Ok(mut slot) = self.client.try_borrow_mut() else {
+            return Err(crate::error::ProtocolError::Worker(format!(
+                "a read of {} started inside another read of it",
+                self.target.redacted()
+            )));
+        };
         if slot.as_ref().is_none_or(Client::is_closed) {
             *slot = Some(connect(&self.target)?);
         }
@@ -106,7 +113,9 @@ impl PostgresSource {
     /// The statement and parameters of `scan`.
     fn statement(&self, client: &mut Client, scan: &Scan<'_>) -> Result<(String, Vec<SqlValue>)> {
         let list = {
-            let mut present = self.present.borrow_mut();
+            let mut present = self.present.try_borrow_mut().map_err(|_| {
+                crate::error::ProtocolError::Worker("nested read of one PostgreSQL source".into())
+            })?;
             if present.len() < COLUMNS.len() + 2 {
                 *present = table_columns(client, &self.target, ENTRIES)?;
             }

@@ -4,8 +4,9 @@
 //! `codec::postgres`; this file connects, creates or migrates the schema in
 //! one transaction under an advisory lock, creates the day partitions a
 //! batch needs before writing it, and writes each batch as one transaction:
-//! a binary `COPY` into a session-local table, then one `INSERT … SELECT …
-//! ON CONFLICT DO NOTHING` into the protocol, so writing an entry again —
+//! a binary `COPY` straight into the protocol, or, when an entry of the
+//! batch is already stored, a `COPY` into a session-local table and one
+//! `INSERT … SELECT … ON CONFLICT DO NOTHING`, so writing an entry again —
 //! a retry, another process, a second `convert` — stores it once.
 //!
 //! A lost connection (the server restarted, the network failed) fails the
@@ -23,9 +24,9 @@ use postgres::Client;
 use super::Storage;
 use crate::codec::postgres::{
     columns_added_after, create_partition, days_of, has_own_partition, partition_name,
-    schema_version, table_columns, CopyEncoder, Target, COPY_BATCH, CREATE_BATCH_TABLE,
-    CREATE_SCHEMA, DEFAULT_PARTITION, DEFAULT_STATEMENT_TIMEOUT, ENTRIES, INSERT_BATCH,
-    PARTITION_LOCK, SCHEMA_LOCK,
+    schema_version, table_columns, CopyEncoder, Target, COPY_BATCH, COPY_DIRECT,
+    CREATE_BATCH_TABLE, CREATE_SCHEMA, DEFAULT_PARTITION, DEFAULT_STATEMENT_TIMEOUT, ENTRIES,
+    INSERT_BATCH, PARTITION_LOCK, SCHEMA_LOCK,
 };
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
@@ -270,8 +271,12 @@ impl PostgresStorage {
         Ok(())
     }
 
-    /// One batch, one transaction: `COPY` into the batch table, then into the
-    /// protocol. Returns the number of rows added.
+    /// One batch, one transaction. First straight into the protocol with
+    /// `COPY`; if an entry of the batch is already stored (a retry after a
+    /// commit whose answer was lost, a second `convert`), that fails as a
+    /// whole on the primary key and the batch is written again the
+    /// idempotent way: `COPY` into the batch table, then one `INSERT …
+    /// ON CONFLICT DO NOTHING`. Returns the number of rows added.
     fn write_rows(&mut self, entries: &[ProtocolEntry]) -> Result<u64> {
         let target = self.target.clone();
         let payload = self.encoder.encode(entries)?;
@@ -279,20 +284,37 @@ impl PostgresStorage {
             Some(client) => client,
             None => unreachable_client(&target)?,
         };
-        let mut tx = client.transaction().map_err(|e| target.error(e))?;
-        let mut copy = tx
-            .copy_in(COPY_BATCH.as_str())
-            .map_err(|e| target.error(e))?;
-        if let Err(io) = copy.write_all(payload) {
-            return Err(copy_error(&target, io));
+        match copy_in(client, &target, payload, &COPY_DIRECT, None) {
+            Err(ProtocolError::Postgres { source, .. })
+                if source.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) =>
+            {
+                copy_in(client, &target, payload, &COPY_BATCH, Some(&INSERT_BATCH))
+            }
+            other => other,
         }
-        copy.finish().map_err(|e| target.error(e))?;
-        let inserted = tx
-            .execute(INSERT_BATCH.as_str(), &[])
-            .map_err(|e| target.error(e))?;
-        tx.commit().map_err(|e| target.error(e))?;
-        Ok(inserted)
     }
+}
+
+/// One transaction: `copy` of `payload`, then `then` if given; the rows
+/// added (by the last statement).
+fn copy_in(
+    client: &mut Client,
+    target: &Target,
+    payload: &[u8],
+    copy: &str,
+    then: Option<&str>,
+) -> Result<u64> {
+    let mut tx = client.transaction().map_err(|e| target.error(e))?;
+    let mut writer = tx.copy_in(copy).map_err(|e| target.error(e))?;
+    if let Err(io) = writer.write_all(payload) {
+        return Err(copy_error(target, io));
+    }
+    let mut added = writer.finish().map_err(|e| target.error(e))?;
+    if let Some(statement) = then {
+        added = tx.execute(statement, &[]).map_err(|e| target.error(e))?;
+    }
+    tx.commit().map_err(|e| target.error(e))?;
+    Ok(added)
 }
 
 /// A writer always has its connection when it writes rows; this is only

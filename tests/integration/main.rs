@@ -80,6 +80,8 @@ mod postgres_schema_is_created_once_and_migrated;
 mod postgres_server_restart_loses_nothing;
 #[cfg(feature = "postgres")]
 mod postgres_sql_injection_strings_leave_the_database_unchanged;
+#[cfg(feature = "postgres-tls")]
+mod postgres_tls;
 #[cfg(feature = "postgres")]
 mod postgres_two_processes_write_one_database;
 #[cfg(unix)]

@@ -150,17 +150,34 @@ pub fn database(hint: &str) -> String {
 pub struct ClusterOptions {
     /// `fsync` on: the restart tests check what survives a crash of the server.
     pub durable: bool,
+    /// TLS on, with a self-signed certificate for `localhost` and
+    /// `127.0.0.1` (made by the `openssl` command), in `server.crt`.
+    pub tls: bool,
 }
 
 impl ClusterOptions {
     /// For the shared cluster: no `fsync` (nothing here survives a power loss).
     pub fn fast() -> Self {
-        ClusterOptions { durable: false }
+        ClusterOptions {
+            durable: false,
+            tls: false,
+        }
     }
 
     /// For a cluster a test crashes and restarts.
     pub fn durable() -> Self {
-        ClusterOptions { durable: true }
+        ClusterOptions {
+            durable: true,
+            tls: false,
+        }
+    }
+
+    /// For the TLS tests.
+    pub fn tls() -> Self {
+        ClusterOptions {
+            durable: false,
+            tls: true,
+        }
     }
 }
 
@@ -219,9 +236,51 @@ impl Cluster {
                 "--no-sync",
             ],
         )?;
+        if cluster.options.tls {
+            cluster.make_certificate()?;
+        }
         cluster.port = free_port()?;
         cluster.start_server()?;
         Ok(cluster)
+    }
+
+    /// The server's self-signed certificate (with TLS on): a client's root.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.join("server.crt")
+    }
+
+    fn make_certificate(&self) -> Result<(), String> {
+        let output = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(self.dir.join("server.key"))
+            .arg("-out")
+            .arg(self.certificate())
+            .output()
+            .map_err(|e| format!("cannot run openssl (to make a test certificate): {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "openssl req failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        for file in ["server.key", "server.crt"] {
+            let path = self.dir.join(file);
+            if let Some((uid, gid)) = self.as_user {
+                chown(&path, uid, gid)?;
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/` (trust authentication).
@@ -278,6 +337,13 @@ impl Cluster {
         );
         if !self.options.durable {
             settings.push_str(" -c fsync=off -c full_page_writes=off");
+        }
+        if self.options.tls {
+            settings.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.certificate().display(),
+                self.dir.join("server.key").display()
+            ));
         }
         self.run(
             "pg_ctl",
