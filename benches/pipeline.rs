@@ -43,10 +43,52 @@ use tracing::field::Empty;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
-/// Spans per workload unit: an agent run with one model call and two tools.
+/// Spans per unit of the realistic workload: an agent run with one model
+/// call and two tools.
 const SPANS_PER_UNIT: u64 = 4;
-/// Protocol entries per unit: a start and an end for each span.
+/// Protocol entries per unit of the realistic workload: a start and an end
+/// for each span.
 const ENTRIES_PER_UNIT: u64 = 8;
+
+/// What a scenario's producer makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    /// Agent runs of four spans ([`agent_run`]): the realistic workload.
+    AgentRuns,
+    /// One tool span per trace, random ids ([`tool_call`]): what a busy
+    /// receiver sees from many short requests, the hardest case for indexes
+    /// keyed by trace.
+    ToolCalls,
+}
+
+impl Workload {
+    /// Scenarios named `…tool_burst` run [`Workload::ToolCalls`].
+    fn of_scenario(name: &str) -> Self {
+        if name.contains("tool_burst") {
+            Workload::ToolCalls
+        } else {
+            Workload::AgentRuns
+        }
+    }
+
+    fn spans_per_unit(self) -> u64 {
+        match self {
+            Workload::AgentRuns => SPANS_PER_UNIT,
+            Workload::ToolCalls => 1,
+        }
+    }
+
+    fn entries_per_unit(self) -> u64 {
+        2 * self.spans_per_unit()
+    }
+
+    fn unit(self, i: u64) {
+        match self {
+            Workload::AgentRuns => agent_run(i),
+            Workload::ToolCalls => tool_call(i),
+        }
+    }
+}
 
 const INPUT_MESSAGES: &str = r#"[{"role":"system","parts":[{"type":"text","content":"You are a travel planner. Answer briefly and call tools when you need facts."}]},{"role":"user","parts":[{"type":"text","content":"Find me a flight from Berlin to Lisbon next Friday, morning departure, and tell me the weather there."}]}]"#;
 const OUTPUT_MESSAGES: &str = r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"search_flights","arguments":{"from":"BER","to":"LIS","date":"2026-12-04"}}],"finish_reason":"tool_call"}]"#;
@@ -108,6 +150,27 @@ fn agent_run(i: u64) {
     }
 }
 
+/// One tool call as its own trace: a GenAI `execute_tool` span with
+/// arguments and a result, in one of a thousand conversations.
+fn tool_call(i: u64) {
+    let session = format!("sess-{}", i % 1_000);
+    let span = tracing::info_span!(
+        "execute_tool",
+        otel.name = "execute_tool get_weather",
+        gen_ai.operation.name = "execute_tool",
+        gen_ai.conversation.id = session.as_str(),
+        gen_ai.tool.name = "get_weather",
+        gen_ai.tool.call.id = "call_1",
+        gen_ai.tool.call.arguments = r#"{"city":"Lisbon","date":"2026-12-04"}"#,
+        gen_ai.tool.call.result = Empty,
+    );
+    let _t = span.enter();
+    span.record(
+        "gen_ai.tool.call.result",
+        "18°C, sunny, light wind from the north-west",
+    );
+}
+
 fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
     let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
     Dispatch::new(tracing_subscriber::registry().with(layer))
@@ -115,7 +178,7 @@ fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
 
 /// Produces `units` agent runs on `threads` threads; returns the summed time
 /// the producing threads spent inside the span calls.
-fn produce(dispatch: &Dispatch, units: u64, threads: u64) -> Duration {
+fn produce(dispatch: &Dispatch, workload: Workload, units: u64, threads: u64) -> Duration {
     let per_thread = units / threads;
     let busy = AtomicU64::new(0);
     std::thread::scope(|scope| {
@@ -126,7 +189,7 @@ fn produce(dispatch: &Dispatch, units: u64, threads: u64) -> Duration {
                 tracing::dispatcher::with_default(&dispatch, || {
                     let started = Instant::now();
                     for i in 0..per_thread {
-                        agent_run(t * per_thread + i);
+                        workload.unit(t * per_thread + i);
                     }
                     busy.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 });
@@ -471,6 +534,7 @@ impl SpanProcessor for CollectingProcessor {
 struct Run {
     spans: u64,
     units: u64,
+    workload: Workload,
     dir: PathBuf,
 }
 
@@ -509,7 +573,7 @@ fn time_provider(run: &Run, provider: &SdkTracerProvider, reset: &dyn Fn()) -> (
     let app = app_time_per_span(&dispatch, &|| drop(provider.force_flush()));
     reset();
     let started = Instant::now();
-    produce(&dispatch, run.units, 1);
+    produce(&dispatch, run.workload, run.units, 1);
     let _ = provider.force_flush();
     let elapsed = started.elapsed();
     let _ = provider.shutdown();
@@ -583,13 +647,14 @@ fn scenario_seed(run: &Run, journal: SeedJournal) -> Value {
         SeedJournal::Wal => (run.units / 10).max(100),
     };
     let started = Instant::now();
-    produce(&dispatch, units, 1);
+    produce(&dispatch, run.workload, units, 1);
     let elapsed = started.elapsed();
     let written = sqlite_rows(&path);
     let _ = provider.shutdown();
     let scaled = Run {
-        spans: units * SPANS_PER_UNIT,
+        spans: units * run.workload.spans_per_unit(),
         units,
+        workload: run.workload,
         dir: run.dir.clone(),
     };
     // Every insert and commit happens inside the span calls.
@@ -602,7 +667,7 @@ fn scenario_seed(run: &Run, journal: SeedJournal) -> Value {
         &scaled,
         elapsed,
         written,
-        (units * ENTRIES_PER_UNIT).saturating_sub(written),
+        (units * run.workload.entries_per_unit()).saturating_sub(written),
         Some(app),
         json!({}),
     )
@@ -633,9 +698,48 @@ fn scenario_storage_limit(run: &Run, checkpoints: bool) -> Value {
     storage_limit_result(run, started.elapsed(), sqlite_rows(&path))
 }
 
+/// The append-only limit: the same rows, in 4 096-row transactions, into a
+/// file with the crate's schema but no trace runs — every index it has is
+/// keyed by time (or by a session's next entry), none by a random id — and
+/// SQLite's own checkpoints. What SQLite can take for these rows on this disk.
+fn scenario_append_only_limit(run: &Run) -> Value {
+    let entries = collected_entries(run);
+    let path = run.dir.join("append-only.db");
+    SqliteStorage::open(&path)
+        .expect("schema")
+        .close()
+        .expect("close");
+    let mut conn = rusqlite::Connection::open(&path).expect("raw connection");
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        .expect("pragmas");
+    let started = Instant::now();
+    for chunk in entries.chunks(4_096) {
+        let tx = conn.transaction().expect("begin");
+        insert_rows(&tx, chunk).expect("insert");
+        tx.commit().expect("commit");
+    }
+    storage_limit_result(run, started.elapsed(), sqlite_rows(&path))
+}
+
+/// The crate's SQLite storage alone: the same rows through
+/// `SqliteStorage::write_batch` in 4 096-entry batches (trace runs, their
+/// merging and the checkpoint thread included), no spans involved.
+fn scenario_sqlite_storage(run: &Run) -> Value {
+    let entries = collected_entries(run);
+    let path = run.dir.join("storage.db");
+    let mut storage = SqliteStorage::open(&path).expect("storage");
+    let started = Instant::now();
+    for chunk in entries.chunks(4_096) {
+        storage.write_batch(chunk).expect("write");
+        while std::env::var("NO_MERGE").is_err() && storage.maintain().expect("maintain") {}
+    }
+    storage.close().expect("close");
+    storage_limit_result(run, started.elapsed(), sqlite_rows(&path))
+}
+
 /// A storage limit's figures: rows written in `elapsed`, no spans involved.
 fn storage_limit_result(run: &Run, elapsed: Duration, written: u64) -> Value {
-    let expected = run.units * ENTRIES_PER_UNIT;
+    let expected = run.units * run.workload.entries_per_unit();
     result(
         run,
         elapsed,
@@ -659,7 +763,7 @@ fn collected_entries(run: &Run) -> Vec<ProtocolEntry> {
         .with_span_processor(collector)
         .build();
     let dispatch = dispatch_for(&provider);
-    produce(&dispatch, run.units, 1);
+    produce(&dispatch, run.workload, run.units, 1);
     drop(dispatch);
     drop(provider);
     let entries = std::mem::take(&mut state.lock().expect("collected entries").1);
@@ -736,11 +840,11 @@ fn scenario_ours(run: &Run, storage: OursStorage, threads: u64, flush_latencies:
     let dispatch = dispatch_for(&provider);
     let units = run.units / threads * threads;
     let started = Instant::now();
-    produce(&dispatch, units, threads);
+    produce(&dispatch, run.workload, units, threads);
     handle.force_flush().expect("flush");
     let elapsed = started.elapsed();
     let written = count(&storage, &path);
-    let expected = units * ENTRIES_PER_UNIT;
+    let expected = units * run.workload.entries_per_unit();
     let stats = handle.stats();
 
     let mut extra = json!({"threads": threads, "dropped_counted": stats.dropped_queue_full});
@@ -752,8 +856,9 @@ fn scenario_ours(run: &Run, storage: OursStorage, threads: u64, flush_latencies:
     }
     let _ = provider.shutdown();
     let scaled = Run {
-        spans: units * SPANS_PER_UNIT,
+        spans: units * run.workload.spans_per_unit(),
         units,
+        workload: run.workload,
         dir: run.dir.clone(),
     };
     result(
@@ -822,6 +927,11 @@ fn run_scenario(name: &str, run: &Run) -> Value {
         "ours_sqlite_t4" => scenario_ours(run, OursStorage::Sqlite, 4, false),
         "ours_sqlite_t8" => scenario_ours(run, OursStorage::Sqlite, 8, false),
         "ours_sqlite_1m_burst" => scenario_ours(run, OursStorage::Sqlite, 1, false),
+        "limit_tool_burst" => scenario_limit(run),
+        "append_only_limit" | "append_only_limit_tool_burst" => scenario_append_only_limit(run),
+        "sqlite_storage" | "sqlite_storage_tool_burst" => scenario_sqlite_storage(run),
+        "ours_sqlite_tool_burst" => scenario_ours(run, OursStorage::Sqlite, 1, false),
+        "ours_jsonl_tool_burst" => scenario_ours(run, OursStorage::Jsonl, 1, false),
         "read_1m" => scenario_read(run),
         other => json!({"error": format!("unknown scenario {other}")}),
     }
@@ -936,6 +1046,16 @@ fn scenario_read(run: &Run) -> Value {
         }
     }
     storage.write_batch(&batch).expect("write");
+    // Right after the burst, before the merging an idle writer does.
+    let unmerged_sessions_ms = {
+        let reader = ProtocolReader::open(&path).expect("reader");
+        median_ms(|| {
+            reader
+                .sessions(&SessionFilter::default().with_limit(50))
+                .expect("sessions");
+        })
+    };
+    while storage.maintain().expect("merge index runs") {}
     storage.close().expect("close");
     let entries = sqlite_rows(&path);
 
@@ -959,6 +1079,37 @@ fn scenario_read(run: &Run) -> Value {
             .expect("query");
         assert!(!reagentic_protocol::read::run_tree(found).is_empty());
     });
+    // A trace by id, as `query --trace` and `show <trace id>` look it up.
+    let trace = format!(
+        "{:032x}",
+        0xa000_0000_0000_0000_u128 + u128::from(sessions / 3)
+    );
+    let trace_ms = median_ms(|| {
+        let found = reader
+            .query(&EntryFilter::default().with_trace(trace.as_str()))
+            .expect("trace");
+        assert_eq!(found.len(), 36);
+    });
+    // A time window: the failed tool calls of the last hour written.
+    let last = t0 + chrono::TimeDelta::seconds((sessions as i64 - 1) * 60);
+    let window_ms = median_ms(|| {
+        let found = reader
+            .query(
+                &EntryFilter::default()
+                    .with_since(last - chrono::TimeDelta::hours(1))
+                    .errors_only(),
+            )
+            .expect("window");
+        assert!(!found.is_empty());
+    });
+    // Stats over that hour, as `stats --since 1h` would give them.
+    let stats_ms = median_ms(|| {
+        use reagentic_protocol::read::{StatsBy, StatsFilter};
+        let tools = reader
+            .stats(&StatsFilter::new(StatsBy::Tool).with_since(last - chrono::TimeDelta::hours(1)))
+            .expect("stats");
+        assert_eq!(tools.len(), 1);
+    });
     // convert: SQLite → JSON Lines in write order, as the CLI does it.
     let out = run.dir.join("read.jsonl");
     let started = Instant::now();
@@ -979,6 +1130,10 @@ fn scenario_read(run: &Run) -> Value {
         "sessions_ms": sessions_ms,
         "show_ms": show_ms,
         "query_session_ms": query_ms,
+        "trace_ms": trace_ms,
+        "sessions_before_merging_ms": unmerged_sessions_ms,
+        "window_1h_ms": window_ms,
+        "stats_1h_ms": stats_ms,
         "convert_s": convert_s,
         "convert_entries_per_s": converted as f64 / convert_s,
         "converted": converted,
@@ -999,13 +1154,15 @@ fn main() {
     let spans: u64 = flag("--spans")
         .and_then(|s| s.parse().ok())
         .unwrap_or(200_000);
-    let units = (spans / SPANS_PER_UNIT).max(1);
 
     if let Some(name) = flag("--scenario") {
         let dir = tempfile::tempdir().expect("temp dir");
+        let workload = Workload::of_scenario(&name);
+        let units = (spans / workload.spans_per_unit()).max(1);
         let run = Run {
-            spans: units * SPANS_PER_UNIT,
+            spans: units * workload.spans_per_unit(),
             units,
+            workload,
             dir: dir.path().to_path_buf(),
         };
         println!("{}", run_scenario(&name, &run));
@@ -1126,11 +1283,14 @@ fn print_report(results: &BTreeMap<String, Value>) {
         num(results, "ours_sqlite_1m_burst", "peak_rss_mb"),
     );
     println!(
-        "reading {} entries (SQLite): sessions {:.1} ms, show {:.1} ms, query --session {:.1} ms, convert to JSONL {:.1} s ({:.0} entries/s)",
+        "reading {} entries (SQLite): sessions {:.1} ms, show {:.1} ms, query --session {:.1} ms, a trace {:.1} ms, the last hour's failures {:.1} ms, its stats {:.1} ms; convert to JSONL {:.1} s ({:.0} entries/s)",
         num(results, "read_1m", "entries"),
         num(results, "read_1m", "sessions_ms"),
         num(results, "read_1m", "show_ms"),
         num(results, "read_1m", "query_session_ms"),
+        num(results, "read_1m", "trace_ms"),
+        num(results, "read_1m", "window_1h_ms"),
+        num(results, "read_1m", "stats_1h_ms"),
         num(results, "read_1m", "convert_s"),
         num(results, "read_1m", "convert_entries_per_s"),
     );

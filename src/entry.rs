@@ -5,6 +5,8 @@
 //! renamed. Types that grow with the format are `#[non_exhaustive]`: match
 //! them with a wildcard arm and build entries with [`ProtocolEntry::new`].
 
+mod content;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -12,8 +14,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use content::Content;
+
 /// The version of the entry format written by this build.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What happened: the kind of an entry.
 ///
@@ -173,11 +177,13 @@ impl FromStr for EntryStatus {
 #[non_exhaustive]
 pub struct EntryError {
     /// The error's type or class (`error.type`, `exception.type`).
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     /// The human-readable message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The stack trace, where the source recorded one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stacktrace: Option<String>,
 }
 
@@ -230,63 +236,77 @@ pub struct ProtocolEntry {
     /// The span, as 16 lowercase hex digits.
     pub span_id: String,
     /// The parent span, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_span_id: Option<String>,
     /// The session or conversation, own or inherited from an ancestor span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// The `service.name` of the emitting application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
     /// The agent: the span's own for agent entries, the enclosing agent's otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
     /// The step's name (agent, model call, tool, or the agent taking over in a handoff).
     pub name: String,
     /// The model asked for, or the one that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// The model provider (`openai`, `anthropic`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The tool, on tool entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_name: Option<String>,
     /// The tool call's id, on tool entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     /// Input content: messages, tool arguments (by detail level).
-    pub input: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Content>,
     /// Output content: messages, tool results (by detail level).
-    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Content>,
     /// Tokens read by the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
     /// Tokens written by the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
     /// Span end − span start, in milliseconds, on every end entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
     /// How the step ended.
     pub status: EntryStatus,
     /// What went wrong, when something did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<EntryError>,
     /// Every remaining attribute and span event, at `DetailLevel::Full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
-    // Schema 2 fields. `serde(default)` keeps schema-1 lines (which lack
-    // them) readable; they are appended so the older fields keep their order.
+    // Schema 2 fields, appended so the older fields keep their order.
     /// The operation the source named (`invoke_workflow`, `retrieval`,
     /// OpenInference's `CHAIN`, …), when it named one: it tells apart spans
     /// that share an event type, such as a workflow and an agent run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
     /// Input tokens served from the provider's prompt cache (part of `input_tokens`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read_input_tokens: Option<u64>,
     /// Input tokens written to the provider's prompt cache.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_creation_input_tokens: Option<u64>,
     /// Output tokens spent on reasoning ("thinking"), where reported.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
     /// Why the model stopped (`stop`, `length`, `tool_calls`, …), one per choice.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reasons: Option<Vec<String>>,
     /// What the call cost, in US dollars, when the source reports it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// Time from the request to the first streamed chunk, in milliseconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_first_chunk_ms: Option<f64>,
 }
 
@@ -340,6 +360,19 @@ impl ProtocolEntry {
             cost_usd: None,
             time_to_first_chunk_ms: None,
         }
+    }
+
+    /// The names of an entry's fields in the protocol's order: the JSON keys
+    /// of a line and the columns of the SQLite table (see `FORMAT.md`).
+    ///
+    /// ```
+    /// let names: Vec<&str> = reagentic_protocol::ProtocolEntry::field_names().collect();
+    /// assert_eq!(names[..3], ["schema", "entry_id", "timestamp"]);
+    /// ```
+    pub fn field_names() -> impl ExactSizeIterator<Item = &'static str> {
+        crate::codec::columns::COLUMNS
+            .iter()
+            .map(|column| column.name)
     }
 
     /// An empty entry for a decoder to fill in field by field.
@@ -423,8 +456,8 @@ mod tests {
             provider: None,
             tool_name: Some("search_flights".into()),
             tool_call_id: Some("call_1".into()),
-            input: Some(serde_json::json!({"from": "BER"})),
-            output: Some(Value::String("3 flights".into())),
+            input: Some(serde_json::json!({"from": "BER"}).into()),
+            output: Some(Content::text("3 flights")),
             input_tokens: None,
             output_tokens: None,
             duration_ms: Some(182.4),
@@ -444,7 +477,13 @@ mod tests {
     #[test]
     fn json_line_matches_the_design_example_field_for_field() {
         let line = sample().to_json_line().unwrap();
-        let expected = r#"{"schema":2,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null,"operation":"execute_tool","cache_read_input_tokens":null,"cache_creation_input_tokens":null,"reasoning_tokens":null,"finish_reasons":null,"cost_usd":null,"time_to_first_chunk_ms":null}"#;
+        let expected = r#"{"schema":3,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","duration_ms":182.4,"status":"ok","operation":"execute_tool"}"#;
+        assert_eq!(line, expected, "empty fields are left out");
+        // A line that writes its empty fields as null, as schema 2 did, reads
+        // as the same entry.
+        let with_nulls = r#"{"schema":3,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null,"operation":"execute_tool","cache_read_input_tokens":null,"cache_creation_input_tokens":null,"reasoning_tokens":null,"finish_reasons":null,"cost_usd":null,"time_to_first_chunk_ms":null}"#;
+        let read: ProtocolEntry = serde_json::from_str(with_nulls).unwrap();
+        assert_eq!(read, sample());
         assert_eq!(line, expected);
     }
 
@@ -487,7 +526,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&err).unwrap(),
-            r#"{"type":"Timeout","message":"took too long","stacktrace":null}"#
+            r#"{"type":"Timeout","message":"took too long"}"#
         );
     }
 }

@@ -8,9 +8,13 @@
 mod args;
 mod check;
 mod convert;
+mod cost;
+mod diff;
 mod failure;
 mod output;
+mod page;
 mod query;
+mod run_view;
 mod sessions;
 mod show;
 mod stats;
@@ -18,6 +22,7 @@ mod table;
 mod tail;
 mod terminal;
 mod time_arg;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -31,6 +36,9 @@ use clap::{Parser, Subcommand};
   reagentic-protocol show protocol.db conv-42
   reagentic-protocol query protocol.db --errors --since 2h
   reagentic-protocol stats protocol.db --by tool
+  reagentic-protocol show protocol.db conv-42 --html run.html
+  reagentic-protocol diff protocol.db conv-41 conv-42
+  reagentic-protocol ui protocol.db
 
 Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
 describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
@@ -51,7 +59,9 @@ enum Command {
     Stats(stats::Args),
     Tail(tail::Args),
     Convert(convert::Args),
+    Diff(diff::Args),
     Check(check::Args),
+    Ui(ui::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,7 +97,9 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats::run(args, global),
         Command::Tail(args) => tail::run(args, global),
         Command::Convert(args) => convert::run(args, global),
+        Command::Diff(args) => diff::run(args, global),
         Command::Check(args) => check::run(args, global),
+        Command::Ui(args) => ui::run(args, global),
     };
     match result {
         Ok(code) => code,

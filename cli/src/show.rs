@@ -1,16 +1,19 @@
 //! `show`: one run as a tree, in time order.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use reagentic_protocol::read::{run_tree, RunKind, RunStep};
-use reagentic_protocol::{EntryFilter, EventType, ProtocolEntry};
+use reagentic_protocol::read::{run_tree, RunStep};
+use reagentic_protocol::{Content, EventType, ProtocolEntry};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::args::{Format, Global, Output, ProtocolFile};
-use crate::failure::{warn_skipped, CliResult, Failure};
+use crate::failure::{warn_skipped, CliResult};
 use crate::output::{self, one_line};
+use crate::page::Network;
+use crate::run_view::{self, RunData};
 use crate::sessions::kind_name;
 use crate::terminal::Terminal;
 
@@ -22,7 +25,8 @@ macro_rules! examples {
         "Examples:
   reagentic-protocol show protocol.db conv-42
   reagentic-protocol show protocol.db 4bf92f3577b34da6a3ce929d0e0e4736 --content
-  reagentic-protocol show protocol.jsonl conv-42 --json"
+  reagentic-protocol show protocol.jsonl conv-42 --json
+  reagentic-protocol show protocol.db conv-42 --html run.html"
     };
 }
 
@@ -31,6 +35,11 @@ macro_rules! examples {
 /// Agents with their model calls, tool calls and handoffs nested under them,
 /// in time order, each with duration, tokens, status, and the error where
 /// one failed. Inputs and outputs are shortened unless --content is given.
+///
+/// With --html, writes the run as one self-contained web page instead: a
+/// waterfall of its steps, each step's messages, tool arguments and errors,
+/// search, and the raw entries; it opens from disk in any browser, loads
+/// nothing from the network, and shows every piece of content as text.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = examples!(),
@@ -58,6 +67,9 @@ pub struct Args {
     /// Show inputs and outputs in full instead of shortened.
     #[arg(long)]
     content: bool,
+    /// Write the run as a self-contained HTML page to this file instead.
+    #[arg(long, value_name = "PAGE.html")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     output: Output<Format>,
 }
@@ -104,19 +116,25 @@ impl<'a> From<&'a RunStep> for StepJson<'a> {
 
 pub fn run(args: Args, global: &Global) -> CliResult {
     let reader = args.file.open()?;
-    let mut entries = reader.query(&EntryFilter::default().with_session(&args.id))?;
-    let mut kind = RunKind::Session;
-    if entries.is_empty() {
-        entries = reader.query(&EntryFilter::default().with_trace(&args.id))?;
-        kind = RunKind::Trace;
-    }
+    let loaded = run_view::load(&reader, &args.id)?;
     warn_skipped(&reader);
+    let Some((kind, entries)) = loaded else {
+        return Err(run_view::not_found(&args.id, reader.path()));
+    };
+    if let Some(html) = &args.html {
+        let run = RunData::new(&args.id, kind, reader.path(), entries);
+        let page = run.html(Network::None)?;
+        run_view::write_file(html, &page)?;
+        output::print(&format!(
+            "wrote {}: {} steps, {}\n",
+            html.display(),
+            run.steps.len(),
+            run_view::size_text(page.len())
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
-        let path = reader.path().display();
-        return Err(Failure::new(format!(
-            "no session or trace {:?} in {path} (`reagentic-protocol sessions {path}` lists them)",
-            args.id,
-        )));
+        return Err(run_view::not_found(&args.id, reader.path()));
     };
     let (first, last) = (first.timestamp, last.timestamp);
     let wall_ms = output::millis(last - first);
@@ -222,8 +240,9 @@ impl Printer {
         }
     }
 
-    fn content_line(&self, out: &mut String, prefix: &str, label: &str, value: &Value) {
+    fn content_line(&self, out: &mut String, prefix: &str, label: &str, content: &Content) {
         let terminal = &self.terminal;
+        let value = &content.to_value();
         if self.content {
             let text = match value {
                 Value::String(s) => s.clone(),

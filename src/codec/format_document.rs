@@ -83,7 +83,7 @@ fn the_event_types_and_indexes_are_documented() {
         .collect();
     let coded: Vec<(String, String)> = INDEXES
         .iter()
-        .map(|(name, columns)| ((*name).to_owned(), (*columns).to_owned()))
+        .map(|index| (index.name.to_owned(), index.columns.to_owned()))
         .collect();
     assert_eq!(indexes, coded);
 }

@@ -255,6 +255,15 @@ impl CopyEncoder {
             for column in &COLUMNS {
                 match (column.get)(entry) {
                     Cell::Null => self.buffer.extend_from_slice(&(-1i32).to_be_bytes()),
+                    // Content is JSON text already (`Kind::Json`): it goes
+                    // into its jsonb column as it was captured, made fit for
+                    // jsonb, never parsed into a tree first.
+                    Cell::Text(text) if column.kind == Kind::Json => {
+                        let start = self.begin_field();
+                        self.buffer.push(1); // jsonb's binary format version
+                        push_json(&mut self.buffer, text.as_bytes());
+                        self.end_field(start)?;
+                    }
                     Cell::Text(text) => {
                         let start = self.begin_field();
                         push_text(&mut self.buffer, text);
@@ -347,31 +356,110 @@ fn push_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.replace('\0', NUL_REPLACEMENT).as_bytes());
 }
 
-/// Appends serde_json's text of a value with every `\u0000` escape (the only
-/// way serde_json writes U+0000) replaced by `\ufffd`. A backslash in JSON
-/// text only ever starts an escape inside a string, so escapes are found by
-/// walking them pairwise.
+/// The longest number, in digits, and the largest exponent that
+/// [`push_json`] hands to jsonb as a number. PostgreSQL's `numeric` holds up
+/// to 131 072 digits before the point and 16 383 after it; within these two
+/// bounds every number fits, and one that does not would make the server
+/// refuse the whole batch.
+const MAX_NUMBER_DIGITS: usize = 5_000;
+const MAX_NUMBER_EXPONENT: u32 = 5_000;
+
+/// Appends valid JSON text made fit for `jsonb`, which refuses three things
+/// that JSON (and a captured content's text) may hold: the escape `\u0000`
+/// and an unpaired surrogate escape (`\ud800` alone) become `\ufffd`, the
+/// replacement character; a number beyond `numeric`'s range (see
+/// [`MAX_NUMBER_DIGITS`]) becomes a string of its text. Everything else is
+/// copied as it is, in runs. `json` is valid JSON (checked when the value
+/// was made), so a backslash only ever starts an escape inside a string and
+/// a digit or `-` outside one starts a number.
 fn push_json(out: &mut Vec<u8>, json: &[u8]) {
-    const NUL: &[u8] = b"\\u0000";
-    if !json.windows(NUL.len()).any(|w| w == NUL) {
-        out.extend_from_slice(json);
-        return;
-    }
+    let mut copied = 0;
     let mut i = 0;
     while i < json.len() {
-        if json[i] == b'\\' {
-            if json[i..].starts_with(NUL) {
-                out.extend_from_slice(b"\\ufffd");
-                i += NUL.len();
-            } else {
-                out.extend_from_slice(&json[i..(i + 2).min(json.len())]);
-                i += 2;
+        match json[i] {
+            b'"' => {
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    if json[i] != b'\\' {
+                        i += 1;
+                        continue;
+                    }
+                    if json.get(i + 1) != Some(&b'u') {
+                        i += 2;
+                        continue;
+                    }
+                    let unit = hex_unit(json, i + 2);
+                    let keep = match unit {
+                        Some(0) | None => 0,
+                        Some(0xD800..=0xDBFF) => {
+                            // A high surrogate is kept only with the low one
+                            // that must follow it, as a pair.
+                            let low = json.get(i + 6..i + 8) == Some(b"\\u")
+                                && matches!(hex_unit(json, i + 8), Some(0xDC00..=0xDFFF));
+                            if low {
+                                12
+                            } else {
+                                0
+                            }
+                        }
+                        Some(0xDC00..=0xDFFF) => 0,
+                        Some(_) => 6,
+                    };
+                    if keep > 0 {
+                        i += keep;
+                    } else {
+                        out.extend_from_slice(&json[copied..i]);
+                        out.extend_from_slice(b"\\ufffd");
+                        i += 6;
+                        copied = i;
+                    }
+                }
+                i += 1;
             }
-        } else {
-            out.push(json[i]);
-            i += 1;
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < json.len()
+                    && matches!(json[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let number = &json[start..i];
+                if !fits_numeric(number) {
+                    out.extend_from_slice(&json[copied..start]);
+                    out.push(b'"');
+                    out.extend_from_slice(number);
+                    out.push(b'"');
+                    copied = i;
+                }
+            }
+            _ => i += 1,
         }
     }
+    out.extend_from_slice(&json[copied.min(json.len())..]);
+}
+
+/// The UTF-16 unit of the four hex digits at `at`, when they are there.
+fn hex_unit(json: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(json.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+/// Whether a JSON number's text is within what [`push_json`] hands to jsonb
+/// as a number.
+fn fits_numeric(number: &[u8]) -> bool {
+    let (mantissa, exponent) = match number.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(at) => (&number[..at], &number[at + 1..]),
+        None => (number, &b""[..]),
+    };
+    let digits = mantissa.iter().filter(|b| b.is_ascii_digit()).count();
+    let exponent = exponent
+        .iter()
+        .skip_while(|&&b| b == b'+' || b == b'-')
+        .skip_while(|&&b| b == b'0')
+        .try_fold(0u32, |n, &b| {
+            n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+        });
+    digits <= MAX_NUMBER_DIGITS && exponent.is_some_and(|e| e <= MAX_NUMBER_EXPONENT)
 }
 
 // ---------------------------------------------------------------- reading

@@ -6,7 +6,17 @@
 //! Table `protocol_entries` has one column per field (JSON-valued fields as
 //! JSON text, timestamps as RFC 3339 microsecond text, which sorts
 //! chronologically); table `protocol_meta(key, value)` holds
-//! `schema_version` and `dropped_entries`.
+//! `schema_version` and `dropped_entries`; `protocol_index_runs` and
+//! `protocol_index_run_list` find a trace's or a session's entries (see
+//! `storage::index_runs`).
+//!
+//! Every index an insert touches grows at its end, or at a few places (an
+//! event type's next entry), never where a random or interleaved key falls:
+//! an index keyed by trace, entry or session id puts the inserts of one
+//! commit on as many B-tree pages as it has different keys, so a commit of a
+//! few thousand entries rewrote megabytes of pages (about 8 KB of WAL per
+//! 550-byte row) and writing ran at a sixth of what the same rows cost
+//! without such an index.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -30,60 +40,160 @@ pub(crate) static CREATE_TABLES: LazyLock<String> = LazyLock::new(|| {
     for (i, column) in COLUMNS.iter().enumerate() {
         let separator = if i == 0 { "" } else { "," };
         let not_null = if column.required { " NOT NULL" } else { "" };
-        // The entry id is the protocol's identity: writing an entry twice
-        // stores it once.
-        let unique = if column.name == "entry_id" {
-            " UNIQUE"
-        } else {
-            ""
-        };
         let _ = write!(
             sql,
-            "{separator}\n    {} {}{not_null}{unique}",
+            "{separator}\n    {} {}{not_null}",
             column.name,
             column.kind.sqlite_type()
         );
     }
-    sql.push_str(
-        "\n);\nCREATE TABLE IF NOT EXISTS protocol_meta (\n    key   TEXT PRIMARY KEY,\n    value TEXT\n);\n",
-    );
+    sql.push_str("\n);\n");
+    sql.push_str(CREATE_OTHER_TABLES);
     sql
 });
 
-/// The look-up indexes: by session, trace, time and event type, each ordered
-/// by time so a filtered query reads its rows already in output order.
-pub(crate) const INDEXES: [(&str, &str); 4] = [
-    ("protocol_entries_session", "session_id, timestamp"),
-    ("protocol_entries_trace", "trace_id, timestamp"),
-    ("protocol_entries_timestamp", "timestamp"),
-    ("protocol_entries_event_type", "event_type, timestamp"),
+/// The meta table and the index runs: a trace's or session's entries are
+/// found through sorted runs of `(key, entry rowid)` pairs, one appended per
+/// batch and field and merged in bounded steps (`storage::index_runs`),
+/// instead of through B-tree indexes on those ids.
+const CREATE_OTHER_TABLES: &str = "CREATE TABLE IF NOT EXISTS protocol_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE IF NOT EXISTS protocol_index_runs (
+    run   INTEGER NOT NULL,
+    key   TEXT    NOT NULL,
+    entry INTEGER NOT NULL,
+    PRIMARY KEY (run, key, entry)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS protocol_index_run_list (
+    run          INTEGER PRIMARY KEY,
+    field        TEXT    NOT NULL,
+    level        INTEGER NOT NULL,
+    merging_into INTEGER
+);
+";
+
+/// A field found through index runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunField {
+    /// `trace_id`.
+    Trace,
+    /// `session_id` (entries without one are not in its runs).
+    Session,
+}
+
+impl RunField {
+    pub(crate) const ALL: [RunField; 2] = [RunField::Trace, RunField::Session];
+
+    /// The column, and the `field` of its runs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RunField::Trace => "trace_id",
+            RunField::Session => "session_id",
+        }
+    }
+
+    /// The entry's key in this field's runs.
+    pub(crate) fn key_of(self, entry: &ProtocolEntry) -> Option<&str> {
+        match self {
+            RunField::Trace => Some(&entry.trace_id),
+            RunField::Session => entry.session_id.as_deref(),
+        }
+    }
+}
+
+/// The indexes of `protocol_entries`: the entry's identity, which starts
+/// with the time and so also answers time windows, and by event type. Each
+/// ends in `timestamp`, so a filtered read comes out in time order. Traces
+/// and sessions are found through index runs.
+///
+/// The identity is `(timestamp, entry_id)` rather than `entry_id` alone: an
+/// entry id always comes with the same timestamp (a start entry's is its
+/// span's start, an end entry's its end), so it identifies the entry just as
+/// well, and it keeps the index in time order.
+pub(crate) const INDEXES: [Index; 2] = [
+    Index {
+        name: "protocol_entries_identity",
+        columns: "timestamp, entry_id",
+        unique: true,
+    },
+    Index {
+        name: "protocol_entries_event_type",
+        columns: "event_type, timestamp",
+        unique: false,
+    },
 ];
+
+/// The indexes files written before schema 3 had and schema 3 drops: the
+/// trace and session indexes (index runs replace them) and the time index
+/// (the identity index starts with the time). Such files keep their `UNIQUE`
+/// constraint on `entry_id`, which only rebuilding the table could remove.
+pub(crate) const DROPPED_INDEXES: [&str; 3] = [
+    "protocol_entries_trace",
+    "protocol_entries_session",
+    "protocol_entries_timestamp",
+];
+
+/// An index of `protocol_entries`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Index {
+    pub(crate) name: &'static str,
+    pub(crate) columns: &'static str,
+    pub(crate) unique: bool,
+}
 
 /// The statement creating [`INDEXES`].
 pub(crate) static CREATE_INDEXES: LazyLock<String> = LazyLock::new(|| {
     INDEXES
         .iter()
-        .map(|(name, columns)| {
-            format!("CREATE INDEX IF NOT EXISTS {name} ON {ENTRIES} ({columns});\n")
+        .map(|index| {
+            let unique = if index.unique { "UNIQUE " } else { "" };
+            format!(
+                "CREATE {unique}INDEX IF NOT EXISTS {} ON {ENTRIES} ({});\n",
+                index.name, index.columns
+            )
         })
         .collect()
 });
 
 /// The INSERT of one entry, its parameters in [`COLUMNS`] order.
 ///
-/// `ON CONFLICT(entry_id) DO NOTHING` rather than `INSERT OR IGNORE`: both
-/// make a rewrite of the same entry a no-op, but `OR IGNORE` would also
-/// silently skip a row that broke any other constraint, hiding a bug as data
-/// loss.
+/// `ON CONFLICT DO NOTHING` rather than `INSERT OR IGNORE`: both make a
+/// rewrite of the same entry a no-op, but `OR IGNORE` would also silently
+/// skip a row that broke a `NOT NULL` constraint, hiding a bug as data loss.
+/// No conflict target: the identity index is the only uniqueness constraint
+/// of a schema-3 file, and a file migrated from an older schema also keeps
+/// its `UNIQUE (entry_id)`; either one makes the rewrite a no-op.
 pub(crate) static INSERT: LazyLock<String> = LazyLock::new(|| {
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
     let marks: Vec<String> = (1..=COLUMNS.len()).map(|i| format!("?{i}")).collect();
     format!(
-        "INSERT INTO {ENTRIES} ({}) VALUES ({}) ON CONFLICT (entry_id) DO NOTHING",
+        "INSERT INTO {ENTRIES} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
         names.join(", "),
         marks.join(", ")
     )
 });
+
+/// The rowids of the entries with a key in a field (the key, then the
+/// field's name, bound as parameters), probing each run of the field through
+/// its primary key. `CROSS JOIN` fixes the order: with no statistics, SQLite
+/// would otherwise scan every pair and look its run up, instead of seeking
+/// into each (few) run.
+pub(crate) const RUN_ROWIDS: &str = "SELECT t.entry FROM protocol_index_run_list AS l
+    CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = ?
+    WHERE l.field = ?";
+
+/// Whether the file has index runs (schema 3); older files, read as they
+/// are, find traces and sessions through their B-tree indexes.
+pub(crate) fn has_index_runs(conn: &Connection, path: &Path) -> Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'protocol_index_run_list')",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(|e| sqlite_error(path, e))
+}
 
 /// The columns a file written at `schema` lacks, with their SQL types: what
 /// migrating it to this build's schema adds.
@@ -412,9 +522,10 @@ mod tests {
         }
         assert!(INSERT.contains(&format!("?{})", COLUMNS.len())));
         assert_eq!(
-            CREATE_INDEXES.matches("CREATE INDEX").count(),
+            CREATE_INDEXES.matches("INDEX IF NOT EXISTS").count(),
             INDEXES.len()
         );
+        assert_eq!(CREATE_INDEXES.matches("CREATE UNIQUE INDEX").count(), 1);
         let added: Vec<&str> = columns_added_after(1).map(|(name, _)| name).collect();
         assert_eq!(added.first(), Some(&"operation"));
         assert_eq!(added.len(), 7);
@@ -424,6 +535,7 @@ mod tests {
     fn rows_round_trip_and_the_error_test_agrees_with_is_error() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(&CREATE_TABLES).unwrap();
+        conn.execute_batch(&CREATE_INDEXES).unwrap();
         let mut encoder = RowEncoder::default();
         let mut failed = full_entry(1);
         failed.error = None;

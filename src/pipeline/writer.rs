@@ -39,6 +39,8 @@ pub(crate) struct Writer {
     retry_delay: Duration,
     dropped_recorded: u64,
     warned_about_drops: bool,
+    /// Whether the current run of upkeep failures has been warned about.
+    maintenance_warned: bool,
 }
 
 /// Whether the writer loop goes on after a message.
@@ -71,6 +73,7 @@ impl Writer {
             retry_delay: FIRST_RETRY_DELAY,
             dropped_recorded: 0,
             warned_about_drops: false,
+            maintenance_warned: false,
         }
     }
 
@@ -84,6 +87,35 @@ impl Writer {
         }
     }
 
+    /// One step of the storage's upkeep (`Storage::maintain`) unless the
+    /// storage is failing; returns whether more remains. A failure is warned
+    /// about once and costs no entry: the next idle spell tries again. Only
+    /// called while nothing waits to be written, so a burst is written first
+    /// and tidied up after (a storage bounds its own backlog of upkeep).
+    fn maintain(&mut self) -> bool {
+        if self.failing.is_some() {
+            return false;
+        }
+        let storage = &mut self.storage;
+        match guarded(|| storage.maintain()) {
+            Ok(more) => {
+                self.maintenance_warned = false;
+                more
+            }
+            Err(err) => {
+                if !self.maintenance_warned {
+                    self.maintenance_warned = true;
+                    tracing::warn!(
+                        storage = %self.storage.describe(),
+                        error = %err,
+                        "protocol storage upkeep failed; it is tried again after the next write"
+                    );
+                }
+                false
+            }
+        }
+    }
+
     /// Blocks for the first message, then takes whatever else is queued, up
     /// to a batch. While retrying a failed batch it wakes up for the retry.
     fn receive_batch(&mut self) -> Flow {
@@ -94,6 +126,9 @@ impl Writer {
             return Flow::Continue;
         }
         let first = if self.pending.is_empty() {
+            // Nothing to write: the time for upkeep, a bounded step at a
+            // time, until a message arrives or nothing is left.
+            while self.receiver.is_empty() && self.maintain() {}
             match self.receiver.recv() {
                 Ok(message) => message,
                 Err(_) => return self.stop_without_request(),

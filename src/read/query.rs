@@ -354,15 +354,23 @@ mod tests {
             .unwrap()
             .join("; ")
         };
-        let by_session = plan(EntryFilter::default().with_session("conv-1"));
-        assert!(
-            by_session.contains("protocol_entries_session"),
-            "{by_session}"
-        );
-        let by_trace = plan(EntryFilter::default().with_trace("abc"));
-        assert!(by_trace.contains("protocol_entries_trace"), "{by_trace}");
+        // A session or a trace: a seek into each of its field's runs, then
+        // the rows by rowid; never a scan of the pairs or the entries.
+        for keyed in [
+            EntryFilter::default().with_session("conv-1"),
+            EntryFilter::default().with_trace("abc"),
+        ] {
+            let plan = plan(keyed);
+            assert!(
+                plan.contains("SEARCH t USING PRIMARY KEY (run=? AND key=?)"),
+                "{plan}"
+            );
+            assert!(plan.contains("INTEGER PRIMARY KEY (rowid=?)"), "{plan}");
+            assert!(!plan.contains("SCAN t"), "{plan}");
+            assert!(!plan.contains("SCAN protocol_entries"), "{plan}");
+        }
         let by_time = plan(EntryFilter::default().with_since(at(0, 0)));
-        assert!(by_time.contains("protocol_entries_timestamp"), "{by_time}");
+        assert!(by_time.contains("protocol_entries_identity"), "{by_time}");
         let by_type = plan(EntryFilter::default().with_event_type(EventType::Handoff));
         assert!(by_type.contains("protocol_entries_event_type"), "{by_type}");
     }
@@ -390,8 +398,10 @@ mod tests {
         ] {
             assert!(!sql.contains(value), "{value} in {sql}");
         }
-        // Nine values; `errors_only` adds fixed SQL text, not a value.
-        assert_eq!(params.len(), 9);
+        // Thirteen values (the session and the trace with their runs' field
+        // again: their own conditions and their runs); `errors_only` adds
+        // fixed SQL text, not a value.
+        assert_eq!(params.len(), 13);
     }
 
     #[test]
@@ -474,13 +484,13 @@ mod tests {
         Connection::open(&newer)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '3' WHERE key = 'schema_version'",
+                "UPDATE protocol_meta SET value = '4' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
         let err = ProtocolReader::open(&newer).unwrap_err();
         assert!(
-            matches!(err, ProtocolError::UnsupportedSchema { found: 3, .. }),
+            matches!(err, ProtocolError::UnsupportedSchema { found: 4, .. }),
             "{err:?}"
         );
     }
@@ -581,7 +591,7 @@ mod tests {
         let skipped = reader.skipped_lines();
         assert_eq!(skipped.len(), 1);
         assert!(
-            skipped[0].reason.contains("schema version 3"),
+            skipped[0].reason.contains("schema version 4"),
             "{:?}",
             skipped[0]
         );

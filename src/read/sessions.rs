@@ -403,25 +403,40 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_sessions_use_the_time_and_session_indexes() {
+    fn sqlite_sessions_walk_the_time_index_and_find_each_session_through_its_runs() {
+        use crate::read::scan::{Order, Scan};
+        use crate::read::sqlite::SqliteSource;
         let dir = tempfile::tempdir().unwrap();
         let [db, _] = both(&dir, &dataset());
-        let conn = rusqlite::Connection::open(db.path()).unwrap();
-        let plan = |sql: &str| -> String {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            stmt.query_map(["x"], |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .unwrap()
-                .join("; ")
+        let source = SqliteSource::open(db.path()).unwrap();
+        let plan = |scan: Scan<'_>| -> String {
+            let (sql, params) = source.statement(&scan).unwrap();
+            let mut stmt = source
+                .connection()
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("; ")
         };
-        let walk = plan(
-            "SELECT session_id, trace_id FROM protocol_entries
-             WHERE timestamp >= ?1 ORDER BY timestamp DESC",
-        );
-        assert!(walk.contains("protocol_entries_timestamp"), "{walk}");
+        let mut recent = Conditions::default();
+        recent.window.set_since(at(3, 0));
+        let walk = plan(Scan::new(&recent).ordered(Order::Newest).without_content());
+        assert!(walk.contains("protocol_entries_identity"), "{walk}");
         assert!(!walk.contains("TEMP B-TREE"), "{walk}");
-        let one = plan("SELECT COUNT(*) FROM protocol_entries WHERE session_id = ?1");
-        assert!(one.contains("protocol_entries_session"), "{one}");
+        let of_session = Conditions {
+            session: Some("s1".into()),
+            ..Conditions::default()
+        };
+        let one = plan(Scan::new(&of_session).without_content());
+        assert!(
+            one.contains("SEARCH t USING PRIMARY KEY (run=? AND key=?)"),
+            "{one}"
+        );
+        assert!(!one.contains("SCAN protocol_entries"), "{one}");
     }
 }

@@ -1,7 +1,7 @@
 //! Reading a SQLite protocol: every scan is one SELECT, built from the scan's
 //! conditions and answered from the file's indexes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +14,8 @@ use super::reader::{ProtocolFormat, ProtocolMeta};
 use super::scan::{Order, Record, Scan, Skips, Source};
 use crate::codec::columns::COLUMNS;
 use crate::codec::sqlite::{
-    column_names, decode_row, read_meta_number, select_list, sqlite_error, sqlite_open_error,
-    verify_protocol_schema, ENTRIES,
+    column_names, decode_row, has_index_runs, read_meta_number, select_list, sqlite_error,
+    sqlite_open_error, verify_protocol_schema, RunField, ENTRIES, RUN_ROWIDS,
 };
 use crate::entry::{format_timestamp, SCHEMA_VERSION};
 use crate::error::Result;
@@ -29,6 +29,10 @@ pub(crate) struct SqliteSource {
     /// (they read as NULL) until a writer migrates it, which may happen while
     /// this reader is open: then they are looked up again.
     present: RefCell<Vec<String>>,
+    /// Whether the file finds traces and sessions through index runs
+    /// (schema 3) rather than B-tree indexes; looked up again until it does,
+    /// as a writer may migrate the file while this reader is open.
+    index_runs: Cell<bool>,
 }
 
 impl SqliteSource {
@@ -41,10 +45,12 @@ impl SqliteSource {
         )
         .map_err(|e| sqlite_open_error(path, e))?;
         let present = verify_protocol_schema(&conn, path)?;
+        let index_runs = has_index_runs(&conn, path)?;
         Ok(SqliteSource {
             path: path.to_path_buf(),
             conn,
             present: RefCell::new(present),
+            index_runs: Cell::new(index_runs),
         })
     }
 
@@ -63,6 +69,25 @@ impl SqliteSource {
         let mut sql = format!("SELECT rowid, {} FROM {ENTRIES}", self.select_list(scan)?);
         let mut conditions = SqlConditions::new(Placeholders::Question);
         scan.conditions.push_sql(&mut conditions);
+        // A trace or session is found through its runs; its own condition
+        // above stays, as what the rows found that way must meet.
+        let keyed = [
+            (RunField::Trace, &scan.conditions.trace),
+            (RunField::Session, &scan.conditions.session),
+        ];
+        for (field, key) in keyed {
+            let Some(key) = key else { continue };
+            if !self.index_runs.get() {
+                self.index_runs.set(has_index_runs(&self.conn, &self.path)?);
+            }
+            if self.index_runs.get() {
+                // RUN_ROWIDS's two `?` take the key, then the field, in
+                // SQLite's in-order binding.
+                conditions.bind(SqlValue::Text(key.clone()));
+                conditions.bind(SqlValue::Text(field.name().to_owned()));
+                conditions.push(format!("rowid IN ({RUN_ROWIDS})"));
+            }
+        }
         if let Some(position) = &scan.resume {
             let mark = conditions.bind(SqlValue::Integer(
                 i64::try_from(position.offset()).unwrap_or(i64::MAX),

@@ -2,6 +2,7 @@
 //! (with the feature `postgres`) PostgreSQL forms.
 
 mod checkpoint;
+mod index_runs;
 mod jsonl;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -48,6 +49,16 @@ pub trait Storage: Send + 'static {
     /// (`protocol_meta` key `dropped_entries`).
     fn record_dropped(&mut self, total_dropped: u64) -> Result<()>;
 
+    /// Does one bounded piece of upkeep (SQLite merges its index runs) and
+    /// returns whether more remains. The writer calls it after each commit
+    /// and, while it has nothing to write, until it returns `false`, so a
+    /// step must take milliseconds, not seconds. An error is warned about and
+    /// the upkeep tried again later; it never costs an entry. The default
+    /// has nothing to do.
+    fn maintain(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Flushes and releases the file. Further writes fail.
     fn close(&mut self) -> Result<()>;
 
@@ -62,6 +73,10 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
 
     fn record_dropped(&mut self, total_dropped: u64) -> Result<()> {
         (**self).record_dropped(total_dropped)
+    }
+
+    fn maintain(&mut self) -> Result<bool> {
+        (**self).maintain()
     }
 
     fn close(&mut self) -> Result<()> {

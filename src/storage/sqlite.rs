@@ -11,15 +11,23 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::checkpoint::Checkpointer;
+use super::index_runs;
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
 use crate::codec::columns::columns_of_schema;
 use crate::codec::sqlite::{
-    check_columns, check_schema_version, column_names, columns_added_after, read_meta_value,
-    sqlite_error, sqlite_open_error, RowEncoder, CREATE_INDEXES, CREATE_TABLES, ENTRIES, INDEXES,
-    INSERT,
+    check_columns, check_schema_version, column_names, columns_added_after, has_index_runs,
+    read_meta_value, sqlite_error, sqlite_open_error, RowEncoder, CREATE_INDEXES, CREATE_TABLES,
+    DROPPED_INDEXES, ENTRIES, INDEXES, INSERT,
 };
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
+
+/// Under load that leaves the writer no idle moment, every batch after this
+/// many without the index runs being found merged is followed by a merge
+/// step: a burst of up to 128 batches (half a million entries) is written at
+/// full speed and tidied up after, and a longer one merges as it goes, so a
+/// look-up never probes more than a few hundred runs.
+const MERGE_UNDER_LOAD_AFTER_BATCHES: u32 = 128;
 
 /// Adds this storage's newly dropped entries to the file's running total, so
 /// the count survives restarts and several processes sharing the file.
@@ -59,6 +67,8 @@ pub struct SqliteStorage {
     /// How long `close` waits for a checkpoint in progress.
     close_wait: Duration,
     encoder: RowEncoder,
+    /// Batches written since the index runs were last found merged.
+    unmerged_batches: u32,
     /// The dropped total this storage has already added to the file.
     recorded_dropped: u64,
 }
@@ -204,6 +214,7 @@ impl SqliteStorageBuilder {
             checkpointer,
             close_wait: self.busy_timeout,
             encoder: RowEncoder::default(),
+            unmerged_batches: 0,
             recorded_dropped: 0,
         })
     }
@@ -249,12 +260,15 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(on)?;
     check_schema_version(&tx, path)?;
+    // Asked before the tables are created: a file without index runs that
+    // holds entries was written before schema 3, and they need indexing.
+    let had_index_runs = has_index_runs(&tx, path)?;
     tx.execute_batch(&CREATE_TABLES).map_err(on)?;
     // Before the indexes: indexing a column an old table lacks would fail with
     // a confusing SQL error instead of saying what is wrong with the file.
     let schema_1: Vec<&str> = columns_of_schema(1).map(|c| c.name).collect();
     check_columns(&tx, path, ENTRIES, &schema_1)?;
-    migrate(&tx, path)?;
+    migrate(&tx, path, had_index_runs)?;
     check_columns(&tx, path, "protocol_meta", &["key", "value"])?;
     tx.execute_batch(&CREATE_INDEXES).map_err(on)?;
     tx.execute(
@@ -267,12 +281,22 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 /// Brings an older table up to this build's schema: adds the columns it
-/// lacks and records the new version. Runs inside `create_schema`'s
-/// transaction, so a crash leaves the file at its old version or the new one,
-/// never half-migrated; a file already current (or created just now) is left
-/// as it is.
-fn migrate(tx: &Connection, path: &Path) -> Result<()> {
+/// lacks, indexes its entries' traces and sessions as index runs, drops the indexes
+/// schema 3 no longer has (`codec::sqlite::DROPPED_INDEXES`), and records
+/// the new version. Runs inside `create_schema`'s transaction, so a crash
+/// leaves the file at its old version or the new one, never half-migrated; a
+/// file already current (or created just now) is left as it is. Takes time
+/// in proportion to the file (building the identity index and the run), once.
+fn migrate(tx: &Connection, path: &Path, had_index_runs: bool) -> Result<()> {
     let on = |e| sqlite_error(path, e);
+    if !had_index_runs {
+        index_runs::index_existing(tx).map_err(on)?;
+        for index in DROPPED_INDEXES {
+            // Fixed names from the codec, never input.
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))
+                .map_err(on)?;
+        }
+    }
     let present = column_names(tx, path, ENTRIES)?;
     for (column, sql_type) in columns_added_after(1) {
         if !present.iter().any(|p| p == column) {
@@ -316,12 +340,12 @@ fn schema_is_complete(conn: &Connection, path: &Path) -> Result<bool> {
     let mut stmt = conn
         .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")
         .map_err(on)?;
-    for (index, _) in INDEXES {
-        if !stmt.exists([index]).map_err(on)? {
+    for index in INDEXES {
+        if !stmt.exists([index.name]).map_err(on)? {
             return Ok(false);
         }
     }
-    Ok(true)
+    has_index_runs(conn, path)
 }
 
 /// Makes sure the -wal and -shm files are owner-only too. SQLite creates them
@@ -357,6 +381,7 @@ impl Storage for SqliteStorage {
             conn,
             checkpointer,
             encoder,
+            unmerged_batches,
             ..
         } = self;
         let conn = conn.as_mut().ok_or_else(|| closed_error(path))?;
@@ -375,12 +400,36 @@ impl Storage for SqliteStorage {
             .map_err(on)?;
         {
             let mut insert = tx.prepare_cached(&INSERT).map_err(on)?;
+            // Every entry really inserted (a rewrite inserts nothing), for
+            // the batch's index runs.
+            let mut inserted: Vec<(&ProtocolEntry, i64)> = Vec::with_capacity(entries.len());
             for entry in entries {
-                encoder.insert(&mut insert, entry).map_err(|e| e.on(path))?;
+                if encoder.insert(&mut insert, entry).map_err(|e| e.on(path))? == 1 {
+                    inserted.push((entry, tx.last_insert_rowid()));
+                }
             }
+            index_runs::append_runs(&tx, &inserted).map_err(on)?;
         }
         encoder.shrink();
-        tx.commit().map_err(on)
+        tx.commit().map_err(on)?;
+        // The writer merges runs while it is idle. Under load that leaves it
+        // no idle moment, a step after every batch once the runs pile up
+        // keeps the number a look-up probes bounded.
+        *unmerged_batches = unmerged_batches.saturating_add(1);
+        if *unmerged_batches >= MERGE_UNDER_LOAD_AFTER_BATCHES {
+            index_runs::merge_step(conn).map_err(on)?;
+        }
+        Ok(())
+    }
+
+    /// One step of merging index runs (see `index_runs`).
+    fn maintain(&mut self) -> Result<bool> {
+        let conn = self.conn.as_mut().ok_or_else(|| closed_error(&self.path))?;
+        let more = index_runs::merge_step(conn).map_err(|e| sqlite_error(&self.path, e))?;
+        if !more {
+            self.unmerged_batches = 0;
+        }
+        Ok(more)
     }
 
     fn record_dropped(&mut self, total_dropped: u64) -> Result<()> {
@@ -467,11 +516,21 @@ mod tests {
         .unwrap()
     }
 
+    /// Every column's value as JSON: what the entry serializes to, and null
+    /// for the empty fields the JSON form leaves out.
     fn as_json_map(entry: &ProtocolEntry) -> BTreeMap<String, Value> {
-        match serde_json::to_value(entry).unwrap() {
-            Value::Object(map) => map.into_iter().collect(),
-            other => panic!("entry serialized as {other}"),
-        }
+        let Value::Object(map) = serde_json::to_value(entry).unwrap() else {
+            panic!("an entry serializes as an object");
+        };
+        COLUMNS
+            .iter()
+            .map(|c| {
+                (
+                    c.name.to_owned(),
+                    map.get(c.name).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect()
     }
 
     fn row_count(path: &Path) -> i64 {
@@ -569,13 +628,18 @@ mod tests {
         indexes.sort();
         assert_eq!(
             indexes,
-            [
-                "protocol_entries_event_type",
-                "protocol_entries_session",
-                "protocol_entries_timestamp",
-                "protocol_entries_trace"
-            ]
+            ["protocol_entries_event_type", "protocol_entries_identity"]
         );
+        // No index keyed by a random id, and no UNIQUE on entry_id.
+        let unique_autoindexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND sql IS NULL
+                 AND tbl_name = 'protocol_entries'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unique_autoindexes, 0);
         // A rowid table, as chosen for large rows.
         let sql: String = conn
             .query_row(
@@ -727,6 +791,10 @@ INSERT INTO protocol_meta VALUES ('schema_version', '1');
 INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z',
     'tool_end', 't', 's', NULL, 'conv-1', NULL, 'planner', 'search', NULL, NULL,
     'search', 'c1', '{\"q\":1}', '\"ok\"', NULL, NULL, 12.5, 'ok', NULL, NULL);
+CREATE INDEX protocol_entries_session ON protocol_entries (session_id, timestamp);
+CREATE INDEX protocol_entries_trace ON protocol_entries (trace_id, timestamp);
+CREATE INDEX protocol_entries_timestamp ON protocol_entries (timestamp);
+CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timestamp);
 ";
 
     #[test]
@@ -744,15 +812,44 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
             .query(&crate::read::EntryFilter::default())
             .unwrap();
         assert_eq!((old.len(), old[0].schema), (1, 1));
-        assert_eq!(old[0].input, Some(serde_json::json!({"q": 1})));
+        assert_eq!(old[0].input, Some(serde_json::json!({"q": 1}).into()));
         assert_eq!((old[0].operation.clone(), old[0].cost_usd), (None, None));
         assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
 
         // Opening for writing migrates, in one transaction.
         let reader = crate::read::ProtocolReader::open(&path).unwrap();
+        let by_trace = crate::read::EntryFilter::default().with_trace("t");
+        assert_eq!(
+            reader.query(&by_trace).unwrap().len(),
+            1,
+            "via the old index"
+        );
         let mut storage = SqliteStorage::open(&path).unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("2"));
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("3"));
+        let indexes: Vec<String> = Connection::open(&path)
+            .unwrap()
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+                 ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            ["protocol_entries_event_type", "protocol_entries_identity"],
+            "the trace, session and time indexes are gone"
+        );
+        // The old entry was indexed as a trace run: found through it now.
+        assert_eq!(reader.query(&by_trace).unwrap().len(), 1, "via the runs");
         storage.write_batch(&[full_entry(1)]).unwrap();
+        // The old UNIQUE (entry_id) and the identity index both hold.
+        let mut again = full_entry(1);
+        again.entry_id = "t:s:end".into();
+        again.timestamp = "2026-11-27T03:00:00Z".parse().unwrap();
+        storage.write_batch(&[full_entry(1), again]).unwrap();
         storage.close().unwrap();
         let rows = raw_rows(&path);
         assert_eq!(rows.len(), 2);
@@ -766,7 +863,7 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
 
         // Reopening an already migrated file changes nothing.
         SqliteStorage::open(&path).unwrap().close().unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("2"));
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("3"));
         assert_eq!(raw_rows(&path).len(), 2);
     }
 
@@ -803,7 +900,7 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
         Connection::open(&path)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '3' WHERE key = 'schema_version'",
+                "UPDATE protocol_meta SET value = '4' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
@@ -812,8 +909,8 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
             matches!(
                 err,
                 ProtocolError::UnsupportedSchema {
-                    found: 3,
-                    supported: 2,
+                    found: 4,
+                    supported: 3,
                     ..
                 }
             ),
@@ -906,7 +1003,7 @@ INSERT INTO protocol_entries VALUES (1, 't:s:end', '2026-11-27T03:00:00.000000Z'
         conn.pragma_update(None, "max_page_count", pages).unwrap();
 
         let mut big = full_entry(1);
-        big.output = Some(Value::String("x".repeat(256 * 1024)));
+        big.output = Some(crate::entry::Content::text(&"x".repeat(256 * 1024)));
         let batch = vec![full_entry(2), big, full_entry(3)];
         let err = storage.write_batch(&batch).unwrap_err();
         assert!(

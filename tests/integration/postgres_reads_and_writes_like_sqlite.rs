@@ -11,7 +11,8 @@ use std::path::Path;
 use chrono::{SubsecRound, TimeDelta, TimeZone, Utc};
 use reagentic_protocol::read::{ReadPosition, SessionFilter, StatsBy, StatsFilter};
 use reagentic_protocol::{
-    EntryFilter, EventType, PostgresStorage, ProtocolEntry, ProtocolReader, SqliteStorage, Storage,
+    Content, EntryFilter, EventType, PostgresStorage, ProtocolEntry, ProtocolReader, SqliteStorage,
+    Storage,
 };
 
 use crate::support::postgres::{connect, database};
@@ -282,7 +283,7 @@ fn nul_characters_are_stored_as_replacement_characters() {
     let mut entry = sample_entry(1);
     entry.name = "nul\0name".into();
     entry.session_id = Some("conv\0x".into());
-    entry.output = Some(serde_json::json!({"k\u{0}": "v\u{0}al", "literal": "\\u0000"}));
+    entry.output = Some(serde_json::json!({"k\u{0}": "v\u{0}al", "literal": "\\u0000"}).into());
     let mut storage = PostgresStorage::connect(&url).unwrap();
     storage.write_batch(std::slice::from_ref(&entry)).unwrap();
     let reader = ProtocolReader::open(&url).unwrap();
@@ -292,7 +293,42 @@ fn nul_characters_are_stored_as_replacement_characters() {
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].name, "nul\u{FFFD}name");
     assert_eq!(
-        read[0].output,
+        read[0].output.as_ref().map(Content::to_value),
         Some(serde_json::json!({"k\u{FFFD}": "v\u{FFFD}al", "literal": "\\u0000"}))
     );
+}
+
+#[test]
+fn content_jsonb_would_refuse_is_stored_the_documented_way() {
+    // Valid JSON that jsonb refuses, as content may be captured: a lone
+    // surrogate escape, a number beyond numeric's range. One such entry
+    // must not make the server refuse its batch.
+    let url = database("content_fit");
+    let mut entry = sample_entry(1);
+    entry.input = Some(
+        Content::from_json(
+            r#"{"lone":"a\ud800b","low":"\udc00","pair":"\ud83d\ude00","huge":1e999999,"long":-12.5e-3,"nul":"\u0000"}"#,
+        )
+        .unwrap(),
+    );
+    let other = sample_entry(2);
+    let mut storage = PostgresStorage::connect(&url).unwrap();
+    storage.write_batch(&[entry, other.clone()]).unwrap();
+    let read = ProtocolReader::open(&url)
+        .unwrap()
+        .query(&EntryFilter::default())
+        .unwrap();
+    assert_eq!(read.len(), 2);
+    assert_eq!(
+        read[0].input.as_ref().map(Content::to_value),
+        Some(serde_json::json!({
+            "lone": "a\u{FFFD}b",
+            "low": "\u{FFFD}",
+            "pair": "\u{1F600}",
+            "huge": "1e999999",
+            "long": -0.0125,
+            "nul": "\u{FFFD}",
+        }))
+    );
+    assert_eq!(read[1], other);
 }

@@ -52,12 +52,12 @@ fn a_schema_1_database_is_read_as_is_then_migrated_by_the_next_writer() {
     let reader = ProtocolReader::open(&url).unwrap();
     let old = reader.query(&EntryFilter::default()).unwrap();
     assert_eq!((old.len(), old[0].schema), (1, 1));
-    assert_eq!(old[0].input, Some(serde_json::json!({"q": 1})));
+    assert_eq!(old[0].input, Some(serde_json::json!({"q": 1}).into()));
     assert_eq!((old[0].operation.clone(), old[0].cost_usd), (None, None));
     assert_eq!(meta(&url, "schema_version").as_deref(), Some("1"));
 
     let mut storage = PostgresStorage::connect(&url).unwrap();
-    assert_eq!(meta(&url, "schema_version").as_deref(), Some("2"));
+    assert_eq!(meta(&url, "schema_version").as_deref(), Some("3"));
     storage.write_batch(&[sample_entry(1)]).unwrap();
     storage.close().unwrap();
     // The reader opened before the migration reads the new fields too.
@@ -66,7 +66,7 @@ fn a_schema_1_database_is_read_as_is_then_migrated_by_the_next_writer() {
     assert!(read.contains(&sample_entry(1)));
     // Opening again changes nothing.
     PostgresStorage::connect(&url).unwrap().close().unwrap();
-    assert_eq!(meta(&url, "schema_version").as_deref(), Some("2"));
+    assert_eq!(meta(&url, "schema_version").as_deref(), Some("3"));
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn a_newer_schema_or_a_foreign_table_is_refused() {
     let url = database("newer");
     PostgresStorage::connect(&url).unwrap().close().unwrap();
     connect(&url)
-        .batch_execute("UPDATE protocol_meta SET value = '3' WHERE key = 'schema_version'")
+        .batch_execute("UPDATE protocol_meta SET value = '4' WHERE key = 'schema_version'")
         .unwrap();
     for err in [
         PostgresStorage::connect(&url).unwrap_err(),
@@ -84,8 +84,8 @@ fn a_newer_schema_or_a_foreign_table_is_refused() {
             matches!(
                 err,
                 ProtocolError::UnsupportedSchema {
-                    found: 3,
-                    supported: 2,
+                    found: 4,
+                    supported: 3,
                     ..
                 }
             ),
@@ -130,5 +130,5 @@ fn writers_starting_together_create_the_schema_once() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 8);
-    assert_eq!(meta(&url, "schema_version").as_deref(), Some("2"));
+    assert_eq!(meta(&url, "schema_version").as_deref(), Some("3"));
 }

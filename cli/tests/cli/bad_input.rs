@@ -32,10 +32,15 @@ fn assert_fails(output: &Output, needles: &[&str]) {
 fn missing_unknown_and_corrupt_files_are_named_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.db");
-    for command in ["sessions", "show", "query", "stats", "tail", "check"] {
+    for command in [
+        "sessions", "show", "query", "stats", "tail", "check", "diff", "ui",
+    ] {
         let mut args = vec![command, missing.to_str().unwrap()];
-        if command == "show" {
-            args.push("conv-1");
+        match command {
+            "show" => args.push("conv-1"),
+            "diff" => args.extend(["conv-1", "conv-2"]),
+            "ui" => args.extend(["--listen", "127.0.0.1:0"]),
+            _ => {}
         }
         assert_fails(&run(&args), &["missing.db", "No such file"]);
     }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{json, ok, run, run_on, travel_protocol, Format, TRAVEL};
+use crate::support::{json, ok, run, run_on, travel_protocol, Format, SMALL_TALK, TRAVEL};
 
 /// The fields of `object`, which must be a JSON object.
 fn fields(object: &Value) -> Vec<&str> {
@@ -67,12 +67,25 @@ fn each_command_describes_the_fields_of_its_json() {
         "--json",
     ]));
     described("convert", &[&converted]);
+
+    let diff = json(&run_on("diff", path, &[TRAVEL, SMALL_TALK, "--json"]));
+    described(
+        "diff",
+        &[
+            &diff,
+            &diff["a"],
+            &diff["delta"],
+            &diff["first_divergence"],
+            &diff["rows"][0],
+            &diff["rows"][0]["a"],
+        ],
+    );
 }
 
 #[test]
 fn short_help_keeps_to_the_examples() {
     for command in [
-        "sessions", "show", "query", "stats", "tail", "convert", "check",
+        "sessions", "show", "query", "stats", "tail", "convert", "check", "diff", "ui",
     ] {
         let help = ok(&run(&[command, "-h"]));
         assert!(help.contains("Examples:"), "{command}: {help}");

@@ -3,21 +3,26 @@
 //! command or concern.
 
 mod bad_input;
+mod browser;
 mod check;
 #[cfg(target_os = "linux")]
 mod colour;
 mod convert;
+mod diff;
 mod done_means;
 mod help;
 mod postgres;
 #[path = "../../../tests/integration/support/postgres.rs"]
 mod postgres_server;
 mod query_filters;
+mod run_page;
 mod sessions;
 mod shared_flags;
 mod show;
 mod stats;
 mod support;
+mod synthetic;
 #[cfg(unix)]
 mod tail_follow;
+mod ui;
 mod wide_characters;

@@ -1,0 +1,442 @@
+//! Finding a trace's or a session's entries without a B-tree index on the
+//! trace or session id.
+//!
+//! Such an index puts every insert where its key falls: for random trace ids
+//! that is a different page each time, and for a thousand conversations
+//! going on at once a thousand places. A commit of a few thousand entries
+//! then rewrote megabytes of index pages, and writing ran at a sixth of what
+//! the same rows cost without those indexes (35 000–41 000 against 313 000
+//! rows/s, inserting 512-row transactions of one-span traces; with a session
+//! index over a thousand interleaved sessions, 75 000 against 184 000 rows/s
+//! with none). So these indexes are kept as *runs*, as a log-structured merge
+//! tree keeps its levels:
+//!
+//! - each batch appends one run per field: its `(key, rowid)` pairs, sorted,
+//!   under a new run number, so the rows land at the end of
+//!   `protocol_index_runs` (its key starts with the run) and a commit touches
+//!   a few pages;
+//! - a look-up probes every run of the field through the primary key (one
+//!   seek per run, see `codec::sqlite::RUN_ROWIDS`);
+//! - to keep the runs few, eight runs of one field and level are merged into
+//!   one run of the next level, in steps of at most [`STEP_ROWS`] pairs, each
+//!   its own transaction, so the writer never stops for long. A step moves
+//!   the sources' pairs below a boundary key into the target run, so at
+//!   every commit each pair is in exactly one run and look-ups stay exact.
+//!
+//! Every step re-reads the state inside its transaction, so several processes
+//! writing one file share the work without getting in each other's way.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::codec::sqlite::RunField;
+use crate::entry::ProtocolEntry;
+
+/// How many runs of one field and level are merged into one run of the next.
+const FANOUT: i64 = 8;
+
+/// At most this many pairs move in one merge step (plus the rest of the last
+/// key, whose pairs are never split across steps): about a megabyte of rows,
+/// a few milliseconds of the writer's time.
+pub(crate) const STEP_ROWS: i64 = 16_384;
+
+/// Appends the runs of one batch, inside the batch's transaction: `inserted`
+/// are the entries the batch really inserted, with their rowids.
+pub(crate) fn append_runs(
+    tx: &Connection,
+    inserted: &[(&ProtocolEntry, i64)],
+) -> rusqlite::Result<()> {
+    let mut pairs: Vec<(&str, i64)> = Vec::with_capacity(inserted.len());
+    for field in RunField::ALL {
+        pairs.clear();
+        pairs.extend(
+            inserted
+                .iter()
+                .filter_map(|(entry, rowid)| Some((field.key_of(entry)?, *rowid))),
+        );
+        append_run(tx, field, &mut pairs)?;
+    }
+    Ok(())
+}
+
+/// Pairs inserted by one statement: one statement per pair cost as much as
+/// inserting the pair itself.
+const PAIRS_PER_INSERT: usize = 128;
+
+/// The INSERT of [`PAIRS_PER_INSERT`] pairs of one run.
+static INSERT_PAIRS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows = vec!["(?1, ?, ?)"; PAIRS_PER_INSERT].join(", ");
+    format!("INSERT INTO protocol_index_runs (run, key, entry) VALUES {rows}")
+});
+
+/// Appends one run of `field`'s `(key, rowid)` pairs.
+fn append_run(tx: &Connection, field: RunField, pairs: &mut [(&str, i64)]) -> rusqlite::Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    pairs.sort_unstable();
+    let run = next_run(tx)?;
+    tx.prepare_cached(
+        "INSERT INTO protocol_index_run_list (run, field, level, merging_into)
+         VALUES (?1, ?2, 0, NULL)",
+    )?
+    .execute(params![run, field.name()])?;
+    let mut chunks = pairs.chunks_exact(PAIRS_PER_INSERT);
+    let mut insert = tx.prepare_cached(&INSERT_PAIRS)?;
+    for chunk in &mut chunks {
+        insert.raw_bind_parameter(1, run)?;
+        for (i, (key, rowid)) in chunk.iter().enumerate() {
+            insert.raw_bind_parameter(2 + 2 * i, key)?;
+            insert.raw_bind_parameter(3 + 2 * i, rowid)?;
+        }
+        insert.raw_execute()?;
+    }
+    let mut one =
+        tx.prepare_cached("INSERT INTO protocol_index_runs (run, key, entry) VALUES (?1, ?2, ?3)")?;
+    for (key, rowid) in chunks.remainder() {
+        one.execute(params![run, key, rowid])?;
+    }
+    Ok(())
+}
+
+/// Indexes the entries a file held before it had index runs (a migration
+/// from an older schema), one run per field, inside the migration's
+/// transaction.
+pub(crate) fn index_existing(tx: &Connection) -> rusqlite::Result<()> {
+    for field in RunField::ALL {
+        let column = field.name();
+        // Fixed column names from the codec, never input.
+        let entries: i64 = tx.query_row(
+            &format!("SELECT count(*) FROM protocol_entries WHERE {column} IS NOT NULL"),
+            [],
+            |r| r.get(0),
+        )?;
+        if entries == 0 {
+            continue;
+        }
+        let run = next_run(tx)?;
+        // The level a run of this size would have reached by merging batches
+        // of a few hundred entries, so it is merged with runs of its size.
+        let level = (entries / 512).max(1).ilog(8).min(30);
+        tx.execute(
+            "INSERT INTO protocol_index_run_list (run, field, level, merging_into)
+             VALUES (?1, ?2, ?3, NULL)",
+            params![run, column, level],
+        )?;
+        tx.execute(
+            &format!(
+                "INSERT INTO protocol_index_runs (run, key, entry)
+                 SELECT ?1, {column}, rowid FROM protocol_entries WHERE {column} IS NOT NULL
+                 ORDER BY {column}, rowid"
+            ),
+            [run],
+        )?;
+    }
+    Ok(())
+}
+
+/// The number of the next run: after every run there is.
+fn next_run(tx: &Connection) -> rusqlite::Result<i64> {
+    tx.prepare_cached("SELECT coalesce(max(run), 0) + 1 FROM protocol_index_run_list")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Does one bounded step of merging, in a transaction of its own; returns
+/// whether there may be more to do. Nothing to merge costs one read.
+pub(crate) fn merge_step(conn: &mut Connection) -> rusqlite::Result<bool> {
+    // Cheap test first, without the write lock: most calls find nothing.
+    if merge_in_progress(conn)?.is_none() && runs_to_merge(conn)?.is_none() {
+        return Ok(false);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let target = match merge_in_progress(&tx)? {
+        Some(target) => target,
+        None => match runs_to_merge(&tx)? {
+            Some((field, level)) => start_merge(&tx, &field, level)?,
+            // Another process finished it since the test above.
+            None => return Ok(false),
+        },
+    };
+    move_a_step(&tx, target)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// The run being merged into, if a merge is under way.
+fn merge_in_progress(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT merging_into FROM protocol_index_run_list WHERE merging_into IS NOT NULL LIMIT 1",
+    )?
+    .query_row([], |r| r.get(0))
+    .optional()
+}
+
+/// The field and lowest level with enough runs to merge.
+fn runs_to_merge(conn: &Connection) -> rusqlite::Result<Option<(String, i64)>> {
+    conn.prepare_cached(
+        "SELECT field, level FROM protocol_index_run_list WHERE merging_into IS NULL
+         GROUP BY field, level HAVING count(*) >= ?1 ORDER BY level, field LIMIT 1",
+    )?
+    .query_row([FANOUT], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+}
+
+/// Creates the target run one level up and marks the field's level's oldest
+/// runs as merging into it.
+fn start_merge(tx: &Connection, field: &str, level: i64) -> rusqlite::Result<i64> {
+    let target = next_run(tx)?;
+    tx.execute(
+        "INSERT INTO protocol_index_run_list (run, field, level, merging_into)
+         VALUES (?1, ?2, ?3, NULL)",
+        params![target, field, level + 1],
+    )?;
+    tx.execute(
+        "UPDATE protocol_index_run_list SET merging_into = ?1 WHERE run IN (
+             SELECT run FROM protocol_index_run_list
+             WHERE field = ?2 AND level = ?3 AND merging_into IS NULL AND run != ?1
+             ORDER BY run LIMIT ?4)",
+        params![target, field, level, FANOUT],
+    )?;
+    Ok(target)
+}
+
+/// Moves the sources' pairs below a boundary into `target`; when none are
+/// left, the sources are gone and the merge is done.
+fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
+    let sources: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT run FROM protocol_index_run_list WHERE merging_into = ?1 ORDER BY run",
+        )?
+        .query_map([target], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    // Each source gives at most its share of the step: the boundary is the
+    // smallest of the keys that many pairs into each source.
+    let share = (STEP_ROWS / i64::try_from(sources.len().max(1)).unwrap_or(1)).max(1);
+    let (mut boundary, mut smallest): (Option<String>, Option<String>) = (None, None);
+    for source in &sources {
+        let key_at = |offset: i64| -> rusqlite::Result<Option<String>> {
+            tx.prepare_cached(
+                "SELECT key FROM protocol_index_runs WHERE run = ?1
+                 ORDER BY key, entry LIMIT 1 OFFSET ?2",
+            )?
+            .query_row(params![source, offset], |r| r.get(0))
+            .optional()
+        };
+        if let Some(first) = key_at(0)? {
+            smallest = Some(smallest.map_or(first.clone(), |s| s.min(first)));
+        }
+        if let Some(key) = key_at(share)? {
+            boundary = Some(boundary.map_or(key.clone(), |b| b.min(key)));
+        }
+    }
+    let sources_sql = "run IN (SELECT run FROM protocol_index_run_list WHERE merging_into = ?1)";
+    match boundary {
+        // Every source fits in this step: the last one.
+        None => {
+            tx.execute(
+                &format!(
+                    "INSERT INTO protocol_index_runs (run, key, entry)
+                     SELECT ?1, key, entry FROM protocol_index_runs WHERE {sources_sql}
+                     ORDER BY key, entry"
+                ),
+                [target],
+            )?;
+            tx.execute(
+                &format!("DELETE FROM protocol_index_runs WHERE {sources_sql}"),
+                [target],
+            )?;
+            tx.execute(
+                "DELETE FROM protocol_index_run_list WHERE merging_into = ?1",
+                [target],
+            )?;
+        }
+        Some(boundary) => {
+            // A key's pairs never split across steps: when the boundary is
+            // the smallest key left, all of that key's pairs move now.
+            let below = if smallest.as_deref() == Some(boundary.as_str()) {
+                "<="
+            } else {
+                "<"
+            };
+            tx.execute(
+                &format!(
+                    "INSERT INTO protocol_index_runs (run, key, entry)
+                     SELECT ?1, key, entry FROM protocol_index_runs
+                     WHERE {sources_sql} AND key {below} ?2 ORDER BY key, entry"
+                ),
+                params![target, boundary],
+            )?;
+            tx.execute(
+                &format!("DELETE FROM protocol_index_runs WHERE {sources_sql} AND key {below} ?2"),
+                params![target, boundary],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::sqlite::{CREATE_TABLES, RUN_ROWIDS};
+
+    fn database() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&CREATE_TABLES).unwrap();
+        conn
+    }
+
+    fn lookup(conn: &Connection, field: RunField, key: &str) -> Vec<i64> {
+        let mut rows: Vec<i64> = conn
+            .prepare(RUN_ROWIDS)
+            .unwrap()
+            .query_map(params![key, field.name()], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        rows.sort_unstable();
+        rows
+    }
+
+    fn runs(conn: &Connection) -> Vec<(String, i64)> {
+        conn.prepare("SELECT field, level FROM protocol_index_run_list ORDER BY run")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn append(conn: &mut Connection, field: RunField, pairs: &mut [(&str, i64)]) {
+        let tx = conn.transaction().unwrap();
+        append_run(&tx, field, pairs).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn merging_keeps_every_pair_findable_at_every_step() {
+        let mut conn = database();
+        // 64 batches of 40 entries over 50 traces: every trace in many runs.
+        let traces: Vec<String> = (0..50).map(|t| format!("{:032x}", t * 7919)).collect();
+        let mut expected: Vec<Vec<i64>> = vec![Vec::new(); traces.len()];
+        let mut rowid = 0;
+        for _ in 0..64 {
+            let mut pairs = Vec::new();
+            for i in 0..40 {
+                rowid += 1;
+                let t = (rowid as usize * 13 + i) % traces.len();
+                pairs.push((traces[t].as_str(), rowid));
+                expected[t].push(rowid);
+            }
+            append(&mut conn, RunField::Trace, &mut pairs);
+            // A few steps between batches, as the writer does.
+            for _ in 0..3 {
+                if !merge_step(&mut conn).unwrap() {
+                    break;
+                }
+                for (t, trace) in traces.iter().enumerate() {
+                    assert_eq!(lookup(&conn, RunField::Trace, trace), expected[t]);
+                }
+            }
+        }
+        while merge_step(&mut conn).unwrap() {}
+        for (t, trace) in traces.iter().enumerate() {
+            assert_eq!(lookup(&conn, RunField::Trace, trace), expected[t]);
+        }
+        // 64 level-0 runs became 8 level-1 runs, then one level-2 run.
+        assert_eq!(runs(&conn), vec![("trace_id".to_owned(), 2)]);
+        let pairs: i64 = conn
+            .query_row("SELECT count(*) FROM protocol_index_runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(pairs, rowid, "each pair once");
+    }
+
+    #[test]
+    fn fields_are_merged_and_found_apart() {
+        let mut conn = database();
+        for n in 0..8 {
+            append(&mut conn, RunField::Trace, &mut [("same", n * 2 + 1)]);
+            append(&mut conn, RunField::Session, &mut [("same", n * 2 + 2)]);
+        }
+        assert_eq!(lookup(&conn, RunField::Trace, "same").len(), 8);
+        while merge_step(&mut conn).unwrap() {}
+        assert_eq!(
+            lookup(&conn, RunField::Trace, "same"),
+            [1, 3, 5, 7, 9, 11, 13, 15]
+        );
+        assert_eq!(
+            lookup(&conn, RunField::Session, "same"),
+            [2, 4, 6, 8, 10, 12, 14, 16]
+        );
+        assert_eq!(
+            runs(&conn),
+            vec![("session_id".to_owned(), 1), ("trace_id".to_owned(), 1)],
+            "the lower level first, then by field name"
+        );
+    }
+
+    #[test]
+    fn a_step_moves_a_bounded_number_of_pairs_but_never_splits_a_key() {
+        let mut conn = database();
+        // Eight runs of 10 000 pairs: one big trace, many small ones.
+        let mut rowid = 0;
+        for _ in 0..8 {
+            let names: Vec<String> = (0..10_000)
+                .map(|i| {
+                    // "a-big" sorts before every "t…".
+                    if i < 3_000 {
+                        "a-big".to_owned()
+                    } else {
+                        format!("t{i:08}")
+                    }
+                })
+                .collect();
+            let mut pairs: Vec<(&str, i64)> = names
+                .iter()
+                .map(|n| {
+                    rowid += 1;
+                    (n.as_str(), rowid)
+                })
+                .collect();
+            append(&mut conn, RunField::Trace, &mut pairs);
+        }
+        let count = |conn: &Connection, run: i64| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM protocol_index_runs WHERE run = ?1",
+                [run],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert!(merge_step(&mut conn).unwrap());
+        // The big trace (3 000 pairs in each of 8 runs) moved whole, alone.
+        assert_eq!(count(&conn, 9), 24_000);
+        assert_eq!(lookup(&conn, RunField::Trace, "a-big").len(), 24_000);
+        assert!(merge_step(&mut conn).unwrap());
+        let after_two = count(&conn, 9);
+        assert!(after_two - 24_000 <= STEP_ROWS, "{after_two}");
+        while merge_step(&mut conn).unwrap() {}
+        assert_eq!(count(&conn, 9), 80_000);
+        assert_eq!(runs(&conn), vec![("trace_id".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn existing_entries_are_indexed_as_one_run_per_field() {
+        let conn = database();
+        conn.execute_batch(
+            "INSERT INTO protocol_entries (schema, entry_id, timestamp, event_type, trace_id,
+                 span_id, session_id, name, status)
+             VALUES (1, 'a', 't1', 'tool_end', 'x', 's', 'conv', 'n', 'ok'),
+                    (1, 'b', 't2', 'tool_end', 'y', 's', NULL, 'n', 'ok'),
+                    (1, 'c', 't3', 'tool_end', 'x', 's', 'conv', 'n', 'ok')",
+        )
+        .unwrap();
+        index_existing(&conn).unwrap();
+        assert_eq!(lookup(&conn, RunField::Trace, "x"), vec![1, 3]);
+        assert_eq!(lookup(&conn, RunField::Trace, "y"), vec![2]);
+        assert_eq!(lookup(&conn, RunField::Session, "conv"), vec![1, 3]);
+        assert_eq!(
+            runs(&conn),
+            vec![("trace_id".to_owned(), 0), ("session_id".to_owned(), 0)]
+        );
+    }
+}
