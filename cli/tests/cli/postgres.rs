@@ -2,7 +2,8 @@
 //! `postgres_server`): every reading command answers as it does on a SQLite
 //! file of the same entries; `convert` copies SQLite → PostgreSQL →
 //! SQLite and JSON Lines → PostgreSQL entry for entry, idempotently; `tail
-//! -f` follows the database; the password in a URL is printed nowhere.
+//! -f` follows the database; the password in a URL is printed nowhere,
+//! run pages, comparisons and the `ui` server included.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -193,6 +194,98 @@ fn a_password_in_the_url_is_printed_nowhere() {
         let all = format!("{}{}", crate::support::stdout(&out), stderr(&out));
         assert!(!all.contains(PASSWORD), "{args:?}: {all}");
     }
+    // The run pages and the comparison name their source: the database
+    // without its password.
+    let page = empty.path().join("run.html");
+    let diff_page = empty.path().join("diff.html");
+    for (args, written) in [
+        (
+            vec![
+                "show",
+                url.as_str(),
+                TRAVEL,
+                "--html",
+                page.to_str().unwrap(),
+            ],
+            Some(&page),
+        ),
+        (
+            vec![
+                "diff",
+                url.as_str(),
+                TRAVEL,
+                crate::support::SMALL_TALK,
+                "--html",
+                diff_page.to_str().unwrap(),
+            ],
+            Some(&diff_page),
+        ),
+        (
+            vec![
+                "diff",
+                url.as_str(),
+                TRAVEL,
+                crate::support::SMALL_TALK,
+                "--json",
+            ],
+            None,
+        ),
+    ] {
+        let out = run(&args);
+        let mut all = format!("{}{}", ok(&out), stderr(&out));
+        if let Some(written) = written {
+            all.push_str(&std::fs::read_to_string(written).unwrap());
+        }
+        assert!(!all.contains(PASSWORD), "{args:?}: {all}");
+    }
+    let compared = json(&run(&[
+        "diff",
+        url.as_str(),
+        TRAVEL,
+        crate::support::SMALL_TALK,
+        "--json",
+    ]));
+    let named = compared["a"]["file"].as_str().unwrap_or_default();
+    assert!(named.starts_with("postgres://postgres@"), "{compared}");
+    let served = ui_first_answer(&url);
+    assert!(served.contains("postgres://postgres@"), "{served}");
+    assert!(!served.contains(PASSWORD), "{served}");
     let help = ok(&run(&["convert", "--help"]));
     assert!(help.contains("postgres://"), "{help}");
+}
+
+/// What `ui` on `url` prints when it starts, and its sessions page.
+fn ui_first_answer(url: &str) -> String {
+    use std::io::{Read, Write};
+    let mut child = bin()
+        .args(["ui", url, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ui");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let address = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/sessions HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    first + &answer
 }
