@@ -41,7 +41,7 @@ pub enum ProtocolError {
     },
     /// The file's extension names neither SQLite nor JSON Lines.
     #[error(
-        "cannot tell the protocol format of {path}: expected .db, .sqlite, .sqlite3, .jsonl or .ndjson"
+        "cannot tell the protocol format of {path}: expected .db, .sqlite, .sqlite3, .jsonl, .ndjson or a postgres:// URL"
     )]
     UnknownFormat {
         /// The file whose extension was not recognised.
@@ -55,6 +55,23 @@ pub enum ProtocolError {
         /// The error from SQLite.
         #[source]
         source: rusqlite::Error,
+    },
+    /// PostgreSQL reported an error, or could not be reached.
+    ///
+    /// `target` names the database as `postgres://user@host:port/database`,
+    /// never with its password; `message` is the client's error with its
+    /// causes (the server's own message, the operating system's).
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    #[error("PostgreSQL error on {target}: {message}")]
+    Postgres {
+        /// The database, without its password.
+        target: String,
+        /// What went wrong, with its causes.
+        message: String,
+        /// The client's error (`as_db_error()` has the server's SQLSTATE).
+        #[source]
+        source: postgres::Error,
     },
     /// Reading or writing a file failed.
     #[error("I/O error on {path}: {source}")]
@@ -173,6 +190,11 @@ impl ProtocolError {
                 source.kind(),
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
             ),
+            // The server's "could not extend file": no space left.
+            #[cfg(feature = "postgres")]
+            ProtocolError::Postgres { source, .. } => {
+                source.code() == Some(&postgres::error::SqlState::DISK_FULL)
+            }
             _ => false,
         }
     }
@@ -191,6 +213,11 @@ impl ProtocolError {
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
+            // lock_timeout passed while waiting for another session's lock.
+            #[cfg(feature = "postgres")]
+            ProtocolError::Postgres { source, .. } => {
+                source.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+            }
             _ => false,
         }
     }

@@ -50,10 +50,13 @@ pub use entry::{Content, EntryError, EntryStatus, EventType, ProtocolEntry, SCHE
 pub use error::{ProtocolError, Result};
 pub use pipeline::{ProtocolExporter, ProtocolHandle, ProtocolProcessor};
 pub use read::{query_file, EntryFilter, ProtocolReader};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use storage::PostgresStorage;
 pub use storage::{Durability, JsonlStorage, SqliteStorage, Storage};
 
 /// The README's Rust blocks, compiled (and run unless `no_run`) as doc tests.
 /// They use every feature, so they are checked with `--all-features`.
-#[cfg(all(doctest, feature = "otlp"))]
+#[cfg(all(doctest, feature = "otlp", feature = "postgres"))]
 #[doc = include_str!("../README.md")]
 mod readme {}

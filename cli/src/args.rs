@@ -3,7 +3,7 @@
 //! same everywhere.
 
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
@@ -25,17 +25,14 @@ pub struct Global {
 /// The protocol file a command reads.
 #[derive(Debug, clap::Args)]
 pub struct ProtocolFile {
-    /// The protocol file (.db, .sqlite, .sqlite3, .jsonl, .ndjson).
+    /// The protocol file (.db, .sqlite, .sqlite3, .jsonl, .ndjson) or a
+    /// PostgreSQL database (postgres://user@host:port/database; a password
+    /// may be given there or in PGPASSWORD, and is never printed).
     #[arg(value_name = "FILE")]
     file: PathBuf,
 }
 
 impl ProtocolFile {
-    /// The path as given.
-    pub fn path(&self) -> &Path {
-        &self.file
-    }
-
     /// Opens it for reading (read-only; a missing file is an error, never
     /// created).
     pub fn open(&self) -> Result<ProtocolReader, Failure> {

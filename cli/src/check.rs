@@ -144,7 +144,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         let terminal = Terminal::detect();
         let mut out = format!(
             "{}: schema version {}, {} entries\n",
-            args.file.path().display(),
+            reader.path().display(),
             report.schema_version,
             report.entries
         );

@@ -190,7 +190,7 @@ fn side(file: &Path, id: &str) -> Result<RunSide, Failure> {
     let loaded = run_view::load(&reader, id)?;
     warn_skipped(&reader);
     let Some((kind, entries)) = loaded else {
-        return Err(run_view::not_found(id, file));
+        return Err(run_view::not_found(id, reader.path()));
     };
     let wall_ms = match (
         entries.iter().map(|e| e.timestamp).min(),
@@ -202,7 +202,8 @@ fn side(file: &Path, id: &str) -> Result<RunSide, Failure> {
     let roots = run_tree(entries);
     let mut cost_total = CostTotal::default();
     let mut run = RunSide {
-        file: file.display().to_string(),
+        // The reader's path: for a database URL, without its password.
+        file: reader.path().display().to_string(),
         id: id.to_owned(),
         kind: kind.as_str(),
         wall_ms,

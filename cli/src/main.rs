@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Find and read agent runs in a reagentic-protocol file (.db/.sqlite or .jsonl).
+/// Find and read agent runs in a reagentic-protocol file (.db/.sqlite or .jsonl) or PostgreSQL database (postgres://…).
 #[derive(Debug, Parser)]
 #[command(name = "reagentic-protocol", version, propagate_version = true)]
 #[command(after_help = "Examples:

@@ -108,7 +108,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     if sessions.is_empty() {
-        eprintln!("no sessions in {}", args.file.path().display());
+        eprintln!("no sessions in {}", reader.path().display());
         return Ok(ExitCode::SUCCESS);
     }
     let columns = [

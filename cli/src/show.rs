@@ -119,10 +119,10 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     let loaded = run_view::load(&reader, &args.id)?;
     warn_skipped(&reader);
     let Some((kind, entries)) = loaded else {
-        return Err(run_view::not_found(&args.id, args.file.path()));
+        return Err(run_view::not_found(&args.id, reader.path()));
     };
     if let Some(html) = &args.html {
-        let run = RunData::new(&args.id, kind, args.file.path(), entries);
+        let run = RunData::new(&args.id, kind, reader.path(), entries);
         let page = run.html(Network::None)?;
         run_view::write_file(html, &page)?;
         output::print(&format!(
@@ -134,7 +134,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
-        return Err(run_view::not_found(&args.id, args.file.path()));
+        return Err(run_view::not_found(&args.id, reader.path()));
     };
     let (first, last) = (first.timestamp, last.timestamp);
     let wall_ms = output::millis(last - first);

@@ -103,6 +103,10 @@ pub(crate) enum Raw<'r> {
     Text(&'r [u8]),
     /// Bytes: never written by this crate, so always a mismatch.
     Blob,
+    /// A point in time, as a storage with a time type hands it over
+    /// (PostgreSQL's `timestamptz`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Timestamp(DateTime<Utc>),
 }
 
 impl<'r> Raw<'r> {
@@ -113,6 +117,7 @@ impl<'r> Raw<'r> {
             Raw::Real(_) => "real",
             Raw::Text(_) => "text",
             Raw::Blob => "blob",
+            Raw::Timestamp(_) => "timestamp",
         }
     }
 
@@ -144,6 +149,14 @@ impl<'r> Raw<'r> {
     ) -> Result<T, String> {
         let text = self.str()?.ok_or_else(|| "is NULL".to_owned())?;
         parse(text).map_err(|e| e.to_string())
+    }
+
+    /// A required time: a time type's value, or the protocol's text form.
+    fn timestamp(self) -> Result<DateTime<Utc>, String> {
+        match self {
+            Raw::Timestamp(at) => Ok(at),
+            other => other.parsed(parse_timestamp),
+        }
     }
 
     fn count(self) -> Result<Option<u64>, String> {
@@ -265,7 +278,7 @@ pub(crate) const COLUMNS: [Column; 30] = {
             |e, v| v.text().map(|x| e.entry_id = x)),
         column("timestamp", Timestamp, true, 1,
             |e| Cell::Timestamp(&e.timestamp),
-            |e, v| v.parsed(parse_timestamp).map(|x| e.timestamp = x)),
+            |e, v| v.timestamp().map(|x| e.timestamp = x)),
         column("event_type", Text, true, 1,
             |e| Cell::Text(e.event_type.as_str()),
             |e, v| v.parsed(str::parse::<EventType>).map(|x| e.event_type = x)),

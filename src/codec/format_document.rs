@@ -1,6 +1,6 @@
 //! Keeps `FORMAT.md`, the format's document for users, in step with the
 //! code: its tables of fields, event types and indexes must say what
-//! [`COLUMNS`], [`EventType::ALL`] and the SQLite layout say.
+//! [`COLUMNS`], [`EventType::ALL`] and the SQLite and PostgreSQL layouts say.
 
 use super::columns::COLUMNS;
 use super::sqlite::INDEXES;
@@ -29,17 +29,36 @@ fn table_rows(heading: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The position of the header cell `name` in the table under `heading`.
+fn column_of(heading: &str, name: &str) -> usize {
+    let section = &DOCUMENT[DOCUMENT.find(heading).expect("heading")..];
+    let header = section
+        .lines()
+        .find(|line| line.starts_with("| "))
+        .expect("a table");
+    header
+        .trim_matches('|')
+        .split(" | ")
+        .position(|cell| cell.trim() == name)
+        .unwrap_or_else(|| panic!("the table under {heading:?} has no column {name:?}"))
+}
+
 #[test]
 fn the_field_table_is_the_column_table() {
     let rows = table_rows("### Fields");
+    let (sqlite, required, since) = (
+        column_of("### Fields", "SQLite"),
+        column_of("### Fields", "required"),
+        column_of("### Fields", "since"),
+    );
     let documented: Vec<(&str, &str, bool, u32)> = rows
         .iter()
         .map(|row| {
             (
                 row[0].as_str(),
-                row[2].trim_end_matches(" (JSON)"),
-                row[3] == "yes",
-                row[4].parse().expect("a schema version"),
+                row[sqlite].trim_end_matches(" (JSON)"),
+                row[required] == "yes",
+                row[since].parse().expect("a schema version"),
             )
         })
         .collect();
@@ -91,4 +110,32 @@ fn the_example_is_an_entry_written_exactly_as_shown() {
     let mut written = Vec::new();
     super::jsonl::encode(&entry, &mut written).unwrap();
     assert_eq!(std::str::from_utf8(&written).unwrap().trim_end(), line);
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn the_postgresql_types_and_indexes_are_documented() {
+    use super::postgres::{column_type, INDEXES};
+    let column = column_of("### Fields", "PostgreSQL");
+    let documented: Vec<(String, String)> = table_rows("### Fields")
+        .into_iter()
+        .map(|row| (row[0].clone(), row[column].clone()))
+        .collect();
+    let coded: Vec<(String, String)> = COLUMNS
+        .iter()
+        .map(|c| (c.name.to_owned(), column_type(c.kind).to_owned()))
+        .collect();
+    assert_eq!(
+        documented, coded,
+        "FORMAT.md's PostgreSQL types against COLUMNS"
+    );
+    let indexes: Vec<(String, String)> = table_rows("## PostgreSQL")
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect();
+    let coded: Vec<(String, String)> = INDEXES
+        .iter()
+        .map(|(name, columns)| ((*name).to_owned(), (*columns).to_owned()))
+        .collect();
+    assert_eq!(indexes, coded);
 }

@@ -117,7 +117,8 @@ impl ProtocolGuard {
         protocol
     }
 
-    /// The protocol file.
+    /// The protocol file (for PostgreSQL, the database's URL without its
+    /// password).
     pub fn path(&self) -> &Path {
         &self.path
     }

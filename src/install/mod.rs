@@ -60,11 +60,12 @@ pub type ProtocolLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 /// Starts configuring the one-call install of a protocol written to `path`.
 ///
 /// The extension picks the storage: `.db`, `.sqlite`, `.sqlite3` → SQLite;
-/// `.jsonl`, `.ndjson` → JSON Lines; anything else is
+/// `.jsonl`, `.ndjson` → JSON Lines; with the feature `postgres`, a
+/// `postgres://` URL → PostgreSQL; anything else is
 /// [`ProtocolError::UnknownFormat`] when the installer builds.
 pub fn builder(path: impl AsRef<Path>) -> ProtocolInstallBuilder {
     ProtocolInstallBuilder {
-        path: path.as_ref().to_path_buf(),
+        path: Target(path.as_ref().to_path_buf()),
         service_name: None,
         config: ProtocolConfig::default(),
         flush_timeout: None,
@@ -81,7 +82,7 @@ pub fn builder(path: impl AsRef<Path>) -> ProtocolInstallBuilder {
 #[derive(Debug)]
 #[must_use = "nothing is installed until `init()` or `build()` is called"]
 pub struct ProtocolInstallBuilder {
-    path: PathBuf,
+    path: Target,
     service_name: Option<String>,
     config: ProtocolConfig,
     flush_timeout: Option<Duration>,
@@ -199,7 +200,7 @@ impl ProtocolInstallBuilder {
         #[cfg(feature = "otlp")]
         let otlp = self.otlp.as_ref().map(OtlpExport::build).transpose()?;
 
-        let mut processor = storage_builder(&self.path)?.with_config(self.config);
+        let mut processor = storage_builder(&self.path.0)?.with_config(self.config);
         if let Some(timeout) = self.flush_timeout {
             processor = processor.with_flush_timeout(timeout);
         }
@@ -244,8 +245,9 @@ impl ProtocolInstallBuilder {
             None => otel_layer.boxed(),
         };
 
+        let shown = crate::storage::display_target(&self.path.0);
         #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
-        let mut guard = ProtocolGuard::new(self.path, provider, handle, self.shutdown_timeout);
+        let mut guard = ProtocolGuard::new(shown, provider, handle, self.shutdown_timeout);
         #[cfg(feature = "otlp")]
         if let Some(runtime) = otlp_runtime {
             guard.keep_runtime(runtime);
@@ -264,6 +266,16 @@ fn fmt_filter() -> Result<EnvFilter> {
             })
         }
         _ => Ok(EnvFilter::new("info,opentelemetry=warn")),
+    }
+}
+
+/// Where the protocol goes: a path, or a database URL whose password
+/// `Debug` leaves out.
+struct Target(PathBuf);
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&crate::storage::display_target(&self.0), f)
     }
 }
 

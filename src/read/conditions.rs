@@ -1,13 +1,81 @@
 //! What an entry must be to be read, defined once for every storage form:
-//! pushed into SQL for SQLite, tested on each entry for JSON Lines.
+//! pushed into SQL for SQLite and PostgreSQL (one text, two placeholder
+//! styles), tested on each entry for JSON Lines.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::types::Value;
 
 use crate::codec::sqlite::IS_ERROR;
-use crate::entry::{format_timestamp, EventType, ProtocolEntry};
+use crate::entry::{EventType, ProtocolEntry};
+
+/// How a SQL dialect writes a placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placeholders {
+    /// SQLite's `?`, bound in order.
+    Question,
+    /// PostgreSQL's `$1`, `$2`, …
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Numbered,
+}
+
+/// A value bound to a placeholder, in no dialect's types: each source turns
+/// it into its client's value (a time is text in SQLite, `timestamptz` in
+/// PostgreSQL).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum SqlValue {
+    /// Text.
+    Text(String),
+    /// A whole number (limits, positions).
+    Integer(i64),
+    /// A point in time, whole microseconds.
+    Time(DateTime<Utc>),
+}
+
+/// SQL conditions under construction: clauses to be joined with AND and the
+/// values their placeholders stand for, in order.
+#[derive(Debug)]
+pub(crate) struct SqlConditions {
+    style: Placeholders,
+    /// The clauses; only fixed SQL text and placeholders, never a value.
+    pub(crate) clauses: Vec<String>,
+    /// The values, in placeholder order.
+    pub(crate) params: Vec<SqlValue>,
+}
+
+impl SqlConditions {
+    /// No conditions yet, writing placeholders in `style`.
+    pub(crate) fn new(style: Placeholders) -> Self {
+        SqlConditions {
+            style,
+            clauses: Vec::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Adds `value` and returns its placeholder.
+    pub(crate) fn bind(&mut self, value: SqlValue) -> String {
+        self.params.push(value);
+        match self.style {
+            Placeholders::Question => "?".to_owned(),
+            Placeholders::Numbered => format!("${}", self.params.len()),
+        }
+    }
+
+    /// Adds a clause (fixed SQL text with placeholders from [`bind`](Self::bind)).
+    pub(crate) fn push(&mut self, clause: impl Into<String>) {
+        self.clauses.push(clause.into());
+    }
+
+    /// ` WHERE …` for the clauses, or nothing when there are none.
+    pub(crate) fn where_clause(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
 
 /// A time window `[since, until)`.
 ///
@@ -38,16 +106,17 @@ impl TimeWindow {
     }
 
     /// The window as SQL conditions on `timestamp`, its bounds bound as
-    /// parameters. The stored text sorts chronologically, so text comparison
-    /// is time comparison (and can use the indexes).
-    fn push_sql(&self, conditions: &mut Vec<String>, params: &mut Vec<Value>) {
+    /// parameters. SQLite's stored text sorts chronologically, so text
+    /// comparison is time comparison there; PostgreSQL compares
+    /// `timestamptz`. Both can use the indexes.
+    fn push_sql(&self, sql: &mut SqlConditions) {
         if let Some(since) = self.since {
-            conditions.push("timestamp >= ?".into());
-            params.push(Value::Text(format_timestamp(&since)));
+            let mark = sql.bind(SqlValue::Time(since));
+            sql.push(format!("timestamp >= {mark}"));
         }
         if let Some(until) = self.until {
-            conditions.push("timestamp < ?".into());
-            params.push(Value::Text(format_timestamp(&until)));
+            let mark = sql.bind(SqlValue::Time(until));
+            sql.push(format!("timestamp < {mark}"));
         }
     }
 }
@@ -99,11 +168,14 @@ impl Conditions {
     /// The same conditions as SQL, to be joined with AND. Only fixed SQL text
     /// goes into the statement; every value is bound as a parameter, so no
     /// session id or tool name can change the SQL.
-    pub(crate) fn push_sql(&self, conditions: &mut Vec<String>, params: &mut Vec<Value>) {
+    ///
+    /// The text is the same in both dialects; only the placeholders differ.
+    /// The error test is [`IS_ERROR`], the one both layouts share.
+    pub(crate) fn push_sql(&self, sql: &mut SqlConditions) {
         let mut equal = |column: &str, value: &Option<String>| {
             if let Some(value) = value {
-                conditions.push(format!("{column} = ?"));
-                params.push(Value::Text(value.clone()));
+                let mark = sql.bind(SqlValue::Text(value.clone()));
+                sql.push(format!("{column} = {mark}"));
             }
         };
         equal("session_id", &self.session);
@@ -112,20 +184,19 @@ impl Conditions {
         equal("tool_name", &self.tool);
         equal("model", &self.model);
         if self.without_session {
-            conditions.push("session_id IS NULL".into());
+            sql.push("session_id IS NULL");
         }
         if !self.event_types.is_empty() {
-            let marks = vec!["?"; self.event_types.len()].join(", ");
-            conditions.push(format!("event_type IN ({marks})"));
-            params.extend(
-                self.event_types
-                    .iter()
-                    .map(|t| Value::Text(t.as_str().to_owned())),
-            );
+            let marks: Vec<String> = self
+                .event_types
+                .iter()
+                .map(|t| sql.bind(SqlValue::Text(t.as_str().to_owned())))
+                .collect();
+            sql.push(format!("event_type IN ({})", marks.join(", ")));
         }
-        self.window.push_sql(conditions, params);
+        self.window.push_sql(sql);
         if self.errors_only {
-            conditions.push(IS_ERROR.into());
+            sql.push(IS_ERROR);
         }
     }
 }
@@ -158,10 +229,20 @@ mod tests {
         };
         conditions.event_types.insert(EventType::ToolEnd);
         conditions.window.set_since(Utc::now());
-        let (mut sql, mut params) = (Vec::new(), Vec::new());
-        conditions.push_sql(&mut sql, &mut params);
-        let sql = sql.join(" AND ");
-        assert!(!sql.contains("DROP"), "{sql}");
-        assert_eq!(sql.matches('?').count(), params.len());
+        let mut question = SqlConditions::new(Placeholders::Question);
+        conditions.push_sql(&mut question);
+        let text = question.where_clause();
+        assert!(!text.contains("DROP"), "{text}");
+        assert_eq!(text.matches('?').count(), question.params.len());
+
+        // PostgreSQL: the same clauses, numbered placeholders, the same values.
+        let mut numbered = SqlConditions::new(Placeholders::Numbered);
+        conditions.push_sql(&mut numbered);
+        assert_eq!(numbered.params, question.params);
+        let mut expected = text.clone();
+        for n in 1..=question.params.len() {
+            expected = expected.replacen('?', &format!("${n}"), 1);
+        }
+        assert_eq!(numbered.where_clause(), expected);
     }
 }

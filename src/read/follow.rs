@@ -9,9 +9,10 @@ use super::scan::Scan;
 use crate::entry::ProtocolEntry;
 use crate::error::Result;
 
-/// Where [`ProtocolReader::read_from`] goes on: a SQLite rowid or a JSON
-/// Lines byte offset (always at the start of a line), plus, for JSON Lines,
-/// the ids already returned so an entry written twice is returned once.
+/// Where [`ProtocolReader::read_from`] goes on: a SQLite rowid, a JSON
+/// Lines byte offset (always at the start of a line), or PostgreSQL's last
+/// writing transaction and row number read; plus, for JSON Lines, the ids
+/// already returned so an entry written twice is returned once.
 ///
 /// ```no_run
 /// use reagentic_protocol::{read::ReadPosition, ProtocolReader};
@@ -53,8 +54,9 @@ impl ReadPosition {
         Self::default()
     }
 
-    /// How far reading has come: the last rowid read (SQLite) or the bytes
-    /// read (JSON Lines). Compare with [`ProtocolReader::end_position`] for
+    /// How far reading has come: the last rowid read (SQLite), the bytes
+    /// read (JSON Lines) or the id of the last writing transaction read
+    /// (PostgreSQL). Compare with [`ProtocolReader::end_position`] for
     /// progress.
     ///
     /// ```
@@ -76,6 +78,29 @@ impl ReadPosition {
     /// Moves past SQLite row `rowid`.
     pub(crate) fn advance_to_row(&mut self, rowid: u64) {
         self.offset = rowid;
+    }
+
+    /// Just after the PostgreSQL row numbered `seq` by transaction `xact`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn after_written(xact: u64, seq: u64) -> Self {
+        ReadPosition {
+            offset: xact,
+            line: seq,
+            ..Self::default()
+        }
+    }
+
+    /// Moves past the PostgreSQL row numbered `seq` by transaction `xact`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn advance_to_written(&mut self, xact: u64, seq: u64) {
+        self.offset = xact;
+        self.line = seq;
+    }
+
+    /// The PostgreSQL transaction and row number last moved past.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn written(&self) -> (u64, u64) {
+        (self.offset, self.line)
     }
 
     /// Moves past one JSON Lines line of `bytes` bytes.

@@ -1,8 +1,9 @@
-//! Reading a protocol back, SQLite or JSON Lines, without changing it.
+//! Reading a protocol back, SQLite, JSON Lines or PostgreSQL, without
+//! changing it.
 //!
 //! [`ProtocolReader`] opens either form. Every read it offers — [`query`],
 //! [`sessions`], [`stats`], [`check`], [`read_from`] — is one scan of the
-//! file through its form's source (`sqlite.rs`, `jsonl.rs`), which applies
+//! file through its form's source (`sqlite.rs`, `jsonl.rs`, `postgres.rs`), which applies
 //! the same conditions (one time window, one test for "failed"), returns
 //! each entry once and reports what it could not read; so both forms answer
 //! alike. [`run_tree`] arranges a run's entries as a tree.
@@ -18,6 +19,8 @@ mod conditions;
 mod filter;
 mod follow;
 mod jsonl;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod query;
 mod reader;
 mod run_tree;

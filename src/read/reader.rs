@@ -27,11 +27,17 @@ pub enum ProtocolFormat {
     Sqlite,
     /// A JSON Lines file (`.jsonl`, `.ndjson`).
     Jsonl,
+    /// A PostgreSQL database, named by a `postgres://` or `postgresql://` URL.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    Postgres,
 }
 
 impl ProtocolFormat {
-    /// Tells the format from the file extension, ignoring case; any other
-    /// extension is [`ProtocolError::UnknownFormat`].
+    /// Tells the format from the file extension, ignoring case, or from a
+    /// `postgres://` (`postgresql://`) URL; anything else is
+    /// [`ProtocolError::UnknownFormat`]. Without the feature `postgres`, a
+    /// URL is [`ProtocolError::InvalidConfig`], saying so.
     ///
     /// ```
     /// use std::path::Path;
@@ -39,6 +45,19 @@ impl ProtocolFormat {
     /// assert_eq!(ProtocolFormat::from_path(Path::new("a.SQLite3")).unwrap(), ProtocolFormat::Sqlite);
     /// ```
     pub fn from_path(path: &Path) -> Result<Self> {
+        if let Some(text) = path.to_str() {
+            let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+            if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+                #[cfg(feature = "postgres")]
+                return Ok(ProtocolFormat::Postgres);
+                #[cfg(not(feature = "postgres"))]
+                return Err(ProtocolError::InvalidConfig(format!(
+                    "{} is a PostgreSQL database; this build leaves PostgreSQL out \
+                     (enable the feature `postgres`)",
+                    crate::storage::display_target(path).display()
+                )));
+            }
+        }
         let extension = path
             .extension()
             .and_then(|e| e.to_str())
@@ -47,7 +66,7 @@ impl ProtocolFormat {
             Some("db" | "sqlite" | "sqlite3") => Ok(ProtocolFormat::Sqlite),
             Some("jsonl" | "ndjson") => Ok(ProtocolFormat::Jsonl),
             _ => Err(ProtocolError::UnknownFormat {
-                path: path.to_path_buf(),
+                path: crate::storage::display_target(path),
             }),
         }
     }
@@ -73,7 +92,7 @@ pub struct ProtocolMeta {
     pub dropped_entries: u64,
 }
 
-/// Reads a protocol file, SQLite or JSON Lines, without changing it.
+/// Reads a protocol, SQLite, JSON Lines or PostgreSQL, without changing it.
 ///
 /// SQLite is opened read-only (and, in WAL mode, can be read while another
 /// process writes); JSON Lines is only read. Both forms answer every read
@@ -127,6 +146,16 @@ impl ProtocolReader {
     /// # Ok(()) }
     /// ```
     pub fn open_as(path: impl AsRef<Path>, format: ProtocolFormat) -> Result<Self> {
+        #[cfg(feature = "postgres")]
+        if format == ProtocolFormat::Postgres {
+            let url = path.as_ref().to_string_lossy();
+            let source = super::postgres::PostgresSource::open(&url)?;
+            return Ok(ProtocolReader {
+                path: PathBuf::from(source.redacted()),
+                source: Box::new(source),
+                last_skips: Mutex::new(Vec::new()),
+            });
+        }
         let path = path.as_ref().to_path_buf();
         let open_error = |source| ProtocolError::Open {
             path: path.clone(),
@@ -144,6 +173,10 @@ impl ProtocolReader {
         let source: Box<dyn Source> = match format {
             ProtocolFormat::Sqlite => Box::new(SqliteSource::open(&path)?),
             ProtocolFormat::Jsonl => Box::new(JsonlSource::open(&path)?),
+            #[cfg(feature = "postgres")]
+            ProtocolFormat::Postgres => Box::new(super::postgres::PostgresSource::open(
+                &path.to_string_lossy(),
+            )?),
         };
         Ok(ProtocolReader {
             path,
@@ -152,7 +185,8 @@ impl ProtocolReader {
         })
     }
 
-    /// The file being read.
+    /// The file being read; for PostgreSQL, the database as
+    /// `postgres://user@host:port/database`, without its password.
     ///
     /// ```no_run
     /// # let reader = reagentic_protocol::ProtocolReader::open("protocol.db").unwrap();

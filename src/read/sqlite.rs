@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 
+use super::conditions::{Placeholders, SqlConditions, SqlValue};
 use super::follow::ReadPosition;
 use super::reader::{ProtocolFormat, ProtocolMeta};
 use super::scan::{Order, Record, Scan, Skips, Source};
@@ -16,7 +17,7 @@ use crate::codec::sqlite::{
     column_names, decode_row, has_index_runs, read_meta_number, select_list, sqlite_error,
     sqlite_open_error, verify_protocol_schema, RunField, ENTRIES, RUN_ROWIDS,
 };
-use crate::entry::SCHEMA_VERSION;
+use crate::entry::{format_timestamp, SCHEMA_VERSION};
 use crate::error::Result;
 
 /// A SQLite protocol opened read-only.
@@ -66,9 +67,8 @@ impl SqliteSource {
     /// The statement and parameters of `scan`.
     pub(super) fn statement(&self, scan: &Scan<'_>) -> Result<(String, Vec<Value>)> {
         let mut sql = format!("SELECT rowid, {} FROM {ENTRIES}", self.select_list(scan)?);
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
-        scan.conditions.push_sql(&mut conditions, &mut params);
+        let mut conditions = SqlConditions::new(Placeholders::Question);
+        scan.conditions.push_sql(&mut conditions);
         // A trace or session is found through its runs; its own condition
         // above stays, as what the rows found that way must meet.
         let keyed = [
@@ -81,30 +81,39 @@ impl SqliteSource {
                 self.index_runs.set(has_index_runs(&self.conn, &self.path)?);
             }
             if self.index_runs.get() {
+                // RUN_ROWIDS's two `?` take the key, then the field, in
+                // SQLite's in-order binding.
+                conditions.bind(SqlValue::Text(key.clone()));
+                conditions.bind(SqlValue::Text(field.name().to_owned()));
                 conditions.push(format!("rowid IN ({RUN_ROWIDS})"));
-                params.push(Value::Text(key.clone()));
-                params.push(Value::Text(field.name().to_owned()));
             }
         }
         if let Some(position) = &scan.resume {
-            conditions.push("rowid > ?".into());
-            params.push(Value::Integer(
+            let mark = conditions.bind(SqlValue::Integer(
                 i64::try_from(position.offset()).unwrap_or(i64::MAX),
             ));
+            conditions.push(format!("rowid > {mark}"));
         }
-        if !conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conditions.join(" AND "));
-        }
+        sql.push_str(&conditions.where_clause());
         sql.push_str(match scan.order {
             Order::Written => " ORDER BY rowid",
             Order::Oldest => " ORDER BY timestamp ASC, entry_id ASC",
             Order::Newest => " ORDER BY timestamp DESC, entry_id DESC",
         });
         if let Some(limit) = scan.limit {
-            sql.push_str(" LIMIT ?");
-            params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            let mark = conditions.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            sql.push_str(&format!(" LIMIT {mark}"));
         }
+        let params = conditions
+            .params
+            .into_iter()
+            .map(|value| match value {
+                SqlValue::Text(text) => Value::Text(text),
+                SqlValue::Integer(n) => Value::Integer(n),
+                // The stored text form, which sorts chronologically.
+                SqlValue::Time(at) => Value::Text(format_timestamp(&at)),
+            })
+            .collect();
         Ok((sql, params))
     }
 }

@@ -1,11 +1,17 @@
-//! Where entries go: the [`Storage`] trait and its SQLite and JSON Lines forms.
+//! Where entries go: the [`Storage`] trait and its SQLite, JSON Lines and
+//! (with the feature `postgres`) PostgreSQL forms.
 
 mod checkpoint;
 mod index_runs;
 mod jsonl;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 pub use jsonl::{JsonlStorage, JsonlStorageBuilder};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{PostgresStorage, PostgresStorageBuilder};
 pub use sqlite::{SqliteStorage, SqliteStorageBuilder};
 
 use std::path::{Path, PathBuf};
@@ -84,7 +90,10 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
 
 /// Opens (creating if needed) the protocol at `path` for writing, in the
 /// form its extension names (see [`ProtocolFormat::from_path`]), with
-/// default settings.
+/// default settings. With the feature `postgres`, `path` may also be a
+/// `postgres://` URL (see [`PostgresStorage::connect`]).
+///
+/// [`PostgresStorage::connect`]: crate::storage::PostgresStorage::connect
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -101,7 +110,58 @@ pub fn open(path: impl AsRef<Path>) -> Result<Box<dyn Storage>> {
     Ok(match ProtocolFormat::from_path(path)? {
         ProtocolFormat::Sqlite => Box::new(SqliteStorage::open(path)?),
         ProtocolFormat::Jsonl => Box::new(JsonlStorage::open(path)?),
+        #[cfg(feature = "postgres")]
+        ProtocolFormat::Postgres => Box::new(PostgresStorage::connect(&path.to_string_lossy())?),
     })
+}
+
+/// How messages name the protocol at `path`: the path itself, or for a
+/// database URL, the URL without its password.
+pub(crate) fn display_target(path: &Path) -> PathBuf {
+    match path.to_str() {
+        Some(text) if text.contains("://") => PathBuf::from(redact_url(text)),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `scheme://user:password@rest` → `scheme://user@rest`; a URL the
+/// PostgreSQL client reads is described as it resolves it (`PG*` variables
+/// included).
+pub(crate) fn redact_url(url: &str) -> String {
+    #[cfg(feature = "postgres")]
+    if crate::codec::postgres::is_url(url) {
+        if let Ok(target) = crate::codec::postgres::Target::parse(url) {
+            return target.redacted().to_owned();
+        }
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{user}@{host}")
+        }
+        None => authority.to_owned(),
+    };
+    // A password may also come as a query parameter.
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|pair| !pair.to_ascii_lowercase().starts_with("password="))
+                .collect();
+            if kept.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 impl std::fmt::Debug for dyn Storage {

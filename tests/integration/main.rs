@@ -69,6 +69,22 @@ mod otlp_http_alongside;
 mod otlp_invalid_settings_are_named;
 #[cfg(target_os = "linux")]
 mod pipeline_threads_yield_to_the_application;
+#[cfg(feature = "postgres")]
+mod postgres_errors_name_the_server_never_the_password;
+#[cfg(feature = "postgres")]
+mod postgres_keeps_flushed_entries_after_sigkill;
+#[cfg(feature = "postgres")]
+mod postgres_reads_and_writes_like_sqlite;
+#[cfg(feature = "postgres")]
+mod postgres_schema_is_created_once_and_migrated;
+#[cfg(feature = "postgres")]
+mod postgres_server_restart_loses_nothing;
+#[cfg(feature = "postgres")]
+mod postgres_sql_injection_strings_leave_the_database_unchanged;
+#[cfg(feature = "postgres-tls")]
+mod postgres_tls;
+#[cfg(feature = "postgres")]
+mod postgres_two_processes_write_one_database;
 #[cfg(unix)]
 mod protocol_files_are_owner_only;
 mod readers_never_panic_on_corrupted_files;

@@ -11,7 +11,7 @@ use reagentic_protocol::{
     EntryFilter, EventType, JsonlStorage, ProtocolEntry, ProtocolReader, SqliteStorage, Storage,
 };
 
-const INJECTIONS: &[&str] = &[
+pub(crate) const INJECTIONS: &[&str] = &[
     "'; DROP TABLE protocol_entries; --",
     "' OR '1'='1",
     "\" OR \"\"=\"",
@@ -29,7 +29,7 @@ const INJECTIONS: &[&str] = &[
 
 /// The entries: ordinary ones, plus one per injection string holding it in
 /// every text field a filter looks at.
-fn entries() -> Vec<ProtocolEntry> {
+pub(crate) fn entries() -> Vec<ProtocolEntry> {
     let mut entries: Vec<_> = (0..6).map(sample_entry).collect();
     for (i, text) in INJECTIONS.iter().enumerate() {
         let mut entry = sample_entry(100 + i as u32);
@@ -43,7 +43,7 @@ fn entries() -> Vec<ProtocolEntry> {
 }
 
 /// Each text filter alone, and all of them with the typed ones at once.
-fn filters(text: &str) -> Vec<EntryFilter> {
+pub(crate) fn filters(text: &str) -> Vec<EntryFilter> {
     vec![
         EntryFilter::default().with_session(text),
         EntryFilter::default().with_trace(text),

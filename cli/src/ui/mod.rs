@@ -109,14 +109,17 @@ pub struct UiState {
 }
 
 impl UiState {
-    /// Opens `path` for reading and starts following it for changes (on a
+    /// Opens `file` for reading and starts following it for changes (on a
     /// thread of its own that ends when the state is dropped).
-    pub fn open(path: &Path, limit: usize) -> Result<Arc<UiState>, Failure> {
-        let reader = ProtocolReader::open(path)?;
-        let followed = watch::follow(ProtocolReader::open(path)?)?;
+    pub fn open(file: &ProtocolFile, limit: usize) -> Result<Arc<UiState>, Failure> {
+        let reader = file.open()?;
+        let followed = watch::follow(file.open()?)?;
+        // The reader's path, which for a database URL has no password: it
+        // is shown on the pages.
+        let path = reader.path().to_path_buf();
         Ok(Arc::new(UiState {
             reader: Mutex::new(reader),
-            path: path.to_path_buf(),
+            path,
             limit,
             generation: followed.generation,
             touched: followed.touched,
@@ -163,7 +166,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
             )))
         }
     };
-    let state = UiState::open(args.file.path(), args.limit)?;
+    let state = UiState::open(&args.file, args.limit)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -186,7 +189,7 @@ async fn serve(args: Args, state: Arc<UiState>, access: Access) -> CliResult {
     };
     output::print(&format!(
         "serving {} at http://{address}/ ({how}; read-only; Ctrl-C stops)\n",
-        args.file.path().display()
+        state.path.display()
     ))?;
     let app = router(state).layer(axum::middleware::from_fn_with_state(access, auth::guard));
     tokio::select! {

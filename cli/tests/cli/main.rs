@@ -11,6 +11,9 @@ mod convert;
 mod diff;
 mod done_means;
 mod help;
+mod postgres;
+#[path = "../../../tests/integration/support/postgres.rs"]
+mod postgres_server;
 mod query_filters;
 mod run_page;
 mod sessions;

@@ -46,6 +46,12 @@ impl Protocol {
     pub fn new(format: Format) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join(format.file_name());
+        Self::at(dir, path)
+    }
+
+    /// An empty protocol at `path` (a file in `dir`, or a database URL),
+    /// its pipeline running.
+    pub fn at(dir: tempfile::TempDir, path: PathBuf) -> Self {
         let (layer, guard) = reagentic_protocol::install::builder(&path)
             .with_service_name("test-agent")
             .with_fmt_layer(false)

@@ -4,6 +4,8 @@
 
 #[macro_use]
 pub mod child;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 
@@ -248,12 +250,19 @@ pub fn instrumented_run(session: &str) {
     });
 }
 
-/// A pipeline writing `path` (SQLite or JSON Lines by extension), inside a
-/// tracer provider, for code that records spans through the OTel API.
+/// A pipeline writing `path` (SQLite or JSON Lines by extension, or a
+/// `postgres://` URL), inside a tracer provider, for code that records spans
+/// through the OTel API.
 pub fn pipeline_at(
     path: &Path,
     configure: impl FnOnce(ProtocolProcessorBuilder) -> ProtocolProcessorBuilder,
 ) -> (SdkTracerProvider, ProtocolHandle) {
+    #[cfg(feature = "postgres")]
+    if path.to_string_lossy().starts_with("postgres://") {
+        let storage = reagentic_protocol::PostgresStorage::connect(&path.to_string_lossy())
+            .expect("connect postgres");
+        return provider_for(configure(ProtocolProcessor::builder(storage)));
+    }
     let builder = if path.extension().is_some_and(|e| e == "jsonl") {
         ProtocolProcessor::builder(JsonlStorage::open(path).expect("open jsonl"))
     } else {
