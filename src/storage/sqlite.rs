@@ -825,7 +825,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             "via the old index"
         );
         let mut storage = SqliteStorage::open(&path).unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("3"));
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("4"));
         let indexes: Vec<String> = Connection::open(&path)
             .unwrap()
             .prepare(
@@ -863,7 +863,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
 
         // Reopening an already migrated file changes nothing.
         SqliteStorage::open(&path).unwrap().close().unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("3"));
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("4"));
         assert_eq!(raw_rows(&path).len(), 2);
     }
 
@@ -900,7 +900,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         Connection::open(&path)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '4' WHERE key = 'schema_version'",
+                "UPDATE protocol_meta SET value = '5' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
@@ -909,8 +909,8 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             matches!(
                 err,
                 ProtocolError::UnsupportedSchema {
-                    found: 4,
-                    supported: 3,
+                    found: 5,
+                    supported: 4,
                     ..
                 }
             ),

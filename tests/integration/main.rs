@@ -55,6 +55,7 @@ mod install_twice_is_an_error;
 mod instrument_helpers_produce_entries;
 mod late_recorded_attributes;
 mod lossy_mode_counts_exactly;
+mod model_calls_are_priced_when_recorded;
 mod open_errors_name_the_path;
 #[cfg(feature = "otlp")]
 mod otlp_alongside;

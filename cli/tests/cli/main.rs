@@ -8,6 +8,7 @@ mod check;
 #[cfg(target_os = "linux")]
 mod colour;
 mod convert;
+mod cost;
 mod diff;
 mod done_means;
 mod help;
