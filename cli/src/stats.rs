@@ -117,6 +117,10 @@ pub struct Args {
     /// the groupings.
     #[arg(long, conflicts_with = "by")]
     explain_cost: bool,
+    /// Report the file itself instead: its size, entries, free pages and the
+    /// bytes `prune` (or `vacuum`) would give back (SQLite).
+    #[arg(long, conflicts_with_all = ["by", "explain_cost"])]
+    storage: bool,
     #[command(flatten)]
     window: TimeWindow,
     #[command(flatten)]
@@ -170,6 +174,9 @@ impl<'a> From<&'a GroupStats> for GroupJson<'a> {
 }
 
 pub fn run(args: Args, global: &Global) -> CliResult {
+    if args.storage {
+        return crate::prune::storage_report(args.file.path(), global, &args.output);
+    }
     let reader = args.file.open()?;
     if args.explain_cost {
         return explain_cost(&reader, &args, global);

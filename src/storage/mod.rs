@@ -3,9 +3,13 @@
 mod checkpoint;
 mod index_runs;
 mod jsonl;
+mod retention;
 mod sqlite;
 
 pub use jsonl::{JsonlStorage, JsonlStorageBuilder};
+pub use retention::{
+    sqlite_storage_report, PruneReport, PruneRule, ReclaimReport, StorageReport, RECLAIM_STEP_PAGES,
+};
 pub use sqlite::{SqliteStorage, SqliteStorageBuilder};
 
 use std::path::{Path, PathBuf};

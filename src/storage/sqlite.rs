@@ -178,6 +178,7 @@ impl SqliteStorageBuilder {
                 source,
             })?,
         );
+        let is_new = std::fs::metadata(&path).is_ok_and(|m| m.len() == 0);
         // No SQLITE_OPEN_CREATE (the file exists) and no SQLITE_OPEN_URI (a path
         // starting with `file:` stays a path).
         let mut conn = Connection::open_with_flags(
@@ -187,6 +188,9 @@ impl SqliteStorageBuilder {
         .map_err(|e| sqlite_open_error(&path, e))?;
         conn.busy_timeout(self.busy_timeout)
             .map_err(|e| sqlite_error(&path, e))?;
+        if is_new {
+            incremental_auto_vacuum(&conn, &path)?;
+        }
         // The first statement that reads the file: garbage bytes fail here.
         let mode = switch_to_wal(&conn, &path, self.busy_timeout)?;
         let wal = mode.eq_ignore_ascii_case("wal");
@@ -217,6 +221,19 @@ impl SqliteStorageBuilder {
             unmerged_batches: 0,
             recorded_dropped: 0,
         })
+    }
+}
+
+/// Makes a new, empty file give freed pages back in bounded steps
+/// (`PRAGMA incremental_vacuum`, run by pruning) instead of keeping them
+/// forever. SQLite fixes the setting when the file header is first written
+/// (switching to WAL writes it), so this runs before anything else. A
+/// process creating the same file at this moment holds the lock: it sets
+/// the same, so being busy here is fine.
+fn incremental_auto_vacuum(conn: &Connection, path: &Path) -> Result<()> {
+    match conn.pragma_update(None, "auto_vacuum", "INCREMENTAL") {
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Ok(()),
+        result => result.map_err(|e| sqlite_error(path, e)),
     }
 }
 
@@ -372,6 +389,17 @@ fn restrict_side_files(path: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+impl SqliteStorage {
+    /// The open connection and the file's path, for maintenance beside
+    /// writing (`retention`).
+    pub(super) fn connection(&mut self) -> Result<(&mut Connection, &Path)> {
+        match self.conn.as_mut() {
+            Some(conn) => Ok((conn, &self.path)),
+            None => Err(closed_error(&self.path)),
+        }
+    }
 }
 
 impl Storage for SqliteStorage {

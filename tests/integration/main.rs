@@ -71,6 +71,7 @@ mod otlp_invalid_settings_are_named;
 mod pipeline_threads_yield_to_the_application;
 #[cfg(unix)]
 mod protocol_files_are_owner_only;
+mod prune_deletes_whole_runs;
 mod readers_never_panic_on_corrupted_files;
 mod secrets_never_reach_the_file;
 mod session_aliases_and_inheritance;

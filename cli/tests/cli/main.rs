@@ -12,6 +12,7 @@ mod cost;
 mod diff;
 mod done_means;
 mod help;
+mod prune;
 mod query_filters;
 mod run_page;
 mod sessions;
