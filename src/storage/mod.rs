@@ -10,7 +10,7 @@ pub use jsonl::{JsonlStorage, JsonlStorageBuilder};
 pub use retention::{
     sqlite_storage_report, PruneReport, PruneRule, ReclaimReport, StorageReport, RECLAIM_STEP_PAGES,
 };
-pub use sqlite::{SqliteStorage, SqliteStorageBuilder};
+pub use sqlite::{SqliteStorage, SqliteStorageBuilder, RETENTION_UNDER_LOAD_AFTER_BATCHES};
 
 use std::path::{Path, PathBuf};
 

@@ -241,26 +241,7 @@ impl SqliteStorage {
             drop(tx);
             return Ok(report);
         }
-        tx.execute_batch(PLANNED_KEYS).map_err(on)?;
-        {
-            let mut keys = tx
-                .prepare("SELECT field, key FROM temp.prune_keys")
-                .map_err(on)?;
-            let mut delete = tx.prepare(DELETE_PAIRS).map_err(on)?;
-            let mut rows = keys.query([]).map_err(on)?;
-            while let Some(row) = rows.next().map_err(on)? {
-                let (field, key): (String, String) =
-                    (row.get(0).map_err(on)?, row.get(1).map_err(on)?);
-                delete.execute(params![field, key]).map_err(on)?;
-            }
-        }
-        tx.execute(
-            &format!("DELETE FROM {ENTRIES} WHERE rowid IN (SELECT id FROM temp.prune_rows)"),
-            [],
-        )
-        .map_err(on)?;
-        tx.execute_batch("DELETE FROM temp.prune_runs; DELETE FROM temp.prune_rows; DELETE FROM temp.prune_keys;")
-            .map_err(on)?;
+        delete_planned(&tx).map_err(on)?;
         tx.commit().map_err(on)?;
         Ok(report)
     }
@@ -350,6 +331,128 @@ impl SqliteStorage {
             .map_err(on)?;
         conn.execute_batch("VACUUM").map_err(on)?;
         Ok(())
+    }
+}
+
+/// Deletes the planned entries (`temp.prune_rows`) and their index-run
+/// pairs, and clears the plan, inside the caller's transaction.
+fn delete_planned(tx: &Connection) -> rusqlite::Result<()> {
+    tx.execute_batch(PLANNED_KEYS)?;
+    {
+        let mut keys = tx.prepare_cached("SELECT field, key FROM temp.prune_keys")?;
+        let mut delete = tx.prepare_cached(DELETE_PAIRS)?;
+        let mut rows = keys.query([])?;
+        while let Some(row) = rows.next()? {
+            let (field, key): (String, String) = (row.get(0)?, row.get(1)?);
+            delete.execute(params![field, key])?;
+        }
+    }
+    tx.execute(
+        &format!("DELETE FROM {ENTRIES} WHERE rowid IN (SELECT id FROM temp.prune_rows)"),
+        [],
+    )?;
+    tx.execute_batch(
+        "DELETE FROM temp.prune_runs; DELETE FROM temp.prune_rows; DELETE FROM temp.prune_keys;",
+    )
+}
+
+/// Pruning from the writer thread (`SqliteStorageBuilder::with_retention`):
+/// runs whose last entry is older than `age` go, a bounded amount per step.
+#[derive(Debug)]
+pub(super) struct Retention {
+    age: Duration,
+    /// The oldest entries not yet looked at, after a step that found old
+    /// entries of runs still going on: `(timestamp, entry_id)`.
+    cursor: Option<(String, String)>,
+}
+
+/// Old entries looked at per step: their runs (at most this many) are
+/// checked and the finished ones deleted whole.
+const RETENTION_STEP_ENTRIES: i64 = 256;
+
+/// Free pages given back per step in the writer: small, so a step stays
+/// milliseconds.
+const RETENTION_RECLAIM_PAGES: u32 = 256;
+
+impl Retention {
+    pub(super) fn new(age: Duration) -> Self {
+        Retention { age, cursor: None }
+    }
+
+    /// One bounded step: gives back some free pages if there are any, else
+    /// deletes the finished runs among the oldest entries past the age, in
+    /// one transaction. Returns whether more may remain.
+    pub(super) fn step(&mut self, conn: &mut Connection) -> rusqlite::Result<bool> {
+        if auto_vacuum(conn)? == 2 && pragma_u64(conn, "freelist_count")? > 0 {
+            let mut step = conn.prepare_cached(&format!(
+                "PRAGMA incremental_vacuum({RETENTION_RECLAIM_PAGES})"
+            ))?;
+            let mut rows = step.query([])?;
+            while rows.next()?.is_some() {}
+            return Ok(true);
+        }
+        let age = chrono::TimeDelta::from_std(self.age).unwrap_or(chrono::TimeDelta::MAX);
+        let Some(cutoff) = Utc::now().checked_sub_signed(age) else {
+            return Ok(false);
+        };
+        let cutoff = format_timestamp(&cutoff);
+        let (after_time, after_id) = self.cursor.clone().unwrap_or_default();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(PLAN_TABLES)?;
+        // The oldest entries past the age, through the identity index.
+        let last_seen: Option<(String, String)> = {
+            let mut oldest = tx.prepare_cached(
+                "SELECT timestamp, entry_id, session_id, trace_id FROM protocol_entries
+                 WHERE timestamp < ?1 AND (timestamp, entry_id) > (?2, ?3)
+                 ORDER BY timestamp, entry_id LIMIT ?4",
+            )?;
+            let mut plan = tx.prepare_cached(
+                "INSERT OR IGNORE INTO temp.prune_runs (field, key) VALUES (?1, ?2)",
+            )?;
+            let mut rows = oldest.query(params![
+                cutoff,
+                after_time,
+                after_id,
+                RETENTION_STEP_ENTRIES
+            ])?;
+            let mut last = None;
+            while let Some(row) = rows.next()? {
+                let session: Option<String> = row.get(2)?;
+                match session {
+                    Some(session) => plan.execute(params!["session_id", session])?,
+                    None => plan.execute(params!["trace_id", row.get::<_, String>(3)?])?,
+                };
+                last = Some((row.get(0)?, row.get(1)?));
+            }
+            last
+        };
+        let Some(last_seen) = last_seen else {
+            // Nothing (more) past the age: start from the oldest next time.
+            self.cursor = None;
+            return Ok(false);
+        };
+        // Keep only runs that are over: their last entry is past the age too.
+        tx.execute(
+            "UPDATE temp.prune_runs SET last = (
+                 SELECT max(e.timestamp) FROM protocol_index_run_list AS l
+                 CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = prune_runs.key
+                 CROSS JOIN protocol_entries AS e ON e.rowid = t.entry
+                 WHERE l.field = prune_runs.field
+                   AND ((prune_runs.field = 'session_id' AND e.session_id = prune_runs.key)
+                     OR (prune_runs.field = 'trace_id' AND e.trace_id = prune_runs.key
+                         AND e.session_id IS NULL)))",
+            [],
+        )?;
+        tx.execute(
+            "DELETE FROM temp.prune_runs WHERE last IS NULL OR last >= ?1",
+            [&cutoff],
+        )?;
+        tx.execute_batch(PLANNED_ROWS)?;
+        delete_planned(&tx)?;
+        tx.commit()?;
+        // Entries of runs still going on stay; the next step looks past them.
+        self.cursor = Some(last_seen);
+        Ok(true)
     }
 }
 

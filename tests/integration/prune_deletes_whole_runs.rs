@@ -401,3 +401,66 @@ fn a_prune_killed_midway_leaves_every_run_whole() {
     prune(&path, &PruneRule::KeepLast(1), false);
     assert_eq!(runs(&path).len(), 1);
 }
+
+/// The writer prunes as it goes: old runs go whole, while a steady producer
+/// writes through the same pipeline, idle or not.
+#[test]
+fn retention_in_the_writer_under_a_steady_producer_keeps_what_should_stay() {
+    const SPANS: u64 = 4_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let now = Utc::now();
+    // 40 sessions a day apart (day-00 … day-39), ten old traces,
+    // long-running (begun 50 days ago, last entry 5 minutes ago).
+    write(&path, &dataset(now));
+    let storage = SqliteStorage::builder(&path)
+        .with_retention(Duration::from_secs(7 * 86_400))
+        .open()
+        .unwrap();
+    let (provider, handle) = crate::support::provider_for(
+        reagentic_protocol::ProtocolProcessor::builder(storage).with_max_batch_entries(32),
+    );
+    // A steady producer: small batches back to back, more than
+    // RETENTION_UNDER_LOAD_AFTER_BATCHES of them.
+    for chunk in 0..SPANS / 100 {
+        record_tool_spans(&provider, "steady", chunk * 100, 100);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    provider.force_flush().unwrap();
+    // And idle time: the writer finishes the job between writes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while runs(&path).contains_key("day-39") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    provider.shutdown().unwrap();
+    let dropped = handle.stats().dropped_queue_full;
+
+    let entries = read_all(&path);
+    assert_eq!(
+        count_calls(&entries, "steady-") as u64 + dropped,
+        2 * SPANS,
+        "every span written or counted as dropped"
+    );
+    let left = runs(&path);
+    for day in 0..40 {
+        let key = format!("day-{day:02}");
+        // day-06 ended 6 days and ~50 minutes ago: kept; day-07 is past.
+        assert_eq!(
+            left.get(&key).copied(),
+            (day < 7).then_some(PER_RUN),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        left.get("long-running"),
+        Some(&PER_RUN),
+        "still going on: whole"
+    );
+    for n in 0..10 {
+        assert!(
+            !left.contains_key(&format!("{:032x}", 2_000 + n)),
+            "old trace {n}"
+        );
+    }
+    assert_eq!(dangling_pairs(&path), 0);
+}
