@@ -103,7 +103,11 @@ per model, provider and way of pricing, most expensive first:
   price_model             the price table's name for the model
   price_rule              with_provider, exact, without_provider,
                           without_version or pattern:<pattern>
-  calls, input_tokens, output_tokens, cost   as above")
+  calls, input_tokens, output_tokens, cost   as above
+
+With --storage (SQLite), one object instead: file_bytes, wal_bytes, entries,
+page_size, pages, free_pages, reclaimable_bytes (what `prune` or `vacuum`
+would give back), auto_vacuum (\"none\", \"full\" or \"incremental\").")
 )]
 pub struct Args {
     #[command(flatten)]
