@@ -40,6 +40,7 @@ pub struct ProtocolConfig {
     max_tracked_spans: usize,
     aliases: Vec<(Field, String)>,
     span_rules: Vec<(SpanMatch, StepKind)>,
+    price_files: Vec<std::path::PathBuf>,
 }
 
 /// An entry field that span attributes supply, for [`ProtocolConfig::with_alias`].
@@ -162,6 +163,7 @@ impl Default for ProtocolConfig {
             max_tracked_spans: 100_000,
             aliases: Vec::new(),
             span_rules: Vec::new(),
+            price_files: Vec::new(),
         }
     }
 }
@@ -250,6 +252,39 @@ impl ProtocolConfig {
     pub fn with_span_rule(mut self, matcher: SpanMatch, kind: StepKind) -> Self {
         self.span_rules.push((matcher, kind));
         self
+    }
+
+    /// Prices model calls with the prices in `file` too (the format of
+    /// LiteLLM's `model_prices_and_context_window.json`: the upstream file
+    /// or a snippet of it), its models winning over the built-in table and
+    /// over earlier files. Model calls are always priced with the built-in
+    /// table; prices are never fetched at run time. The file is read when
+    /// the pipeline is built: one that cannot be read, is not JSON, or has a
+    /// negative or non-numeric price is [`ProtocolError::Prices`](crate::ProtocolError::Prices),
+    /// naming the file and the model.
+    ///
+    /// ```
+    /// use reagentic_protocol::ProtocolConfig;
+    /// let config = ProtocolConfig::default().with_prices("prices/negotiated.json");
+    /// assert_eq!(config.price_files().len(), 1);
+    /// ```
+    pub fn with_prices(mut self, file: impl Into<std::path::PathBuf>) -> Self {
+        self.price_files.push(file.into());
+        self
+    }
+
+    /// The user's price files, in the order given.
+    pub fn price_files(&self) -> &[std::path::PathBuf] {
+        &self.price_files
+    }
+
+    /// The built-in prices plus the user's files, read now.
+    pub(crate) fn prices(&self) -> crate::Result<crate::pricing::Prices> {
+        self.price_files
+            .iter()
+            .try_fold(crate::pricing::Prices::built_in(), |prices, file| {
+                prices.with_file(file)
+            })
     }
 
     /// The user's aliases, in the order given.

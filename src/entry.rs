@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 pub use content::Content;
 
 /// The version of the entry format written by this build.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// What happened: the kind of an entry.
 ///
@@ -167,6 +167,52 @@ impl FromStr for EntryStatus {
     }
 }
 
+/// How an entry's `cost_usd` was obtained.
+///
+/// ```
+/// use reagentic_protocol::entry::CostSource;
+/// assert_eq!(CostSource::Priced.as_str(), "priced");
+/// assert_eq!("unpriced".parse::<CostSource>(), Ok(CostSource::Unpriced));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CostSource {
+    /// The framework reported the cost (`llm.cost.total`, Langfuse cost
+    /// details, llm-sdk, …); it is kept as reported.
+    Reported,
+    /// Computed from the call's tokens and its model's price (see
+    /// `price_model` and `price_rule`).
+    Priced,
+    /// The call has no cost: its model has no price, or it used tokens the
+    /// price has no rate for (see `unpriced_tokens`). Not free: unknown.
+    Unpriced,
+}
+
+impl CostSource {
+    /// The name used in the protocol file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostSource::Reported => "reported",
+            CostSource::Priced => "priced",
+            CostSource::Unpriced => "unpriced",
+        }
+    }
+}
+
+impl FromStr for CostSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "reported" => Ok(CostSource::Reported),
+            "priced" => Ok(CostSource::Priced),
+            "unpriced" => Ok(CostSource::Unpriced),
+            other => Err(format!("unknown cost source {other:?}")),
+        }
+    }
+}
+
 /// What went wrong, from the span status, `error.type` and `exception` events.
 ///
 /// ```
@@ -302,12 +348,29 @@ pub struct ProtocolEntry {
     /// Why the model stopped (`stop`, `length`, `tool_calls`, …), one per choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reasons: Option<Vec<String>>,
-    /// What the call cost, in US dollars, when the source reports it.
+    /// What the step cost, in US dollars: reported by the source, or (for
+    /// model calls) computed from its tokens and its model's price; see
+    /// `cost_source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// Time from the request to the first streamed chunk, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_first_chunk_ms: Option<f64>,
+    // Schema 4 fields.
+    /// How `cost_usd` was obtained: reported, priced, or unpriced (no cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_source: Option<CostSource>,
+    /// The price table's name for the model whose price was used (`gpt-4o`
+    /// for `openai/gpt-4o-2024-08-06`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_model: Option<String>,
+    /// Which rule matched the model to `price_model`: `with_provider`,
+    /// `exact`, `without_provider`, `without_version` or `pattern:<pattern>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_rule: Option<String>,
+    /// Tokens of an unpriced model call: counted, but with no cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced_tokens: Option<u64>,
 }
 
 impl ProtocolEntry {
@@ -359,6 +422,10 @@ impl ProtocolEntry {
             finish_reasons: None,
             cost_usd: None,
             time_to_first_chunk_ms: None,
+            cost_source: None,
+            price_model: None,
+            price_rule: None,
+            unpriced_tokens: None,
         }
     }
 
@@ -471,17 +538,21 @@ mod tests {
             finish_reasons: None,
             cost_usd: None,
             time_to_first_chunk_ms: None,
+            cost_source: None,
+            price_model: None,
+            price_rule: None,
+            unpriced_tokens: None,
         }
     }
 
     #[test]
     fn json_line_matches_the_design_example_field_for_field() {
         let line = sample().to_json_line().unwrap();
-        let expected = r#"{"schema":3,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","duration_ms":182.4,"status":"ok","operation":"execute_tool"}"#;
+        let expected = r#"{"schema":4,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","duration_ms":182.4,"status":"ok","operation":"execute_tool"}"#;
         assert_eq!(line, expected, "empty fields are left out");
         // A line that writes its empty fields as null, as schema 2 did, reads
         // as the same entry.
-        let with_nulls = r#"{"schema":3,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null,"operation":"execute_tool","cache_read_input_tokens":null,"cache_creation_input_tokens":null,"reasoning_tokens":null,"finish_reasons":null,"cost_usd":null,"time_to_first_chunk_ms":null}"#;
+        let with_nulls = r#"{"schema":4,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null,"operation":"execute_tool","cache_read_input_tokens":null,"cache_creation_input_tokens":null,"reasoning_tokens":null,"finish_reasons":null,"cost_usd":null,"time_to_first_chunk_ms":null}"#;
         let read: ProtocolEntry = serde_json::from_str(with_nulls).unwrap();
         assert_eq!(read, sample());
         assert_eq!(line, expected);

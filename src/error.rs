@@ -132,6 +132,16 @@ pub enum ProtocolError {
     /// A builder was given settings that cannot work together.
     #[error("invalid protocol configuration: {0}")]
     InvalidConfig(String),
+    /// A price file could not be read or has a price that cannot be used.
+    #[error("price file {}: {}{reason}", path.display(), model.as_ref().map(|m| format!("model {m:?}: ")).unwrap_or_default())]
+    Prices {
+        /// The file (`built-in` for the crate's own table).
+        path: PathBuf,
+        /// The model whose entry is wrong, when one is.
+        model: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
     /// A pipeline or reader thread could not be started or is gone.
     #[error("protocol writer thread: {0}")]
     Worker(String),

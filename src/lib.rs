@@ -37,6 +37,7 @@ mod extract;
 pub mod install;
 pub mod instrument;
 pub mod pipeline;
+pub mod pricing;
 pub mod read;
 pub mod storage;
 #[cfg(test)]

@@ -53,6 +53,10 @@ pub(crate) fn full_entry(n: u32) -> ProtocolEntry {
     e.finish_reasons = Some(vec!["stop".into(), "tool_calls".into()]);
     e.cost_usd = Some(0.0125);
     e.time_to_first_chunk_ms = Some(41.5);
+    e.cost_source = Some(crate::entry::CostSource::Priced);
+    e.price_model = Some("gpt-4o".into());
+    e.price_rule = Some("without_version".into());
+    e.unpriced_tokens = Some(7);
     e
 }
 

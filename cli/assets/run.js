@@ -88,7 +88,8 @@
     fact(facts, "Tool calls", num(s.tool_calls));
     fact(facts, "Tokens in / out", num(s.input_tokens) + " / " + num(s.output_tokens));
     fact(facts, "Cost", s.cost.label, s.cost.usd === null ? "unknown" : null,
-      s.cost.unpriced_calls ? s.cost.unpriced_calls + " model call(s) reported tokens but no cost" : null);
+      s.cost.unpriced_calls ? num(s.cost.unpriced_tokens) + " tokens of " + s.cost.unpriced_calls
+        + " model call(s) could not be priced: the cost leaves them out" : null);
     fact(facts, "Errors", s.errors ? s.errors + " failed" : "none", s.errors ? "bad" : "good").id = "errors";
     if (s.open_steps) fact(facts, "Open", s.open_steps + " without end", "bad", "started, and no end recorded: still running, or crashed");
     if (s.traces > 1) fact(facts, "Traces", num(s.traces));
@@ -203,7 +204,7 @@
     if (s.failed) add(name, el("span", "badge fail", "✕ failed"));
     if (s.open) add(name, el("span", "badge open", "open"));
     const e = entryOf(i);
-    if (s.kind === "llm" && (e.input_tokens !== null || e.output_tokens !== null)) {
+    if (s.kind === "llm" && (e.input_tokens != null || e.output_tokens != null)) {
       add(name, el("span", "meta", num(e.input_tokens || 0) + "→" + num(e.output_tokens || 0)));
     } else if (s.descendants && isCollapsed(i)) {
       add(name, el("span", "meta", "+" + num(s.descendants)));
@@ -500,7 +501,7 @@
     kv(facts, "Started", "+" + dur(s.start_ms) + "  ·  " + time(start ? start.timestamp : e.timestamp));
     if (s.kind !== "handoff") {
       kv(facts, "Duration", s.open ? "open — started, no end recorded (still running, or crashed)"
-        : dur(end && end.duration_ms !== null ? end.duration_ms : s.end_ms - s.start_ms));
+        : dur(end && end.duration_ms != null ? end.duration_ms : s.end_ms - s.start_ms));
     }
     if (s.kind !== "agent") kv(facts, "Agent", e.agent_name);
     const asked = start && start.model, answered = end && end.model;
@@ -508,18 +509,21 @@
     kv(facts, "Provider", e.provider);
     kv(facts, "Operation", e.operation);
     kv(facts, "Tool call id", e.tool_call_id);
-    if (end && (end.input_tokens !== null || end.output_tokens !== null)) {
+    if (end && (end.input_tokens != null || end.output_tokens != null)) {
       let tokens = num(end.input_tokens) + " in / " + num(end.output_tokens) + " out";
       const extra = [];
-      if (end.cache_read_input_tokens !== null) extra.push(num(end.cache_read_input_tokens) + " cache read");
-      if (end.cache_creation_input_tokens !== null) extra.push(num(end.cache_creation_input_tokens) + " cache write");
-      if (end.reasoning_tokens !== null) extra.push(num(end.reasoning_tokens) + " reasoning");
+      if (end.cache_read_input_tokens != null) extra.push(num(end.cache_read_input_tokens) + " cache read");
+      if (end.cache_creation_input_tokens != null) extra.push(num(end.cache_creation_input_tokens) + " cache write");
+      if (end.reasoning_tokens != null) extra.push(num(end.reasoning_tokens) + " reasoning");
       if (extra.length) tokens += " (" + extra.join(", ") + ")";
       kv(facts, "Tokens", tokens);
     }
     kv(facts, "Cost", s.cost);
+    if (end && end.cost_source) {
+      kv(facts, "Cost from", end.cost_source + (end.price_model ? " (price " + end.price_model + ", " + end.price_rule + ")" : ""));
+    }
     if (end && Array.isArray(end.finish_reasons)) kv(facts, "Finish", end.finish_reasons.join(", "));
-    if (end && end.time_to_first_chunk_ms !== null) kv(facts, "First chunk", dur(end.time_to_first_chunk_ms));
+    if (end && end.time_to_first_chunk_ms != null) kv(facts, "First chunk", dur(end.time_to_first_chunk_ms));
     if (s.descendants) kv(facts, "Inside", num(s.descendants) + " steps");
     kv(facts, "Service", e.service_name);
     kv(facts, "Span", e.span_id + (e.parent_span_id ? "  (parent " + e.parent_span_id + ")" : ""), "mono");

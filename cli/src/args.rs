@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 use reagentic_protocol::entry::UnknownEventType;
+use reagentic_protocol::pricing::Prices;
 use reagentic_protocol::read::{SessionFilter, StatsFilter};
 use reagentic_protocol::{EntryFilter, EventType, ProtocolReader};
 
@@ -30,13 +31,43 @@ pub struct ProtocolFile {
     /// may be given there or in PGPASSWORD, and is never printed).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// Price model calls with this price file too (the format of LiteLLM's
+    /// model_prices_and_context_window.json, whole or a snippet); repeat for
+    /// more, later files winning over earlier ones and the built-in prices.
+    /// Recomputes every cost the recording computed; reported costs stay.
+    #[arg(long, value_name = "PRICES")]
+    prices: Vec<PathBuf>,
 }
 
 impl ProtocolFile {
+    /// The path (or database URL) as given: never print it, it may hold a
+    /// password.
+    pub fn path(&self) -> &std::path::Path {
+        &self.file
+    }
+
     /// Opens it for reading (read-only; a missing file is an error, never
     /// created).
     pub fn open(&self) -> Result<ProtocolReader, Failure> {
-        open(&self.file)
+        // Read first: a bad price file is reported before the protocol is.
+        let prices = self.prices()?;
+        let reader = open(&self.file)?;
+        Ok(match prices {
+            Some(prices) => reader.with_prices(prices),
+            None => reader,
+        })
+    }
+
+    /// The built-in prices plus the `--prices` files, when any are given.
+    fn prices(&self) -> Result<Option<Prices>, Failure> {
+        if self.prices.is_empty() {
+            return Ok(None);
+        }
+        let mut prices = Prices::built_in();
+        for file in &self.prices {
+            prices = prices.with_file(file)?;
+        }
+        Ok(Some(prices))
     }
 }
 

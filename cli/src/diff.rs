@@ -234,7 +234,7 @@ fn side(file: &Path, id: &str) -> Result<RunSide, Failure> {
         run.flat.push(s);
     }
     // Unknown when any model call's cost is: a partial sum would mislead.
-    run.cost_usd = cost_total.usd.filter(|_| cost_total.unpriced_calls == 0);
+    run.cost_usd = cost_total.complete_usd();
     run.cost = cost_total.label();
     Ok(run)
 }

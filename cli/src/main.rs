@@ -13,6 +13,7 @@ mod diff;
 mod failure;
 mod output;
 mod page;
+mod prune;
 mod query;
 mod run_view;
 mod sessions;
@@ -39,6 +40,7 @@ use clap::{Parser, Subcommand};
   reagentic-protocol show protocol.db conv-42 --html run.html
   reagentic-protocol diff protocol.db conv-41 conv-42
   reagentic-protocol ui protocol.db
+  reagentic-protocol prune protocol.db --older-than 30d
 
 Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
 describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
@@ -62,6 +64,8 @@ enum Command {
     Diff(diff::Args),
     Check(check::Args),
     Ui(ui::Args),
+    Prune(prune::Args),
+    Vacuum(prune::VacuumArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +104,8 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args, global),
         Command::Check(args) => check::run(args, global),
         Command::Ui(args) => ui::run(args, global),
+        Command::Prune(args) => prune::run(args, global),
+        Command::Vacuum(args) => prune::vacuum(args, global),
     };
     match result {
         Ok(code) => code,

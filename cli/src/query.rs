@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use reagentic_protocol::entry::CostSource;
 use reagentic_protocol::ProtocolEntry;
 
 use crate::args::{EntryFormat, EntrySelectors, Global, Output, ProtocolFile, TimeWindow};
@@ -25,7 +26,12 @@ macro_rules! entry_json {
   model, provider, tool_name, tool_call_id, operation
   input, output        content (text or JSON), by the protocol's detail level
   input_tokens, output_tokens, cache_read_input_tokens,
-  cache_creation_input_tokens, reasoning_tokens, finish_reasons, cost_usd
+  cache_creation_input_tokens, reasoning_tokens, finish_reasons
+  cost_usd             US dollars, reported by the framework or priced from
+                       the tokens (model calls)
+  cost_source          \"reported\", \"priced\" or \"unpriced\" (no cost)
+  price_model, price_rule  the price used and the rule that matched it
+  unpriced_tokens      tokens of a model call that could not be priced
   duration_ms, time_to_first_chunk_ms
   status               \"unset\" (start entries), \"ok\" or \"error\"
   error                {type, message, stacktrace} when it failed
@@ -40,7 +46,8 @@ macro_rules! examples {
   reagentic-protocol query protocol.db --session conv-42 --type tool_end
   reagentic-protocol query protocol.db --errors --since 2h
   reagentic-protocol query protocol.jsonl --tool search_flights --format jsonl > calls.jsonl
-  reagentic-protocol query protocol.db --model gpt-4o --since 2026-11-27T00:00:00Z --until 1h"
+  reagentic-protocol query protocol.db --model gpt-4o --since 2026-11-27T00:00:00Z --until 1h
+  reagentic-protocol query protocol.db --type llm_end --min-cost 0.10 --prices my-prices.json"
     };
 }
 
@@ -68,6 +75,10 @@ pub struct Args {
     /// Newest first.
     #[arg(long)]
     newest_first: bool,
+    /// Only entries that cost at least this many US dollars (reported or
+    /// priced; e.g. `--type llm_end --min-cost 0.05`).
+    #[arg(long, value_name = "USD", value_parser = usd)]
+    min_cost: Option<f64>,
     #[command(flatten)]
     output: Output<EntryFormat>,
 }
@@ -80,6 +91,9 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     if args.newest_first {
         filter = filter.newest_first();
     }
+    if let Some(usd) = args.min_cost {
+        filter = filter.with_min_cost(usd);
+    }
     let reader = args.file.open()?;
     let entries = reader.query(&filter)?;
     warn_skipped(&reader);
@@ -89,6 +103,17 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         EntryFormat::Table => output::print(&entry_table(&Terminal::detect(), &entries))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A number of US dollars, zero or more (`0.05`, `$0.05`).
+fn usd(text: &str) -> Result<f64, String> {
+    let digits = text.trim().trim_start_matches('$');
+    match digits.parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
+        _ => Err(format!(
+            "{text:?} is not an amount of US dollars (zero or more, e.g. 0.05)"
+        )),
+    }
 }
 
 /// The table form of entries, shared with `tail`.
@@ -101,11 +126,21 @@ pub fn entry_table(terminal: &Terminal, entries: &[ProtocolEntry]) -> String {
         Column::flexible("NAME"),
         Column::right("DURATION"),
         Column::right("TOKENS"),
+        Column::right("COST"),
         Column::left("STATUS"),
         Column::flexible("ERROR"),
     ];
     let rows: Vec<Vec<Cell>> = entries.iter().map(entry_row).collect();
     render(terminal, &columns, &rows)
+}
+
+/// A step's cost, `unpriced` for a model call without one, or nothing.
+fn cost_cell(e: &ProtocolEntry) -> String {
+    match (e.cost_usd, e.cost_source) {
+        (Some(usd), _) => crate::cost::usd_text(usd),
+        (None, Some(CostSource::Unpriced)) => "unpriced".into(),
+        _ => String::new(),
+    }
 }
 
 fn entry_row(e: &ProtocolEntry) -> Vec<Cell> {
@@ -126,6 +161,7 @@ fn entry_row(e: &ProtocolEntry) -> Vec<Cell> {
         Cell::plain(&e.name),
         Cell::plain(e.duration_ms.map(output::duration_ms).unwrap_or_default()),
         Cell::plain(tokens),
+        Cell::plain(cost_cell(e)),
         status,
         Cell::toned(
             e.error.as_ref().map(output::error_text).unwrap_or_default(),

@@ -13,7 +13,7 @@ use reagentic_protocol::read::{run_tree, RunKind, RunStep};
 use reagentic_protocol::{EntryFilter, EventType, ProtocolEntry, ProtocolReader};
 use serde::Serialize;
 
-use crate::cost::{self, CostTotal};
+use crate::cost::{self, CostTotal, CostView};
 use crate::failure::Failure;
 use crate::output;
 use crate::page::{self, Network, PageKind};
@@ -95,27 +95,6 @@ pub struct Summary {
     pub open_steps: usize,
     /// The cost, as far as it is known.
     pub cost: CostView,
-}
-
-/// A cost and how to show it.
-#[derive(Debug, Default, Serialize)]
-pub struct CostView {
-    /// The known part, in US dollars.
-    pub usd: Option<f64>,
-    /// Model calls that used tokens without a reported cost.
-    pub unpriced_calls: u64,
-    /// The text shown (see [`CostTotal::label`]).
-    pub label: String,
-}
-
-impl From<CostTotal> for CostView {
-    fn from(total: CostTotal) -> Self {
-        CostView {
-            usd: total.usd,
-            unpriced_calls: total.unpriced_calls,
-            label: total.label(),
-        }
-    }
 }
 
 /// One step on the waterfall.

@@ -7,6 +7,7 @@ use reagentic_protocol::read::{RunKind, SessionFilter, SessionSummary};
 use serde::Serialize;
 
 use crate::args::{Format, Global, Output, ProtocolFile, TimeWindow};
+use crate::cost::{CostTotal, CostView};
 use crate::failure::{warn_skipped, CliResult};
 use crate::output;
 use crate::table::{render, Cell, Column};
@@ -17,6 +18,7 @@ macro_rules! examples {
         "Examples:
   reagentic-protocol sessions protocol.db
   reagentic-protocol sessions protocol.jsonl --since 2h --limit 10
+  reagentic-protocol sessions protocol.db --sort cost --since 7d --limit 10
   reagentic-protocol sessions protocol.db --json | jq '.[0].id'"
     };
 }
@@ -38,7 +40,11 @@ JSON (--json): an array, most recently active first, of
   tool_calls     tool calls started
   input_tokens   tokens its model calls read
   output_tokens  tokens its model calls wrote
-  errors         entries recording a failure")
+  errors         entries recording a failure
+  cost           {usd, unpriced_calls, unpriced_tokens, label}: what its model
+                 calls (and tools with a cost of their own) cost in US dollars
+                 (null when none is known), and the calls and tokens that
+                 could not be priced")
 )]
 pub struct Args {
     #[command(flatten)]
@@ -46,10 +52,23 @@ pub struct Args {
     /// Show at most this many sessions.
     #[arg(long, short = 'n', default_value_t = 50)]
     limit: usize,
+    /// The order: most recently active first, or most expensive first
+    /// (known cost, then unpriced tokens; reads every session in the window).
+    #[arg(long, value_enum, default_value_t = Sort::Recent)]
+    sort: Sort,
     #[command(flatten)]
     window: TimeWindow,
     #[command(flatten)]
     output: Output<Format>,
+}
+
+/// The order of the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sort {
+    /// Most recently active first.
+    Recent,
+    /// Most expensive first.
+    Cost,
 }
 
 /// One session in `sessions --json`.
@@ -69,6 +88,7 @@ struct SessionJson<'a> {
     output_tokens: u64,
     errors: u64,
     wall_ms: f64,
+    cost: CostView,
 }
 
 impl<'a> From<&'a SessionSummary> for SessionJson<'a> {
@@ -86,6 +106,7 @@ impl<'a> From<&'a SessionSummary> for SessionJson<'a> {
             output_tokens: s.output_tokens,
             errors: s.errors,
             wall_ms: output::millis(s.wall_duration()),
+            cost: CostTotal::from(s.cost).into(),
         }
     }
 }
@@ -97,10 +118,20 @@ pub fn kind_name(kind: RunKind) -> &'static str {
 
 pub fn run(args: Args, global: &Global) -> CliResult {
     let reader = args.file.open()?;
-    let filter = args
-        .window
-        .apply(SessionFilter::default().with_limit(args.limit))?;
-    let sessions = reader.sessions(&filter)?;
+    let filter = match args.sort {
+        Sort::Recent => SessionFilter::default().with_limit(args.limit),
+        // The most expensive may be anywhere in the window.
+        Sort::Cost => SessionFilter::default(),
+    };
+    let mut sessions = reader.sessions(&args.window.apply(filter)?)?;
+    if args.sort == Sort::Cost {
+        let key = |s: &SessionSummary| (s.cost.usd().unwrap_or(0.0), s.cost.unpriced_tokens());
+        sessions.sort_by(|a, b| {
+            let ((ua, ta), (ub, tb)) = (key(a), key(b));
+            ub.total_cmp(&ua).then(tb.cmp(&ta))
+        });
+        sessions.truncate(args.limit);
+    }
     warn_skipped(&reader);
     if args.output.resolve(global) == Format::Json {
         let list: Vec<SessionJson> = sessions.iter().map(SessionJson::from).collect();
@@ -120,6 +151,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         Column::right("TOOLS"),
         Column::right("TOKENS IN/OUT"),
         Column::right("ERRORS"),
+        Column::right("COST"),
     ];
     let rows: Vec<Vec<Cell>> = sessions
         .iter()
@@ -141,6 +173,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                 } else {
                     Cell::plain("0")
                 },
+                Cell::plain(CostTotal::from(s.cost).label()),
             ]
         })
         .collect();

@@ -3,11 +3,14 @@
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use reagentic_protocol::read::{GroupStats, StatsBy, StatsFilter};
+use reagentic_protocol::pricing::CostTotal;
+use reagentic_protocol::read::{CostExplanation, GroupStats, StatsBy, StatsFilter};
+use reagentic_protocol::ProtocolReader;
 use serde::ser::SerializeMap as _;
 use serde::{Serialize, Serializer};
 
 use crate::args::{Format, Global, Output, ProtocolFile, TimeWindow};
+use crate::cost;
 use crate::failure::{warn_skipped, CliResult};
 use crate::output;
 use crate::table::{render, Cell, Column};
@@ -22,6 +25,8 @@ pub enum By {
     Model,
     /// Tool calls, by tool.
     Tool,
+    /// Model calls, by session (or trace, without a session).
+    Session,
 }
 
 impl By {
@@ -30,6 +35,7 @@ impl By {
             By::Agent => StatsBy::Agent,
             By::Model => StatsBy::Model,
             By::Tool => StatsBy::Tool,
+            By::Session => StatsBy::Session,
         }
     }
 
@@ -39,6 +45,7 @@ impl By {
             By::Agent => "agent",
             By::Model => "model",
             By::Tool => "tool",
+            By::Session => "session",
         }
     }
 
@@ -47,6 +54,7 @@ impl By {
             By::Agent => "AGENT",
             By::Model => "MODEL",
             By::Tool => "TOOL",
+            By::Session => "SESSION",
         }
     }
 }
@@ -56,7 +64,9 @@ macro_rules! examples {
         "Examples:
   reagentic-protocol stats protocol.db
   reagentic-protocol stats protocol.db --by tool --since 7d
-  reagentic-protocol stats protocol.jsonl --by model --json"
+  reagentic-protocol stats protocol.jsonl --by model --json
+  reagentic-protocol stats protocol.db --by session --since 1d
+  reagentic-protocol stats protocol.db --explain-cost --prices my-prices.json"
     };
 }
 
@@ -67,22 +77,54 @@ macro_rules! examples {
     after_long_help = concat!(examples!(), "
 
 JSON (--json): one object with a key per grouping, in the order asked
-(\"agent\", \"model\", \"tool\"), each an array, busiest first, of
-  name                    the agent, model or tool (\"(none)\" when not recorded)
-  count                   finished agent runs, model calls or tool calls
+(\"agent\", \"model\", \"tool\", \"session\"), each an array, busiest first, of
+  name                    the agent, model, tool or session (\"(none)\" when
+                          not recorded; a trace id for a run without a session)
+  count                   finished agent runs, model calls or tool calls (a
+                          session: its model calls)
   errors                  how many of them failed
   p50_ms, p95_ms, max_ms  median, 95th percentile and longest duration in
                           milliseconds (null when none was recorded)
   input_tokens            tokens read (an agent: its own model calls')
   output_tokens           tokens written
-  error_rate              errors / count, from 0 to 1")
+  error_rate              errors / count, from 0 to 1
+  cost                    {usd, reported, priced, unpriced_calls,
+                          unpriced_input_tokens, unpriced_output_tokens}: the
+                          known cost in US dollars (null when none is known),
+                          how many steps reported it or were priced, and the
+                          model calls and tokens that could not be priced.
+                          An agent's and a session's cost is its model calls'
+                          and tools' own, never an agent's re-reported total.
+
+With --explain-cost, one object {\"cost_by_price\": [...]} instead, one element
+per model, provider and way of pricing, most expensive first:
+  model, provider         as the model calls named them
+  source                  \"reported\", \"priced\", \"unpriced\" (null: not priced)
+  price_model             the price table's name for the model
+  price_rule              with_provider, exact, without_provider,
+                          without_version or pattern:<pattern>
+  calls, input_tokens, output_tokens, cost   as above
+
+With --storage (SQLite), one object instead: file_bytes, wal_bytes, entries,
+page_size, pages, free_pages, reclaimable_bytes (what `prune` or `vacuum`
+would give back), auto_vacuum (\"none\", \"full\" or \"incremental\").")
 )]
 pub struct Args {
     #[command(flatten)]
     file: ProtocolFile,
-    /// Group by these (repeat or comma-separate); all three when not given.
+    /// Group by these (repeat or comma-separate); agent, model and tool
+    /// when not given.
     #[arg(long, value_enum, value_delimiter = ',')]
     by: Vec<By>,
+    /// Say which price each model's calls got and by which rule (or that
+    /// they reported their own cost, or could not be priced), instead of
+    /// the groupings.
+    #[arg(long, conflicts_with = "by")]
+    explain_cost: bool,
+    /// Report the file itself instead: its size, entries, free pages and the
+    /// bytes `prune` (or `vacuum`) would give back (SQLite).
+    #[arg(long, conflicts_with_all = ["by", "explain_cost"])]
+    storage: bool,
     #[command(flatten)]
     window: TimeWindow,
     #[command(flatten)]
@@ -115,6 +157,7 @@ struct GroupJson<'a> {
     input_tokens: u64,
     output_tokens: u64,
     error_rate: f64,
+    cost: CostTotal,
 }
 
 impl<'a> From<&'a GroupStats> for GroupJson<'a> {
@@ -129,12 +172,19 @@ impl<'a> From<&'a GroupStats> for GroupJson<'a> {
             input_tokens: g.input_tokens,
             output_tokens: g.output_tokens,
             error_rate: g.error_rate(),
+            cost: g.cost,
         }
     }
 }
 
 pub fn run(args: Args, global: &Global) -> CliResult {
+    if args.storage {
+        return crate::prune::storage_report(args.file.path(), global, &args.output);
+    }
     let reader = args.file.open()?;
+    if args.explain_cost {
+        return explain_cost(&reader, &args, global);
+    }
     let asked: &[By] = if args.by.is_empty() {
         &[By::Agent, By::Model, By::Tool]
     } else {
@@ -184,6 +234,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             Column::right("MAX"),
             Column::right("TOKENS IN"),
             Column::right("TOKENS OUT"),
+            Column::right("COST"),
+            Column::right("UNPRICED TOKENS"),
         ];
         let ms = |v: Option<f64>| v.map(output::duration_ms).unwrap_or_else(|| "-".into());
         let rows: Vec<Vec<Cell>> = groups
@@ -204,11 +256,85 @@ pub fn run(args: Args, global: &Global) -> CliResult {
                     Cell::plain(ms(g.max_ms)),
                     Cell::plain(g.input_tokens.to_string()),
                     Cell::plain(g.output_tokens.to_string()),
+                    Cell::plain(
+                        g.cost
+                            .usd()
+                            .map(cost::usd_text)
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                    unpriced_cell(&g.cost),
                 ]
             })
             .collect();
         text.push_str(&render(&terminal, &columns, &rows));
     }
     output::print(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Unpriced tokens, marked: a cost that leaves them out is not the whole cost.
+fn unpriced_cell(total: &CostTotal) -> Cell {
+    match total.unpriced_tokens() {
+        0 if total.unpriced_calls == 0 => Cell::plain("0"),
+        tokens => Cell::toned(cost::thousands(tokens), Tone::Warning),
+    }
+}
+
+/// `stats --explain-cost --json`.
+#[derive(Debug, Serialize)]
+struct ExplainJson {
+    cost_by_price: Vec<CostExplanation>,
+}
+
+/// `stats --explain-cost`: which price each model's calls got.
+fn explain_cost(reader: &ProtocolReader, args: &Args, global: &Global) -> CliResult {
+    let filter = args.window.apply(StatsFilter::new(StatsBy::Model))?;
+    let lines = reader.explain_cost(&filter)?;
+    warn_skipped(reader);
+    if args.output.resolve(global) == Format::Json {
+        output::print_json(&ExplainJson {
+            cost_by_price: lines,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if lines.is_empty() {
+        output::print("no model calls\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let columns = [
+        Column::flexible("MODEL"),
+        Column::flexible("PROVIDER"),
+        Column::left("COST FROM"),
+        Column::flexible("PRICE"),
+        Column::left("RULE"),
+        Column::right("CALLS"),
+        Column::right("TOKENS IN"),
+        Column::right("TOKENS OUT"),
+        Column::right("COST"),
+        Column::right("UNPRICED TOKENS"),
+    ];
+    let rows: Vec<Vec<Cell>> = lines
+        .iter()
+        .map(|l| {
+            vec![
+                Cell::plain(&l.model),
+                Cell::plain(l.provider.as_deref().unwrap_or("-")),
+                Cell::plain(l.source.map_or("-", |s| s.as_str())),
+                Cell::plain(l.price_model.as_deref().unwrap_or("-")),
+                Cell::plain(l.price_rule.as_deref().unwrap_or("-")),
+                Cell::plain(l.calls.to_string()),
+                Cell::plain(l.input_tokens.to_string()),
+                Cell::plain(l.output_tokens.to_string()),
+                Cell::plain(
+                    l.cost
+                        .usd()
+                        .map(cost::usd_text)
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                unpriced_cell(&l.cost),
+            ]
+        })
+        .collect();
+    output::print(&render(&Terminal::detect(), &columns, &rows))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,14 @@ fn relative(text: &str) -> Option<TimeDelta> {
     TimeDelta::try_seconds(n.checked_mul(seconds_per)?)
 }
 
+/// A clap value parser for an age (`30d`, `12h`): the time that long
+/// before the command started.
+pub fn age_value(text: &str) -> Result<DateTime<Utc>, String> {
+    relative(text.trim())
+        .and_then(|age| Utc::now().checked_sub_signed(age))
+        .ok_or_else(|| format!("invalid age {text:?}: expected a time span like 12h, 30d, 2w"))
+}
+
 /// A clap value parser: the time, relative to when the command started.
 pub fn time_value(text: &str) -> Result<DateTime<Utc>, String> {
     parse_time(text, Utc::now())

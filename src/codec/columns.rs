@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::entry::{Content, EntryStatus, EventType, ProtocolEntry};
+use crate::entry::{Content, CostSource, EntryStatus, EventType, ProtocolEntry};
 
 /// What a field holds, which decides how each storage form stores it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,7 +263,7 @@ const fn content(
 /// Every field of the protocol format, in the order of the JSON form. Only
 /// ever appended to: a new field gets the next schema version.
 #[rustfmt::skip]
-pub(crate) const COLUMNS: [Column; 30] = {
+pub(crate) const COLUMNS: [Column; 34] = {
     use Kind::{Integer, Json, Real, Text, Timestamp};
     [
         column("schema", Integer, true, 1,
@@ -360,6 +360,21 @@ pub(crate) const COLUMNS: [Column; 30] = {
         column("time_to_first_chunk_ms", Real, false, 2,
             |e| real(e.time_to_first_chunk_ms),
             |e, v| v.real().map(|x| e.time_to_first_chunk_ms = x)),
+        column("cost_source", Text, false, 4,
+            |e| e.cost_source.map_or(Cell::Null, |s| Cell::Text(s.as_str())),
+            |e, v| match v {
+                Raw::Null => { e.cost_source = None; Ok(()) }
+                v => v.parsed(str::parse::<CostSource>).map(|x| e.cost_source = Some(x)),
+            }),
+        column("price_model", Text, false, 4,
+            |e| text(&e.price_model),
+            |e, v| v.optional_text().map(|x| e.price_model = x)),
+        column("price_rule", Text, false, 4,
+            |e| text(&e.price_rule),
+            |e, v| v.optional_text().map(|x| e.price_rule = x)),
+        column("unpriced_tokens", Integer, false, 4,
+            |e| count(e.unpriced_tokens),
+            |e, v| v.count().map(|x| e.unpriced_tokens = x)),
     ]
 };
 
@@ -419,6 +434,10 @@ fn every_field_has_a_column(entry: ProtocolEntry) {
         finish_reasons: _,
         cost_usd: _,
         time_to_first_chunk_ms: _,
+        cost_source: _,
+        price_model: _,
+        price_rule: _,
+        unpriced_tokens: _,
     } = entry;
 }
 

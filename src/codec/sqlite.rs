@@ -528,7 +528,7 @@ mod tests {
         assert_eq!(CREATE_INDEXES.matches("CREATE UNIQUE INDEX").count(), 1);
         let added: Vec<&str> = columns_added_after(1).map(|(name, _)| name).collect();
         assert_eq!(added.first(), Some(&"operation"));
-        assert_eq!(added.len(), 7);
+        assert_eq!(added.len(), 11);
     }
 
     #[test]

@@ -42,6 +42,7 @@ use self::redact::Redactor;
 use self::timing::{duration_ms, timestamp};
 use self::truncate::Limit;
 use self::vocabulary::Vocabulary;
+use crate::pricing::Prices;
 
 /// Turns spans into protocol entries. Runs on the extraction thread; keeps a
 /// bounded memory of open and recently ended spans so descendants inherit
@@ -59,6 +60,8 @@ pub struct Extractor {
     ancestry: Ancestry,
     /// Shared so span facts can borrow it while the extractor is mutated.
     vocab: Arc<Vocabulary>,
+    /// Prices model calls that report no cost of their own.
+    prices: Prices,
 }
 
 /// Whether a start entry gets the `Full` attribute map.
@@ -91,6 +94,7 @@ impl Extractor {
             redactor: Redactor::new(config)?,
             ancestry: Ancestry::new(config.max_tracked_spans()),
             vocab: Arc::new(Vocabulary::new(config)),
+            prices: config.prices()?,
         })
     }
 
@@ -224,6 +228,7 @@ impl Extractor {
         entry.cache_creation_input_tokens = facts.cache_creation_input_tokens;
         entry.reasoning_tokens = facts.reasoning_tokens;
         entry.cost_usd = facts.cost_usd;
+        self.prices.apply(&mut entry);
         entry.finish_reasons = facts.finish_reasons.take();
         entry.time_to_first_chunk_ms = facts.time_to_first_chunk_ms;
         entry.duration_ms = Some(duration_ms(span.start_time, span.end_time));

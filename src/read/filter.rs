@@ -28,6 +28,9 @@ pub struct EntryFilter {
     pub(crate) conditions: Conditions,
     pub(crate) limit: Option<usize>,
     pub(crate) newest_first: bool,
+    /// Tested on each entry once it is priced, never pushed into SQL: a
+    /// cost may be computed as the entry is read.
+    pub(crate) min_cost_usd: Option<f64>,
 }
 
 impl EntryFilter {
@@ -149,6 +152,17 @@ impl EntryFilter {
         self
     }
 
+    /// Keeps entries that cost at least `usd` US dollars (reported or
+    /// priced; unpriced entries have no cost and are left out).
+    ///
+    /// ```
+    /// let expensive = reagentic_protocol::EntryFilter::default().with_min_cost(0.10);
+    /// ```
+    pub fn with_min_cost(mut self, usd: f64) -> Self {
+        self.min_cost_usd = Some(usd);
+        self
+    }
+
     /// Orders the results newest first (the default is oldest first).
     ///
     /// ```
@@ -170,6 +184,12 @@ impl EntryFilter {
     /// # }
     /// ```
     pub fn matches(&self, entry: &ProtocolEntry) -> bool {
-        self.conditions.matches(entry)
+        self.conditions.matches(entry) && self.costs_enough(entry)
+    }
+
+    /// Whether `entry` meets the minimum cost, if one is set.
+    pub(crate) fn costs_enough(&self, entry: &ProtocolEntry) -> bool {
+        self.min_cost_usd
+            .is_none_or(|min| entry.cost_usd.is_some_and(|usd| usd >= min))
     }
 }

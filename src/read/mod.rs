@@ -37,4 +37,4 @@ pub use reader::{ProtocolFormat, ProtocolMeta, ProtocolReader};
 pub use run_tree::{run_tree, RunStep};
 pub use scan::SkippedLine;
 pub use sessions::{RunKind, SessionFilter, SessionSummary};
-pub use stats::{GroupStats, StatsBy, StatsFilter};
+pub use stats::{CostExplanation, GroupStats, StatsBy, StatsFilter};

@@ -1,6 +1,7 @@
 //! Querying entries: [`ProtocolReader::query`] and its async form,
 //! [`query_file`].
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use super::filter::EntryFilter;
@@ -36,10 +37,27 @@ impl ProtocolReader {
         } else {
             Order::Oldest
         };
-        let scan = Scan::new(&filter.conditions)
-            .ordered(order)
-            .limited(filter.limit);
-        self.collect(scan)
+        if filter.min_cost_usd.is_none() {
+            let scan = Scan::new(&filter.conditions)
+                .ordered(order)
+                .limited(filter.limit);
+            return self.collect(scan);
+        }
+        // The cost is known only once an entry is read and priced, so the
+        // limit is applied here, after the cost test, not by the storage.
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        let mut entries = Vec::new();
+        let skips = self.scan(Scan::new(&filter.conditions).ordered(order), |record| {
+            if entries.len() >= limit {
+                return ControlFlow::Break(());
+            }
+            if filter.costs_enough(&record.entry) {
+                entries.push(record.entry);
+            }
+            ControlFlow::Continue(())
+        })?;
+        self.report(skips);
+        Ok(entries)
     }
 }
 
@@ -484,13 +502,13 @@ mod tests {
         Connection::open(&newer)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '4' WHERE key = 'schema_version'",
+                "UPDATE protocol_meta SET value = '5' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
         let err = ProtocolReader::open(&newer).unwrap_err();
         assert!(
-            matches!(err, ProtocolError::UnsupportedSchema { found: 4, .. }),
+            matches!(err, ProtocolError::UnsupportedSchema { found: 5, .. }),
             "{err:?}"
         );
     }
@@ -591,7 +609,7 @@ mod tests {
         let skipped = reader.skipped_lines();
         assert_eq!(skipped.len(), 1);
         assert!(
-            skipped[0].reason.contains("schema version 4"),
+            skipped[0].reason.contains("schema version 5"),
             "{:?}",
             skipped[0]
         );

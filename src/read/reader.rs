@@ -9,6 +9,7 @@ use super::scan::{Record, Scan, SkippedLine, Skips, Source};
 use super::sqlite::SqliteSource;
 use crate::entry::ProtocolEntry;
 use crate::error::{ProtocolError, Result};
+use crate::pricing::{Prices, Repricing};
 
 /// The storage form of a protocol file.
 ///
@@ -115,6 +116,9 @@ pub struct ProtocolReader {
     /// What the last read skipped, for [`skipped_lines`](Self::skipped_lines);
     /// behind a lock because reads take `&self`.
     last_skips: Mutex<Vec<SkippedLine>>,
+    /// Prices model calls as they are read (see [`Self::with_prices`]).
+    prices: Prices,
+    repricing: Repricing,
 }
 
 impl ProtocolReader {
@@ -154,6 +158,8 @@ impl ProtocolReader {
                 path: PathBuf::from(source.redacted()),
                 source: Box::new(source),
                 last_skips: Mutex::new(Vec::new()),
+                prices: Prices::built_in(),
+                repricing: Repricing::Missing,
             });
         }
         let path = path.as_ref().to_path_buf();
@@ -182,7 +188,31 @@ impl ProtocolReader {
             path,
             source,
             last_skips: Mutex::new(Vec::new()),
+            prices: Prices::built_in(),
+            repricing: Repricing::Missing,
         })
+    }
+
+    /// Prices the model calls read with `prices` (a table with the user's
+    /// files, see [`Prices::with_file`]), replacing the costs the recording
+    /// computed; costs the source reported are kept.
+    ///
+    /// Without it, a reader prices with the built-in table only what the
+    /// recording left without a cost (model calls of files written before
+    /// costs were computed, or of models the recording had no price for),
+    /// and keeps every recorded cost.
+    ///
+    /// ```no_run
+    /// use reagentic_protocol::pricing::Prices;
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let reader = reagentic_protocol::ProtocolReader::open("protocol.db")?
+    ///     .with_prices(Prices::built_in().with_file("negotiated.json")?);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
+        self.repricing = Repricing::All;
+        self
     }
 
     /// The file being read; for PostgreSQL, the database as
@@ -248,7 +278,11 @@ impl ProtocolReader {
         scan: Scan<'_>,
         mut visit: impl FnMut(Record) -> ControlFlow<()>,
     ) -> Result<Skips> {
-        let skips = self.source.scan(scan, &mut visit)?;
+        let (prices, repricing) = (&self.prices, self.repricing);
+        let skips = self.source.scan(scan, &mut |mut record: Record| {
+            prices.reprice(&mut record.entry, repricing);
+            visit(record)
+        })?;
         if skips.total > 0 {
             tracing::warn!(path = %self.path.display(), skipped = skips.total,
                 "skipped protocol records that could not be read");
@@ -263,6 +297,8 @@ impl ProtocolReader {
             path: path.to_path_buf(),
             source,
             last_skips: Mutex::new(Vec::new()),
+            prices: Prices::built_in(),
+            repricing: Repricing::Missing,
         }
     }
 

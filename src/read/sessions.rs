@@ -14,6 +14,7 @@ use super::reader::ProtocolReader;
 use super::scan::{Order, Scan, Skips};
 use crate::entry::{EventType, ProtocolEntry};
 use crate::error::Result;
+use crate::pricing::CostTotal;
 
 /// Which sessions [`ProtocolReader::sessions`] returns.
 ///
@@ -128,6 +129,10 @@ pub struct SessionSummary {
     pub output_tokens: u64,
     /// Entries recording a failure.
     pub errors: u64,
+    /// What its model calls (and steps with a cost of their own) cost, and
+    /// what could not be priced: an agent's own total is never added on
+    /// top of its calls'.
+    pub cost: CostTotal,
 }
 
 impl SessionSummary {
@@ -155,6 +160,7 @@ impl SessionSummary {
             input_tokens: 0,
             output_tokens: 0,
             errors: 0,
+            cost: CostTotal::default(),
         }
     }
 }
@@ -297,6 +303,7 @@ impl Building {
             }
             _ => {}
         }
+        s.cost.add(entry);
         if entry.is_error() {
             s.errors += 1;
         }

@@ -9,8 +9,9 @@ use serde::Serialize;
 use super::conditions::{Conditions, TimeWindow};
 use super::reader::ProtocolReader;
 use super::scan::Scan;
-use crate::entry::{EventType, ProtocolEntry};
+use crate::entry::{CostSource, EventType, ProtocolEntry};
 use crate::error::Result;
+use crate::pricing::{totals, CostTotal};
 
 /// What [`ProtocolReader::stats`] groups by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -24,6 +25,9 @@ pub enum StatsBy {
     Model,
     /// Tool calls (`tool_end`), by tool name.
     Tool,
+    /// Model calls (`llm_end`), by session (or trace, for entries without
+    /// a session); the cost adds the tools' own costs.
+    Session,
 }
 
 impl StatsBy {
@@ -31,8 +35,19 @@ impl StatsBy {
     fn measured(self) -> EventType {
         match self {
             StatsBy::Agent => EventType::AgentEnd,
-            StatsBy::Model => EventType::LlmEnd,
+            StatsBy::Model | StatsBy::Session => EventType::LlmEnd,
             StatsBy::Tool => EventType::ToolEnd,
+        }
+    }
+
+    /// Whether a counted cost of `entry` (see [`CostTotal::add`]) belongs
+    /// to a group: model calls' to their model, tools' to their tool, both
+    /// to their agent and session.
+    fn takes_cost_of(self, entry: &ProtocolEntry) -> bool {
+        match self {
+            StatsBy::Model => entry.event_type == EventType::LlmEnd,
+            StatsBy::Tool => entry.event_type == EventType::ToolEnd,
+            StatsBy::Agent | StatsBy::Session => true,
         }
     }
 }
@@ -108,6 +123,8 @@ pub struct GroupStats {
     pub input_tokens: u64,
     /// Tokens written.
     pub output_tokens: u64,
+    /// What the group cost, and what could not be priced.
+    pub cost: CostTotal,
 }
 
 impl GroupStats {
@@ -153,6 +170,11 @@ impl ProtocolReader {
             // An agent's tokens are spent by its model calls.
             measured.event_types.insert(EventType::LlmEnd);
         }
+        if matches!(filter.by, StatsBy::Agent | StatsBy::Session) {
+            // Their tools and guardrails may cost something of their own.
+            measured.event_types.insert(EventType::ToolEnd);
+            measured.event_types.insert(EventType::GuardrailEnd);
+        }
         let mut groups = Groups::default();
         let skips = self.scan(Scan::new(&measured).without_content(), |record| {
             groups.add(filter.by, &record.entry);
@@ -163,6 +185,99 @@ impl ProtocolReader {
     }
 }
 
+/// How the model calls of one model were priced, for
+/// [`ProtocolReader::explain_cost`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CostExplanation {
+    /// The model as the calls named it (`"(none)"` when they did not).
+    pub model: String,
+    /// The provider the calls named.
+    pub provider: Option<String>,
+    /// How their cost was obtained.
+    pub source: Option<CostSource>,
+    /// The price table's name for the model (`price_model`).
+    pub price_model: Option<String>,
+    /// The rule that matched it (`price_rule`).
+    pub price_rule: Option<String>,
+    /// Model calls.
+    pub calls: u64,
+    /// Their input tokens.
+    pub input_tokens: u64,
+    /// Their output tokens.
+    pub output_tokens: u64,
+    /// Their cost, and what could not be priced.
+    pub cost: CostTotal,
+}
+
+impl ProtocolReader {
+    /// One line per model, provider and way of pricing: which price each
+    /// model's calls got, by which rule, or that they reported their own
+    /// cost or could not be priced — most expensive first, unpriced last.
+    ///
+    /// ```no_run
+    /// use reagentic_protocol::read::{StatsBy, StatsFilter};
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let reader = reagentic_protocol::ProtocolReader::open("protocol.db")?;
+    /// for line in reader.explain_cost(&StatsFilter::new(StatsBy::Model))? {
+    ///     println!("{} → {:?} ({:?})", line.model, line.price_model, line.price_rule);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn explain_cost(&self, filter: &StatsFilter) -> Result<Vec<CostExplanation>> {
+        let mut calls = Conditions {
+            window: filter.window,
+            ..Conditions::default()
+        };
+        calls.event_types.insert(EventType::LlmEnd);
+        type Key = (
+            String,
+            Option<String>,
+            Option<CostSource>,
+            Option<String>,
+            Option<String>,
+        );
+        let mut lines: HashMap<Key, CostExplanation> = HashMap::new();
+        let skips = self.scan(Scan::new(&calls).without_content(), |record| {
+            let e = record.entry;
+            let model = e.model.clone().unwrap_or_else(|| "(none)".into());
+            let key = (
+                model,
+                e.provider.clone(),
+                e.cost_source,
+                e.price_model.clone(),
+                e.price_rule.clone(),
+            );
+            let line = lines.entry(key).or_insert_with_key(|k| CostExplanation {
+                model: k.0.clone(),
+                provider: k.1.clone(),
+                source: k.2,
+                price_model: k.3.clone(),
+                price_rule: k.4.clone(),
+                calls: 0,
+                input_tokens: 0,
+                output_tokens: 0,
+                cost: CostTotal::default(),
+            });
+            line.calls += 1;
+            line.input_tokens += e.input_tokens.unwrap_or(0);
+            line.output_tokens += e.output_tokens.unwrap_or(0);
+            line.cost.add(&e);
+            ControlFlow::Continue(())
+        })?;
+        self.report(skips);
+        let mut list: Vec<CostExplanation> = lines.into_values().collect();
+        list.sort_by(|a, b| {
+            let usd = |l: &CostExplanation| l.cost.usd().unwrap_or(-1.0);
+            usd(b)
+                .total_cmp(&usd(a))
+                .then_with(|| b.cost.unpriced_tokens().cmp(&a.cost.unpriced_tokens()))
+                .then_with(|| a.model.cmp(&b.model))
+        });
+        Ok(list)
+    }
+}
+
 #[derive(Default)]
 struct Group {
     count: u64,
@@ -170,6 +285,7 @@ struct Group {
     durations: Vec<f64>,
     input_tokens: u64,
     output_tokens: u64,
+    cost: CostTotal,
 }
 
 #[derive(Default)]
@@ -180,7 +296,8 @@ impl Groups {
         let measured = m.event_type == by.measured();
         // An agent's tokens are spent by its model calls.
         let agent_tokens = by == StatsBy::Agent && m.event_type == EventType::LlmEnd;
-        if !measured && !agent_tokens {
+        let costs = by.takes_cost_of(m) && totals::role(m) != totals::Role::None;
+        if !measured && !agent_tokens && !costs {
             return;
         }
         let key = match by {
@@ -188,8 +305,12 @@ impl Groups {
             StatsBy::Agent => m.agent_name.as_deref().unwrap_or("(none)"),
             StatsBy::Model => m.model.as_deref().unwrap_or("(none)"),
             StatsBy::Tool => m.tool_name.as_deref().unwrap_or(&m.name),
+            StatsBy::Session => m.session_id.as_deref().unwrap_or(&m.trace_id),
         };
         let group = self.0.entry(key.to_owned()).or_default();
+        if costs {
+            group.cost.add(m);
+        }
         if measured {
             group.count += 1;
             group.errors += u64::from(m.is_error());
@@ -225,6 +346,7 @@ impl Groups {
                     max_ms: g.durations.last().copied(),
                     input_tokens: g.input_tokens,
                     output_tokens: g.output_tokens,
+                    cost: g.cost,
                 }
             })
             .collect();

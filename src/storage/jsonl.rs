@@ -658,7 +658,7 @@ mod tests {
         .unwrap();
         let err = JsonlStorage::open(&path).unwrap_err();
         assert!(
-            matches!(err, ProtocolError::UnsupportedSchema { found: 4, .. }),
+            matches!(err, ProtocolError::UnsupportedSchema { found: 5, .. }),
             "{err:?}"
         );
     }

@@ -6,13 +6,17 @@ mod index_runs;
 mod jsonl;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod retention;
 mod sqlite;
 
 pub use jsonl::{JsonlStorage, JsonlStorageBuilder};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresStorage, PostgresStorageBuilder};
-pub use sqlite::{SqliteStorage, SqliteStorageBuilder};
+pub use retention::{
+    sqlite_storage_report, PruneReport, PruneRule, ReclaimReport, StorageReport, RECLAIM_STEP_PAGES,
+};
+pub use sqlite::{SqliteStorage, SqliteStorageBuilder, RETENTION_UNDER_LOAD_AFTER_BATCHES};
 
 use std::path::{Path, PathBuf};
 

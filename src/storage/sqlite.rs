@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::checkpoint::Checkpointer;
 use super::index_runs;
+use super::retention::Retention;
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
 use crate::codec::columns::columns_of_schema;
 use crate::codec::sqlite::{
@@ -28,6 +29,11 @@ use crate::error::{ProtocolError, Result};
 /// full speed and tidied up after, and a longer one merges as it goes, so a
 /// look-up never probes more than a few hundred runs.
 const MERGE_UNDER_LOAD_AFTER_BATCHES: u32 = 128;
+
+/// With retention, under load that leaves the writer no idle moment, every
+/// this many batches are followed by a retention step, so old runs go even
+/// when the writer is never idle.
+pub const RETENTION_UNDER_LOAD_AFTER_BATCHES: u32 = 64;
 
 /// Adds this storage's newly dropped entries to the file's running total, so
 /// the count survives restarts and several processes sharing the file.
@@ -71,6 +77,10 @@ pub struct SqliteStorage {
     unmerged_batches: u32,
     /// The dropped total this storage has already added to the file.
     recorded_dropped: u64,
+    /// Pruning old runs as it writes, when asked for.
+    retention: Option<Retention>,
+    /// Batches written since the last retention step.
+    batches_since_retention: u32,
 }
 
 /// Options for opening a [`SqliteStorage`].
@@ -92,6 +102,7 @@ pub struct SqliteStorageBuilder {
     path: PathBuf,
     durability: Durability,
     busy_timeout: Duration,
+    retention: Option<Duration>,
 }
 
 impl SqliteStorage {
@@ -122,6 +133,7 @@ impl SqliteStorage {
             path: path.as_ref().to_path_buf(),
             durability: Durability::Normal,
             busy_timeout: Duration::from_secs(5),
+            retention: None,
         }
     }
 }
@@ -154,6 +166,29 @@ impl SqliteStorageBuilder {
         self
     }
 
+    /// Keeps only runs active within `age`: the writer thread deletes whole
+    /// sessions (and session-less traces) whose last entry is older, and
+    /// gives their space back, a bounded step at a time — while it has
+    /// nothing to write, and every [`RETENTION_UNDER_LOAD_AFTER_BATCHES`]
+    /// batches under steady load — so writing never stalls for it. A run
+    /// still going on is kept whole, however long ago it began. Several
+    /// processes may do this on one file. For a one-off, see
+    /// [`SqliteStorage::prune`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use std::time::Duration;
+    /// let storage = reagentic_protocol::SqliteStorage::builder(dir.path().join("p.db"))
+    ///     .with_retention(Duration::from_secs(30 * 24 * 3600))
+    ///     .open()?;
+    /// # drop(storage); Ok(()) }
+    /// ```
+    pub fn with_retention(mut self, age: Duration) -> Self {
+        self.retention = Some(age);
+        self
+    }
+
     /// Opens the database, creating its tables and indexes as needed.
     ///
     /// Fails with [`ProtocolError::Open`] when the file cannot be created or
@@ -178,6 +213,7 @@ impl SqliteStorageBuilder {
                 source,
             })?,
         );
+        let is_new = std::fs::metadata(&path).is_ok_and(|m| m.len() == 0);
         // No SQLITE_OPEN_CREATE (the file exists) and no SQLITE_OPEN_URI (a path
         // starting with `file:` stays a path).
         let mut conn = Connection::open_with_flags(
@@ -187,6 +223,9 @@ impl SqliteStorageBuilder {
         .map_err(|e| sqlite_open_error(&path, e))?;
         conn.busy_timeout(self.busy_timeout)
             .map_err(|e| sqlite_error(&path, e))?;
+        if is_new {
+            incremental_auto_vacuum(&conn, &path)?;
+        }
         // The first statement that reads the file: garbage bytes fail here.
         let mode = switch_to_wal(&conn, &path, self.busy_timeout)?;
         let wal = mode.eq_ignore_ascii_case("wal");
@@ -216,7 +255,22 @@ impl SqliteStorageBuilder {
             encoder: RowEncoder::default(),
             unmerged_batches: 0,
             recorded_dropped: 0,
+            retention: self.retention.map(Retention::new),
+            batches_since_retention: 0,
         })
+    }
+}
+
+/// Makes a new, empty file give freed pages back in bounded steps
+/// (`PRAGMA incremental_vacuum`, run by pruning) instead of keeping them
+/// forever. SQLite fixes the setting when the file header is first written
+/// (switching to WAL writes it), so this runs before anything else. A
+/// process creating the same file at this moment holds the lock: it sets
+/// the same, so being busy here is fine.
+fn incremental_auto_vacuum(conn: &Connection, path: &Path) -> Result<()> {
+    match conn.pragma_update(None, "auto_vacuum", "INCREMENTAL") {
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Ok(()),
+        result => result.map_err(|e| sqlite_error(path, e)),
     }
 }
 
@@ -374,6 +428,17 @@ fn restrict_side_files(path: &Path) -> Result<()> {
     Ok(())
 }
 
+impl SqliteStorage {
+    /// The open connection and the file's path, for maintenance beside
+    /// writing (`retention`).
+    pub(super) fn connection(&mut self) -> Result<(&mut Connection, &Path)> {
+        match self.conn.as_mut() {
+            Some(conn) => Ok((conn, &self.path)),
+            None => Err(closed_error(&self.path)),
+        }
+    }
+}
+
 impl Storage for SqliteStorage {
     fn write_batch(&mut self, entries: &[ProtocolEntry]) -> Result<()> {
         let Self {
@@ -382,6 +447,8 @@ impl Storage for SqliteStorage {
             checkpointer,
             encoder,
             unmerged_batches,
+            retention,
+            batches_since_retention,
             ..
         } = self;
         let conn = conn.as_mut().ok_or_else(|| closed_error(path))?;
@@ -419,17 +486,32 @@ impl Storage for SqliteStorage {
         if *unmerged_batches >= MERGE_UNDER_LOAD_AFTER_BATCHES {
             index_runs::merge_step(conn).map_err(on)?;
         }
+        // Likewise retention: a steady producer leaves no idle moment.
+        if let Some(retention) = retention {
+            *batches_since_retention = batches_since_retention.saturating_add(1);
+            if *batches_since_retention >= RETENTION_UNDER_LOAD_AFTER_BATCHES {
+                *batches_since_retention = 0;
+                retention.step(conn).map_err(on)?;
+            }
+        }
         Ok(())
     }
 
-    /// One step of merging index runs (see `index_runs`).
+    /// One step of merging index runs (see `index_runs`), then, once they
+    /// are merged, one step of retention, if asked for.
     fn maintain(&mut self) -> Result<bool> {
         let conn = self.conn.as_mut().ok_or_else(|| closed_error(&self.path))?;
         let more = index_runs::merge_step(conn).map_err(|e| sqlite_error(&self.path, e))?;
-        if !more {
-            self.unmerged_batches = 0;
+        if more {
+            return Ok(true);
         }
-        Ok(more)
+        self.unmerged_batches = 0;
+        match &mut self.retention {
+            Some(retention) => retention
+                .step(conn)
+                .map_err(|e| sqlite_error(&self.path, e)),
+            None => Ok(false),
+        }
     }
 
     fn record_dropped(&mut self, total_dropped: u64) -> Result<()> {
@@ -825,7 +907,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             "via the old index"
         );
         let mut storage = SqliteStorage::open(&path).unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("3"));
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("4"));
         let indexes: Vec<String> = Connection::open(&path)
             .unwrap()
             .prepare(
@@ -863,7 +945,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
 
         // Reopening an already migrated file changes nothing.
         SqliteStorage::open(&path).unwrap().close().unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("3"));
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("4"));
         assert_eq!(raw_rows(&path).len(), 2);
     }
 
@@ -900,7 +982,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         Connection::open(&path)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '4' WHERE key = 'schema_version'",
+                "UPDATE protocol_meta SET value = '5' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
@@ -909,8 +991,8 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             matches!(
                 err,
                 ProtocolError::UnsupportedSchema {
-                    found: 4,
-                    supported: 3,
+                    found: 5,
+                    supported: 4,
                     ..
                 }
             ),

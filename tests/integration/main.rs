@@ -56,6 +56,7 @@ mod install_twice_is_an_error;
 mod instrument_helpers_produce_entries;
 mod late_recorded_attributes;
 mod lossy_mode_counts_exactly;
+mod model_calls_are_priced_when_recorded;
 mod open_errors_name_the_path;
 #[cfg(feature = "otlp")]
 mod otlp_alongside;
@@ -87,6 +88,7 @@ mod postgres_tls;
 mod postgres_two_processes_write_one_database;
 #[cfg(unix)]
 mod protocol_files_are_owner_only;
+mod prune_deletes_whole_runs;
 mod readers_never_panic_on_corrupted_files;
 mod secrets_never_reach_the_file;
 mod session_aliases_and_inheritance;

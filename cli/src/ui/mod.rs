@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
-use reagentic_protocol::read::{RunKind, SessionFilter};
-use reagentic_protocol::{EntryFilter, EventType, ProtocolReader};
+use reagentic_protocol::read::SessionFilter;
+use reagentic_protocol::ProtocolReader;
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Global, ProtocolFile};
@@ -302,7 +302,7 @@ struct SessionRow {
     input_tokens: u64,
     output_tokens: u64,
     errors: u64,
-    cost: run_view::CostView,
+    cost: crate::cost::CostView,
 }
 
 /// `/api/sessions`, and the data of the sessions page.
@@ -330,23 +330,10 @@ fn read_sessions(state: &UiState, reader: &ProtocolReader) -> Result<Arc<String>
         .map_err(read_failed)?;
     let mut sessions = Vec::with_capacity(summaries.len());
     for s in summaries {
-        // Cost is not in the summary: the session's model-call ends, read
-        // through the session (or trace) index, bounded by the list's limit.
-        let filter = match s.kind {
-            RunKind::Session => EntryFilter::default().with_session(&s.id),
-            _ => EntryFilter::default().with_trace(&s.id),
-        }
-        .with_event_types([EventType::LlmEnd]);
-        let mut cost = CostTotal::default();
-        for end in reader.query(&filter).map_err(read_failed)? {
-            if s.kind == RunKind::Session || end.session_id.is_none() {
-                cost.add_model_call_end(&end);
-            }
-        }
         sessions.push(SessionRow {
             wall_ms: output::millis(s.wall_duration()),
             kind: s.kind.as_str(),
-            cost: cost.into(),
+            cost: CostTotal::from(s.cost).into(),
             id: s.id,
             first: s.first,
             last: s.last,

@@ -141,8 +141,12 @@ fn steps_are_aligned_with_the_first_divergence_and_the_deltas() {
     assert_eq!(c["delta"]["output_tokens"], 10);
     assert_eq!(c["rows"][5]["tokens_delta"], 40);
     assert_eq!(c["rows"][1]["duration_delta_ms"], 5.0);
-    assert_eq!(c["a"]["cost"], "unknown", "tokens without a reported cost");
-    assert_eq!(c["delta"]["cost_usd"], json!(null));
+    // Priced as read (gpt-4o: $2.50 / $10 per million tokens):
+    // A: 250 × 2.5e-6 + 50 × 1e-5 = 0.001125; B: 280 × 2.5e-6 + 60 × 1e-5 = 0.0013.
+    assert_eq!(c["a"]["cost"], "$0.001125");
+    assert_eq!(c["b"]["cost"], "$0.001300");
+    let delta = c["delta"]["cost_usd"].as_f64().unwrap();
+    assert!((delta - 0.000175).abs() < 1e-12, "{delta}");
 
     // The same run against itself: no divergence.
     let same = json_of(&run(&["diff", file, "before", "before", "--json"]));

@@ -8,12 +8,14 @@ mod check;
 #[cfg(target_os = "linux")]
 mod colour;
 mod convert;
+mod cost;
 mod diff;
 mod done_means;
 mod help;
 mod postgres;
 #[path = "../../../tests/integration/support/postgres.rs"]
 mod postgres_server;
+mod prune;
 mod query_filters;
 mod run_page;
 mod sessions;

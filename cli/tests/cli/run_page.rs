@@ -140,10 +140,13 @@ fn the_run_page_draws_every_step_marks_the_failure_and_shows_messages_with_roles
         json!([["user", "triage: book me a flight from Berlin to Lisbon"]]),
     );
     let tokens = text(browser.eval("return document.querySelector('#detail .kv').textContent"));
-    assert!(tokens.contains("11 in / 9 out"), "{tokens}");
+    // 11 × $2.50/M + 9 × $10/M, priced from the built-in table when recorded.
     assert!(
-        tokens.contains("Costunknown"),
-        "tokens without a price: {tokens}"
+        tokens.contains("11 in / 9 out")
+            && !tokens.contains("cache read")
+            && tokens.contains("Cost$0.0001175")
+            && tokens.contains("Cost frompriced (price gpt-4o, exact)"),
+        "a priced model call: {tokens}"
     );
 
     // Selecting the failed tool shows its error; its arguments pretty-printed.

@@ -158,7 +158,8 @@ fn a_token_is_needed_as_a_bearer_header_or_a_cookie_set_once_from_the_address() 
         .collect();
     assert_eq!(ids, [SMALL_TALK, TRAVEL], "newest first");
     assert_eq!(sessions["sessions"][1]["errors"], 1);
-    assert_eq!(sessions["sessions"][1]["cost"]["label"], "unknown");
+    // Two gpt-4o calls, priced when recorded: 17 × $2.50/M + 15 × $10/M.
+    assert_eq!(sessions["sessions"][1]["cost"]["label"], "$0.0001925");
 
     let (status, headers, _) = server.request("GET", &format!("/run/{TRAVEL}?token={TOKEN}"), &[]);
     assert_eq!(status, 303);
