@@ -6,7 +6,9 @@
 
 use std::sync::{Arc, Barrier};
 
-use reagentic_protocol::{EntryFilter, PostgresStorage, ProtocolError, ProtocolReader, Storage};
+use reagentic_protocol::{
+    EntryFilter, PostgresStorage, ProtocolError, ProtocolReader, Storage, SCHEMA_VERSION,
+};
 
 use crate::support::postgres::{connect, database};
 use crate::support::sample_entry;
@@ -57,7 +59,10 @@ fn a_schema_1_database_is_read_as_is_then_migrated_by_the_next_writer() {
     assert_eq!(meta(&url, "schema_version").as_deref(), Some("1"));
 
     let mut storage = PostgresStorage::connect(&url).unwrap();
-    assert_eq!(meta(&url, "schema_version").as_deref(), Some("3"));
+    assert_eq!(
+        meta(&url, "schema_version").as_deref(),
+        Some(SCHEMA_VERSION.to_string().as_str())
+    );
     storage.write_batch(&[sample_entry(1)]).unwrap();
     storage.close().unwrap();
     // The reader opened before the migration reads the new fields too.
@@ -66,7 +71,10 @@ fn a_schema_1_database_is_read_as_is_then_migrated_by_the_next_writer() {
     assert!(read.contains(&sample_entry(1)));
     // Opening again changes nothing.
     PostgresStorage::connect(&url).unwrap().close().unwrap();
-    assert_eq!(meta(&url, "schema_version").as_deref(), Some("3"));
+    assert_eq!(
+        meta(&url, "schema_version").as_deref(),
+        Some(SCHEMA_VERSION.to_string().as_str())
+    );
 }
 
 #[test]
@@ -130,5 +138,8 @@ fn writers_starting_together_create_the_schema_once() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 8);
-    assert_eq!(meta(&url, "schema_version").as_deref(), Some("3"));
+    assert_eq!(
+        meta(&url, "schema_version").as_deref(),
+        Some(SCHEMA_VERSION.to_string().as_str())
+    );
 }
