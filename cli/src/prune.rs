@@ -9,6 +9,7 @@ use reagentic_protocol::read::ProtocolFormat;
 use reagentic_protocol::storage::{
     sqlite_storage_report, PruneReport, PruneRule, ReclaimReport, SqliteStorage,
 };
+use reagentic_protocol::{PostgresStorage, Storage};
 use serde::Serialize;
 
 use crate::args::{Format, Global, Output};
@@ -28,7 +29,8 @@ macro_rules! examples {
 }
 
 /// Delete whole sessions (and traces without a session) from a SQLite
-/// protocol, then give the freed space back to the file system.
+/// protocol, then give the freed space back to the file system; or from a
+/// PostgreSQL database.
 ///
 /// A session is judged by its last entry: one still going on is kept whole,
 /// however long ago it began. Everything goes in one transaction (a crash
@@ -51,7 +53,9 @@ JSON (--json): one object
   file_bytes_before, file_bytes_after   the file's size")
 )]
 pub struct Args {
-    /// The SQLite protocol (.db, .sqlite, .sqlite3).
+    /// The SQLite protocol (.db, .sqlite, .sqlite3), or a PostgreSQL
+    /// database (postgres://user@host:port/database; its password is never
+    /// printed).
     #[arg(value_name = "FILE")]
     file: PathBuf,
     #[command(flatten)]
@@ -59,7 +63,8 @@ pub struct Args {
     /// Say what would be deleted, and delete nothing.
     #[arg(long)]
     dry_run: bool,
-    /// How long to wait for the application's write lock, in seconds.
+    /// How long to wait for the application's write lock (on PostgreSQL:
+    /// for each statement), in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     busy_timeout: u64,
     #[command(flatten)]
@@ -122,9 +127,8 @@ fn open_sqlite(path: &Path, busy_timeout: std::time::Duration) -> Result<SqliteS
         // The URL is not repeated: it may hold a password.
         _ => {
             return Err(Failure::new(
-                "prune and vacuum work on SQLite protocols (.db); a PostgreSQL protocol \
-                 keeps each day in its own partition (protocol_entries_pYYYYMMDD), \
-                 which DROP TABLE removes whole",
+                "vacuum works on SQLite protocols (.db); PostgreSQL reclaims space with \
+                 its own autovacuum (or VACUUM FULL protocol_entries, run by the table's owner)",
             ))
         }
     }
@@ -144,6 +148,9 @@ fn file_bytes(path: &Path) -> u64 {
 }
 
 pub fn run(args: Args, global: &Global) -> CliResult {
+    if ProtocolFormat::from_path(&args.file)? == ProtocolFormat::Postgres {
+        return run_postgres(args, global);
+    }
     let timeout = std::time::Duration::from_secs(args.busy_timeout);
     let mut storage = open_sqlite(&args.file, timeout)?;
     let before = file_bytes(&args.file);
@@ -193,6 +200,44 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     }
     output::print(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `prune` on a PostgreSQL database: the same rules, the rows deleted by
+/// the server (which reuses their space after its autovacuum); the database
+/// is named without its password.
+fn run_postgres(args: Args, global: &Global) -> CliResult {
+    let url = args.file.to_string_lossy();
+    let mut storage = PostgresStorage::builder(&url)
+        .with_statement_timeout(std::time::Duration::from_secs(args.busy_timeout.max(1)))
+        .connect()?;
+    let name = storage.describe();
+    let pruned = storage.prune(&args.rule.rule(), args.dry_run)?;
+    storage.close()?;
+    if args.output.resolve(global) == Format::Json {
+        output::print_json(&PostgresPruneJson { file: name, pruned })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let what = format!(
+        "{} session(s) or trace(s), {} entries, {} of rows",
+        pruned.runs,
+        pruned.entries,
+        bytes(pruned.bytes)
+    );
+    output::print(&if args.dry_run {
+        format!("would prune {what} from {name} (dry run: nothing was deleted)\n")
+    } else {
+        format!("pruned {what} from {name}; the server reuses their space after autovacuum\n")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prune --json` on PostgreSQL: no file sizes, the database without its
+/// password.
+#[derive(Debug, Serialize)]
+struct PostgresPruneJson {
+    file: String,
+    #[serde(flatten)]
+    pruned: PruneReport,
 }
 
 /// Compact a SQLite protocol: rewrite it without free pages, and switch it

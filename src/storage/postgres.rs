@@ -14,6 +14,8 @@
 //! by the connect timeout, every statement (lock waits included) by the
 //! statement timeout.
 
+mod retention;
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::time::Duration;

@@ -75,6 +75,8 @@ mod postgres_errors_name_the_server_never_the_password;
 #[cfg(feature = "postgres")]
 mod postgres_keeps_flushed_entries_after_sigkill;
 #[cfg(feature = "postgres")]
+mod postgres_prune_deletes_whole_runs;
+#[cfg(feature = "postgres")]
 mod postgres_reads_and_writes_like_sqlite;
 #[cfg(feature = "postgres")]
 mod postgres_schema_is_created_once_and_migrated;

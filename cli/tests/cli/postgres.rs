@@ -289,3 +289,74 @@ fn ui_first_answer(url: &str) -> String {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     first + &answer
 }
+
+#[test]
+fn prune_on_a_database_takes_whole_sessions_and_never_prints_the_password() {
+    const PASSWORD: &str = "pw-Prune-SECRET-4711";
+    let protocol = travel_database("prune_cli");
+    let url = protocol.arg().replacen(
+        "postgres://postgres@",
+        &format!("postgres://postgres:{PASSWORD}@"),
+        1,
+    );
+    let before = read_all(&protocol.path);
+    let travel = before
+        .iter()
+        .filter(|e| e.session_id.as_deref() == Some(TRAVEL))
+        .count();
+    assert!(travel > 0);
+
+    let dry = run(&[
+        "prune",
+        url.as_str(),
+        "--session",
+        TRAVEL,
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(!format!("{}{}", ok(&dry), stderr(&dry)).contains(PASSWORD));
+    let dry = json(&dry);
+    assert_eq!(
+        (dry["runs"].as_u64(), dry["entries"].as_u64()),
+        (Some(1), Some(travel as u64))
+    );
+    assert_eq!(dry["dry_run"], true);
+    assert!(
+        dry["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://postgres@"),
+        "{dry}"
+    );
+    assert_eq!(read_all(&protocol.path).len(), before.len());
+
+    let pruned = run(&["prune", url.as_str(), "--session", TRAVEL]);
+    let text = ok(&pruned);
+    assert!(
+        text.contains(&format!(
+            "pruned 1 session(s) or trace(s), {travel} entries"
+        )),
+        "{text}"
+    );
+    assert!(!format!("{text}{}", stderr(&pruned)).contains(PASSWORD));
+    let after = read_all(&protocol.path);
+    assert_eq!(after.len(), before.len() - travel);
+    assert!(after
+        .iter()
+        .all(|e| e.session_id.as_deref() != Some(TRAVEL)));
+
+    // vacuum and stats --storage are SQLite's: a clear line, no URL.
+    for args in [
+        vec!["vacuum", url.as_str()],
+        vec!["stats", url.as_str(), "--storage"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("PostgreSQL") && !err.contains(PASSWORD),
+            "{err}"
+        );
+    }
+}
