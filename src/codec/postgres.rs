@@ -180,18 +180,45 @@ pub(crate) static COPY_BATCH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Moves the batch into the protocol: an entry already stored (the same
-/// `timestamp` and `entry_id`) is left as it is, so writing a batch again —
-/// a retry, a second `convert`, another process — stores each entry once.
+/// Moves the batch into the protocol by the fill rule (`FORMAT.md`): an
+/// entry already stored (the same `timestamp` and `entry_id`) keeps every
+/// value it has and only gets the empty fields the new copy has, so writing
+/// a batch again — a retry, a second `convert`, another process — stores
+/// each entry once, and a receiver's later, sparse copy of an entry (its
+/// agent and session, known only once the agent span arrived) completes it.
+/// Of two copies in one batch the fuller one is taken (an upsert may touch a
+/// row once per statement). Each returned row says whether it was inserted
+/// rather than filled: a filled row keeps the `written_xact` of the
+/// transaction that first wrote it (`xmax = 0`, the usual test, is not
+/// available on a partitioned table).
 ///
 /// The writing transaction's id is looked up once per statement (not once
-/// per row, as the column's default would).
+/// per row, as the column's default would); a filled row keeps its own.
 pub(crate) static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
     let names = column_names();
+    let optional: Vec<&str> = COLUMNS
+        .iter()
+        .filter(|c| !c.required)
+        .map(|c| c.name)
+        .collect();
+    let fill = optional
+        .iter()
+        .map(|name| format!("{name} = coalesce({ENTRIES}.{name}, EXCLUDED.{name})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fills_any = optional
+        .iter()
+        .map(|name| format!("({ENTRIES}.{name} IS NULL AND EXCLUDED.{name} IS NOT NULL)"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
     format!(
         "INSERT INTO {ENTRIES} ({names}, written_xact) \
-         SELECT {names}, (SELECT (pg_current_xact_id()::text)::bigint) FROM {BATCH_TABLE} \
-         ON CONFLICT (timestamp, entry_id) DO NOTHING"
+         SELECT DISTINCT ON (timestamp, entry_id) {names}, \
+                (SELECT (pg_current_xact_id()::text)::bigint) FROM {BATCH_TABLE} \
+         ORDER BY timestamp, entry_id, num_nonnulls({}) DESC \
+         ON CONFLICT (timestamp, entry_id) DO UPDATE SET {fill} WHERE {fills_any} \
+         RETURNING written_xact = (pg_current_xact_id()::text)::bigint",
+        optional.join(", ")
     )
 });
 

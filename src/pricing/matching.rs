@@ -132,10 +132,16 @@ fn strip_version(name: &str) -> Option<&str> {
         }
     }
     // `-2024-08-06`, `@2024-08-06`: a date in three parts
-    if bytes.len() > 11 {
-        let (head, date) = name.split_at(name.len() - 11);
+    // `split_at_checked`: a cut inside a multi-byte character is no suffix
+    // (model names come from spans, and spans carry any text).
+    if let Some((head, date)) = name
+        .len()
+        .checked_sub(11)
+        .and_then(|at| name.split_at_checked(at))
+    {
         let d = date.as_bytes();
-        if matches!(d[0], b'-' | b'@')
+        if !head.is_empty()
+            && matches!(d[0], b'-' | b'@')
             && digits(&d[1..5])
             && d[5] == b'-'
             && digits(&d[6..8])
@@ -147,10 +153,18 @@ fn strip_version(name: &str) -> Option<&str> {
     }
     // `-09-2025`, `-05-20`: month and year, or month and day
     for tail in [8, 6] {
-        if bytes.len() > tail {
-            let (head, part) = name.split_at(name.len() - tail);
+        if let Some((head, part)) = name
+            .len()
+            .checked_sub(tail)
+            .and_then(|at| name.split_at_checked(at))
+        {
             let p = part.as_bytes();
-            if p[0] == b'-' && digits(&p[1..3]) && p[3] == b'-' && digits(&p[4..]) {
+            if !head.is_empty()
+                && p[0] == b'-'
+                && digits(&p[1..3])
+                && p[3] == b'-'
+                && digits(&p[4..])
+            {
                 return Some(head);
             }
         }
@@ -228,6 +242,26 @@ mod tests {
             .into_iter()
             .map(|(name, rule)| (name, rule.as_text().into_owned()))
             .collect()
+    }
+
+    #[test]
+    fn names_of_any_text_never_panic() {
+        // Found by the extractor's property test: a suffix cut inside a
+        // multi-byte character.
+        for name in [
+            "🕴🕴🕴🕴",
+            "a🕴es'*",
+            "x-2024-08-🕴",
+            "-05-20",
+            "-2024-08-06",
+            "§^🕴-0613",
+        ] {
+            for provider in [None, Some("openai"), Some("🕴")] {
+                let _ = candidates(name, provider);
+            }
+        }
+        assert_eq!(strip_version("-05-20"), None);
+        assert_eq!(strip_version("gpt-4o-2024-08-06"), Some("gpt-4o"));
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! batch needs before writing it, and writes each batch as one transaction:
 //! a binary `COPY` straight into the protocol, or, when an entry of the
 //! batch is already stored, a `COPY` into a session-local table and one
-//! `INSERT … SELECT … ON CONFLICT DO NOTHING`, so writing an entry again —
-//! a retry, another process, a second `convert` — stores it once.
+//! `INSERT … SELECT … ON CONFLICT DO UPDATE` by the fill rule, so writing an
+//! entry again — a retry, another process, a second `convert` — stores it
+//! once, and a later copy only fills its empty fields.
 //!
 //! A lost connection (the server restarted, the network failed) fails the
 //! batch; the next write connects again. Every wait is bounded: connecting
@@ -278,7 +279,8 @@ impl PostgresStorage {
     /// commit whose answer was lost, a second `convert`), that fails as a
     /// whole on the primary key and the batch is written again the
     /// idempotent way: `COPY` into the batch table, then one `INSERT …
-    /// ON CONFLICT DO NOTHING`. Returns the number of rows added.
+    /// ON CONFLICT DO UPDATE` by the fill rule. Returns the number of rows
+    /// added (filled ones are not).
     fn write_rows(&mut self, entries: &[ProtocolEntry]) -> Result<u64> {
         let target = self.target.clone();
         let payload = self.encoder.encode(entries)?;
@@ -313,7 +315,9 @@ fn copy_in(
     }
     let mut added = writer.finish().map_err(|e| target.error(e))?;
     if let Some(statement) = then {
-        added = tx.execute(statement, &[]).map_err(|e| target.error(e))?;
+        // Each row returned says whether it was inserted or filled.
+        let rows = tx.query(statement, &[]).map_err(|e| target.error(e))?;
+        added = rows.iter().filter(|row| row.get::<_, bool>(0)).count() as u64;
     }
     tx.commit().map_err(|e| target.error(e))?;
     Ok(added)

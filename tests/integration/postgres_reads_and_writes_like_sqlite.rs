@@ -332,3 +332,47 @@ fn content_jsonb_would_refuse_is_stored_the_documented_way() {
     );
     assert_eq!(read[1], other);
 }
+
+#[test]
+fn a_later_copy_fills_empty_fields_and_changes_nothing_else() {
+    let url = database("fill_rule");
+    let mut storage = PostgresStorage::connect(&url).unwrap();
+    // A model call first written without its agent and session (its agent
+    // span had not arrived), with a model the later copy disagrees on.
+    let full = sample_entry(7);
+    let mut sparse = full.clone();
+    sparse.agent_name = None;
+    sparse.session_id = None;
+    sparse.output = None;
+    storage.write_batch(&[sparse.clone()]).unwrap();
+    assert_eq!(storage.entries_inserted(), 1);
+
+    let mut later = full.clone();
+    later.model = Some("another-model".into());
+    // Two copies of one entry in one batch, and a new entry beside them.
+    storage
+        .write_batch(&[later.clone(), sparse.clone(), sample_entry(8)])
+        .unwrap();
+    assert_eq!(storage.entries_inserted(), 2, "a filled row is not added");
+    storage
+        .write_batch(&[sparse.clone(), later.clone()])
+        .unwrap();
+    storage.close().unwrap();
+
+    let read = read_all(Path::new(&url));
+    assert_eq!(read.len(), 2);
+    let stored = read.iter().find(|e| e.entry_id == full.entry_id).unwrap();
+    // Filled: the fields the first copy left empty.
+    assert_eq!(stored.agent_name, full.agent_name);
+    assert_eq!(stored.session_id, full.session_id);
+    assert_eq!(stored.output, full.output);
+    // Kept: a value the stored row had.
+    assert_eq!(stored.model, full.model);
+    // The session lookup finds it now.
+    let session = full.session_id.clone().unwrap();
+    let found = ProtocolReader::open(&url)
+        .unwrap()
+        .query(&EntryFilter::default().with_session(session.as_str()))
+        .unwrap();
+    assert!(found.iter().any(|e| e.entry_id == full.entry_id));
+}
