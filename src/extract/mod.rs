@@ -6,6 +6,7 @@
 
 mod aliases;
 mod ancestry;
+mod assembly;
 mod attributes;
 mod classify;
 mod content;
@@ -60,6 +61,8 @@ pub struct Extractor {
     ancestry: Ancestry,
     /// Shared so span facts can borrow it while the extractor is mutated.
     vocab: Arc<Vocabulary>,
+    /// Runs arriving in pieces, for ingested spans only (`assembly.rs`).
+    assembly: Option<assembly::Assembly>,
 }
 
 /// Whether a start entry gets the `Full` attribute map.
@@ -92,6 +95,7 @@ impl Extractor {
             redactor: Redactor::new(config)?,
             ancestry: Ancestry::new(config.max_tracked_spans()),
             vocab: Arc::new(Vocabulary::new(config)),
+            assembly: None,
         })
     }
 
