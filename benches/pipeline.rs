@@ -1080,7 +1080,10 @@ fn scenario_read(run: &Run) -> Value {
         assert!(!reagentic_protocol::read::run_tree(found).is_empty());
     });
     // A trace by id, as `query --trace` and `show <trace id>` look it up.
-    let trace = format!("{:032x}", 0xa000_0000_0000_0000_u128 + u128::from(sessions / 3));
+    let trace = format!(
+        "{:032x}",
+        0xa000_0000_0000_0000_u128 + u128::from(sessions / 3)
+    );
     let trace_ms = median_ms(|| {
         let found = reader
             .query(&EntryFilter::default().with_trace(trace.as_str()))
@@ -1103,9 +1106,7 @@ fn scenario_read(run: &Run) -> Value {
     let stats_ms = median_ms(|| {
         use reagentic_protocol::read::{StatsBy, StatsFilter};
         let tools = reader
-            .stats(
-                &StatsFilter::new(StatsBy::Tool).with_since(last - chrono::TimeDelta::hours(1)),
-            )
+            .stats(&StatsFilter::new(StatsBy::Tool).with_since(last - chrono::TimeDelta::hours(1)))
             .expect("stats");
         assert_eq!(tools.len(), 1);
     });

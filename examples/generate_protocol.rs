@@ -108,7 +108,7 @@ fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<P
         entry
     };
     let mut agent_start = base(EventType::AgentStart, &root, None, agent, at(0));
-    agent_start.input = Some(json!("Book me a flight from Berlin to Lisbon next Friday"));
+    agent_start.input = Some(json!("Book me a flight from Berlin to Lisbon next Friday").into());
     entries.push(agent_start);
     let mut clock = 1;
     for round in 0..9u64 {
@@ -124,7 +124,7 @@ fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<P
         );
         s.model = Some(model.into());
         s.input = Some(
-            json!([{"role": "user", "content": "plan the next step of the booking, considering prices, dates and the traveller's preferences"}]),
+            json!([{"role": "user", "content": "plan the next step of the booking, considering prices, dates and the traveller's preferences"}]).into(),
         );
         let mut e = base(
             EventType::LlmEnd,
@@ -138,7 +138,7 @@ fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<P
         e.output_tokens = Some(20 + round);
         e.duration_ms = Some(800.0 + ((n * 7 + round * 13) % 400) as f64);
         e.output = Some(
-            json!([{"role": "assistant", "content": "Call the next tool with the traveller's dates."}]),
+            json!([{"role": "assistant", "content": "Call the next tool with the traveller's dates."}]).into(),
         );
         entries.push(s);
         entries.push(e);
@@ -152,7 +152,7 @@ fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<P
         let mut s = base(EventType::ToolStart, &id, Some(&root), tool, at(clock));
         s.tool_name = Some(tool.into());
         s.tool_call_id = Some(format!("call_{round}"));
-        s.input = Some(json!({"from": "BER", "to": "LIS", "date": "2026-12-12"}));
+        s.input = Some(json!({"from": "BER", "to": "LIS", "date": "2026-12-12"}).into());
         let mut e = base(EventType::ToolEnd, &id, Some(&root), tool, at(clock + 1));
         e.tool_name = Some(tool.into());
         e.tool_call_id = Some(format!("call_{round}"));
@@ -164,7 +164,7 @@ fn session_entries(n: u64, sessions: Option<u64>, start: DateTime<Utc>) -> Vec<P
                 Some(format!("{tool} did not answer within 30 s")),
             ));
         } else {
-            e.output = Some(json!("[{\"flight\":\"TP 537\",\"price_eur\":129}]"));
+            e.output = Some(json!("[{\"flight\":\"TP 537\",\"price_eur\":129}]").into());
         }
         entries.push(s);
         entries.push(e);

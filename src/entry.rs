@@ -5,12 +5,16 @@
 //! renamed. Types that grow with the format are `#[non_exhaustive]`: match
 //! them with a wildcard arm and build entries with [`ProtocolEntry::new`].
 
+mod content;
+
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use content::Content;
 
 /// The version of the entry format written by this build.
 pub const SCHEMA_VERSION: u32 = 3;
@@ -259,10 +263,10 @@ pub struct ProtocolEntry {
     pub tool_call_id: Option<String>,
     /// Input content: messages, tool arguments (by detail level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<Value>,
+    pub input: Option<Content>,
     /// Output content: messages, tool results (by detail level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub output: Option<Content>,
     /// Tokens read by the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
@@ -366,7 +370,9 @@ impl ProtocolEntry {
     /// assert_eq!(names[..3], ["schema", "entry_id", "timestamp"]);
     /// ```
     pub fn field_names() -> impl ExactSizeIterator<Item = &'static str> {
-        crate::codec::columns::COLUMNS.iter().map(|column| column.name)
+        crate::codec::columns::COLUMNS
+            .iter()
+            .map(|column| column.name)
     }
 
     /// An empty entry for a decoder to fill in field by field.
@@ -450,8 +456,8 @@ mod tests {
             provider: None,
             tool_name: Some("search_flights".into()),
             tool_call_id: Some("call_1".into()),
-            input: Some(serde_json::json!({"from": "BER"})),
-            output: Some(Value::String("3 flights".into())),
+            input: Some(serde_json::json!({"from": "BER"}).into()),
+            output: Some(Content::text("3 flights")),
             input_tokens: None,
             output_tokens: None,
             duration_ms: Some(182.4),

@@ -46,7 +46,7 @@ mod test_entries;
 pub mod unstable;
 
 pub use config::{DetailLevel, Field, ProtocolConfig, SpanMatch, StepKind};
-pub use entry::{EntryError, EntryStatus, EventType, ProtocolEntry, SCHEMA_VERSION};
+pub use entry::{Content, EntryError, EntryStatus, EventType, ProtocolEntry, SCHEMA_VERSION};
 pub use error::{ProtocolError, Result};
 pub use pipeline::{ProtocolExporter, ProtocolHandle, ProtocolProcessor};
 pub use read::{query_file, EntryFilter, ProtocolReader};

@@ -32,8 +32,8 @@ pub(crate) fn full_entry(n: u32) -> ProtocolEntry {
     e.provider = Some("openai".into());
     e.tool_name = Some("search_flights".into());
     e.tool_call_id = Some(format!("call_{n}"));
-    e.input = Some(json!({"from": "BER", "n": n, "nested": [1, {"x": null}]}));
-    e.output = Some(json!("3 flights \u{1F6EB} \"quoted\""));
+    e.input = Some(json!({"from": "BER", "n": n, "nested": [1, {"x": null}]}).into());
+    e.output = Some(json!("3 flights \u{1F6EB} \"quoted\"").into());
     e.input_tokens = Some(u64::from(n) * 10);
     e.output_tokens = Some(7);
     e.duration_ms = Some(182.4);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use reagentic_protocol::read::{run_tree, RunStep};
-use reagentic_protocol::{EventType, ProtocolEntry};
+use reagentic_protocol::{Content, EventType, ProtocolEntry};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -240,8 +240,9 @@ impl Printer {
         }
     }
 
-    fn content_line(&self, out: &mut String, prefix: &str, label: &str, value: &Value) {
+    fn content_line(&self, out: &mut String, prefix: &str, label: &str, content: &Content) {
         let terminal = &self.terminal;
+        let value = &content.to_value();
         if self.content {
             let text = match value {
                 Value::String(s) => s.clone(),

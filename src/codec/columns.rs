@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::entry::{EntryStatus, EventType, ProtocolEntry};
+use crate::entry::{Content, EntryStatus, EventType, ProtocolEntry};
 
 /// What a field holds, which decides how each storage form stores it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +164,15 @@ impl<'r> Raw<'r> {
         }
     }
 
+    fn content(self) -> Result<Option<Content>, String> {
+        match self.str()? {
+            None => Ok(None),
+            Some(text) => Content::from_json(text)
+                .map(Some)
+                .map_err(|e| format!("invalid JSON: {e}")),
+        }
+    }
+
     fn json<T: DeserializeOwned>(self) -> Result<Option<T>, String> {
         match self {
             Raw::Null => Ok(None),
@@ -191,6 +200,11 @@ fn count(value: Option<u64>) -> Cell<'static> {
     value.map_or(Cell::Null, |n| {
         Cell::Integer(i64::try_from(n).unwrap_or(i64::MAX))
     })
+}
+
+/// Content is JSON text already: stored as it is, never re-serialized.
+fn content_text(value: &Option<Content>) -> Cell<'_> {
+    value.as_ref().map_or(Cell::Null, |c| Cell::Text(c.json()))
 }
 
 fn real(value: Option<f64>) -> Cell<'static> {
@@ -289,11 +303,11 @@ pub(crate) const COLUMNS: [Column; 30] = {
             |e| text(&e.tool_call_id),
             |e, v| v.optional_text().map(|x| e.tool_call_id = x)),
         content("input",
-            |e| json(&e.input),
-            |e, v| v.json().map(|x| e.input = x)),
+            |e| content_text(&e.input),
+            |e, v| v.content().map(|x| e.input = x)),
         content("output",
-            |e| json(&e.output),
-            |e, v| v.json().map(|x| e.output = x)),
+            |e| content_text(&e.output),
+            |e, v| v.content().map(|x| e.output = x)),
         column("input_tokens", Integer, false, 1,
             |e| count(e.input_tokens),
             |e, v| v.count().map(|x| e.input_tokens = x)),

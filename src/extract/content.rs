@@ -1,5 +1,6 @@
 //! Recorded text and values made safe to store: redacted, bounded, and turned
-//! into JSON (a string holding a JSON object or array becomes that JSON).
+//! into content (a string holding a JSON object or array is that JSON, kept
+//! as text) or, for raw attributes, into JSON values.
 
 use std::borrow::Cow;
 use std::io;
@@ -10,6 +11,7 @@ use serde_json::Value as Json;
 
 use super::redact::Redactor;
 use super::truncate::{cut_bytes, truncation_marker, Limit};
+use crate::entry::Content;
 
 /// Text after redaction and truncation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +67,38 @@ fn bound<'t>(
     (Cow::Owned(out), true)
 }
 
-/// A recorded value as protocol content: strings holding a JSON object or
-/// array become that JSON when they fit; everything else maps naturally.
-pub(crate) fn content_json(value: &Value, limit: Limit, redactor: &Redactor) -> Json {
-    shape(value, limit, redactor, true).json
+/// A recorded value as protocol content: a string holding a JSON object or
+/// array is that JSON when it fits (checked, not parsed into a tree: that
+/// took two fifths of the extraction's time); other strings are text; other
+/// values map naturally.
+pub(crate) fn content(value: &Value, limit: Limit, redactor: &Redactor) -> Content {
+    match value {
+        Value::String(s) => {
+            let (text, truncated) = bound(s.as_str(), s.as_str().len(), limit, redactor);
+            if !truncated {
+                if let Some(json) = container(&text) {
+                    return json;
+                }
+            }
+            Content::text(&text)
+        }
+        Value::Array(array) => {
+            let window = limit.with_redaction_margin().max_bytes();
+            let (text, total) = array_json_text(array, window);
+            let bounded = bound_text_of_total(&text, total, limit, redactor);
+            if bounded.truncated {
+                return Content::text(&bounded.text);
+            }
+            // Redaction only replaces token characters, so the text is still
+            // JSON; if a user pattern broke it, it is kept as text.
+            let text = bounded.text;
+            match Content::from_json(text.as_str()) {
+                Ok(json) => json,
+                Err(_) => Content::text(&text),
+            }
+        }
+        other => Content::from(shape(other, limit, redactor).json),
+    }
 }
 
 /// A value shaped for storage, with an estimate of its stored size.
@@ -80,10 +110,9 @@ pub(crate) struct Shaped {
     pub size: usize,
 }
 
-/// A recorded value redacted, bounded and as JSON. With `parse_json`, a string
-/// that holds a JSON object or array becomes that JSON (content); without it,
-/// strings stay strings (raw attributes).
-pub(crate) fn shape(value: &Value, limit: Limit, redactor: &Redactor, parse_json: bool) -> Shaped {
+/// A recorded value redacted, bounded and as JSON, for the attribute map:
+/// strings stay strings.
+pub(crate) fn shape(value: &Value, limit: Limit, redactor: &Redactor) -> Shaped {
     match value {
         Value::Bool(b) => Shaped {
             json: Json::Bool(*b),
@@ -98,15 +127,11 @@ pub(crate) fn shape(value: &Value, limit: Limit, redactor: &Redactor, parse_json
             size: 24,
         },
         Value::String(s) => {
-            let (text, truncated) = bound(s.as_str(), s.as_str().len(), limit, redactor);
-            let size = text.len();
-            let parsed = if parse_json && !truncated {
-                parse_container(&text)
-            } else {
-                None
-            };
-            let json = parsed.unwrap_or_else(|| Json::String(text.into_owned()));
-            Shaped { json, size }
+            let (text, _) = bound(s.as_str(), s.as_str().len(), limit, redactor);
+            Shaped {
+                size: text.len(),
+                json: Json::String(text.into_owned()),
+            }
         }
         Value::Array(array) => shape_array(array, limit, redactor),
         // A value kind added by a later OpenTelemetry: keep its text form.
@@ -228,36 +253,49 @@ fn float_json(f: f64) -> Json {
 /// nowhere near this deep; the margin leaves room for the record around it.
 const MAX_CONTENT_DEPTH: usize = 64;
 
-/// `text` as JSON when it holds an object or an array, not too deeply nested.
-fn parse_container(text: &str) -> Option<Json> {
-    // Checking the first character first spares a parse attempt on prose.
+/// `text` as content when it holds a JSON object or array, not too deeply
+/// nested.
+fn container(text: &str) -> Option<Content> {
+    // Checking the first character first spares a check of prose.
     match text.trim_start().as_bytes().first() {
         Some(b'{') | Some(b'[') => {
-            let json = serde_json::from_str(text).ok()?;
             // Every array and object opens with a bracket: with no more
             // brackets than the limit (some may be inside strings), the
-            // nesting is within it, and walking the parsed tree is spared.
+            // nesting is within it, and measuring it is spared.
             let brackets = text.bytes().filter(|&b| b == b'{' || b == b'[').count();
-            (brackets <= MAX_CONTENT_DEPTH || nesting_depth(&json) <= MAX_CONTENT_DEPTH)
-                .then_some(json)
+            if brackets > MAX_CONTENT_DEPTH && nesting_depth(text) > MAX_CONTENT_DEPTH {
+                return None;
+            }
+            Content::from_json(text).ok()
         }
         _ => None,
     }
 }
 
-/// How many levels of arrays and objects `value` has (a scalar: 0). Walks
-/// with its own stack, so no input can exhaust the thread's.
-fn nesting_depth(value: &Json) -> usize {
-    let mut deepest = 0;
-    let mut pending = vec![(value, 0)];
-    while let Some((value, depth)) = pending.pop() {
-        let children: Box<dyn Iterator<Item = &Json>> = match value {
-            Json::Array(items) => Box::new(items.iter()),
-            Json::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(depth + 1);
-        pending.extend(children.map(|child| (child, depth + 1)));
+/// How many levels of arrays and objects the JSON `text` nests (outside its
+/// strings), counted in one pass over the bytes.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
     deepest
 }
@@ -286,16 +324,21 @@ mod tests {
     fn content_nested_past_the_depth_bound_stays_text() {
         let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         let limit = Limit::Chars(1 << 20);
-        let shallow = content_json(&Value::from(nested(MAX_CONTENT_DEPTH)), limit, &redactor());
-        assert!(shallow.is_array());
-        assert_eq!(nesting_depth(&shallow), MAX_CONTENT_DEPTH);
+        let shallow = content(&Value::from(nested(MAX_CONTENT_DEPTH)), limit, &redactor());
+        assert!(shallow.to_value().is_array());
+        assert_eq!(nesting_depth(shallow.json()), MAX_CONTENT_DEPTH);
         let deep = nested(MAX_CONTENT_DEPTH + 1);
         assert_eq!(
-            content_json(&Value::from(deep.clone()), limit, &redactor()),
-            Json::String(deep)
+            content(&Value::from(deep.clone()), limit, &redactor()),
+            Content::text(&deep)
         );
-        assert_eq!(nesting_depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
-        assert_eq!(nesting_depth(&json!("text")), 0);
+        assert_eq!(nesting_depth(r#"{"a": [1, {"b": []}], "c": 2}"#), 4);
+        assert_eq!(
+            nesting_depth(r#"{"a": "[[[{", "b": "\\\"[["}"#),
+            1,
+            "strings skipped"
+        );
+        assert_eq!(nesting_depth(r#""text""#), 0);
     }
 
     #[test]
@@ -361,28 +404,28 @@ mod tests {
     #[test]
     fn json_object_and_array_strings_become_json_when_they_fit() {
         let r = redactor();
-        let obj = content_json(&Value::from(r#"{"from":"BER"}"#), Limit::Chars(100), &r);
+        let obj = content(&Value::from(r#"{"from":"BER"}"#), Limit::Chars(100), &r);
         assert_eq!(obj, json!({"from": "BER"}));
-        let arr = content_json(&Value::from(r#" [1, 2]"#), Limit::Chars(100), &r);
+        let arr = content(&Value::from(r#" [1, 2]"#), Limit::Chars(100), &r);
         assert_eq!(arr, json!([1, 2]));
         // A JSON scalar in a string stays the string it was.
-        let num = content_json(&Value::from("42"), Limit::Chars(100), &r);
+        let num = content(&Value::from("42"), Limit::Chars(100), &r);
         assert_eq!(num, json!("42"));
     }
 
     #[test]
     fn invalid_or_truncated_json_is_kept_as_a_string() {
         let r = redactor();
-        let bad = content_json(&Value::from(r#"{"from": BER"#), Limit::Chars(100), &r);
+        let bad = content(&Value::from(r#"{"from": BER"#), Limit::Chars(100), &r);
         assert_eq!(bad, json!(r#"{"from": BER"#));
-        let long = content_json(&Value::from(r#"{"from":"BERLIN"}"#), Limit::Chars(5), &r);
+        let long = content(&Value::from(r#"{"from":"BERLIN"}"#), Limit::Chars(5), &r);
         assert_eq!(long, json!(format!(r#"{{"fro{}"#, truncation_marker(17))));
     }
 
     #[test]
     fn secrets_inside_json_content_are_redacted_before_parsing() {
         let r = redactor();
-        let v = content_json(
+        let v = content(
             &Value::from(r#"{"api_key":"sk-abcdefghijklmnopqrstuv","q":"hi"}"#),
             Limit::Chars(1000),
             &r,
@@ -392,7 +435,7 @@ mod tests {
 
     #[test]
     fn attributes_keep_strings_as_strings() {
-        let s = shape(&Value::from("[1]"), Limit::Bytes(100), &redactor(), false);
+        let s = shape(&Value::from("[1]"), Limit::Bytes(100), &redactor());
         assert_eq!(s.json, json!("[1]"));
     }
 
@@ -400,19 +443,19 @@ mod tests {
     fn scalars_and_arrays_map_naturally() {
         let r = redactor();
         let l = Limit::Chars(100);
-        assert_eq!(content_json(&Value::Bool(true), l, &r), json!(true));
-        assert_eq!(content_json(&Value::I64(-3), l, &r), json!(-3));
-        assert_eq!(content_json(&Value::F64(0.5), l, &r), json!(0.5));
-        assert_eq!(content_json(&Value::F64(f64::NAN), l, &r), json!("NaN"));
+        assert_eq!(content(&Value::Bool(true), l, &r), json!(true));
+        assert_eq!(content(&Value::I64(-3), l, &r), json!(-3));
+        assert_eq!(content(&Value::F64(0.5), l, &r), json!(0.5));
+        assert_eq!(content(&Value::F64(f64::NAN), l, &r), json!("NaN"));
         let strings = Value::Array(Array::String(vec![
             "a".into(),
             "AKIAIOSFODNN7EXAMPLE".into(),
         ]));
-        assert_eq!(content_json(&strings, l, &r), json!(["a", "[REDACTED]"]));
+        assert_eq!(content(&strings, l, &r), json!(["a", "[REDACTED]"]));
         let ints = Value::Array(Array::I64(vec![1, 2, 3]));
-        assert_eq!(content_json(&ints, l, &r), json!([1, 2, 3]));
+        assert_eq!(content(&ints, l, &r), json!([1, 2, 3]));
         let empty = Value::Array(Array::Bool(vec![]));
-        assert_eq!(content_json(&empty, l, &r), json!([]));
+        assert_eq!(content(&empty, l, &r), json!([]));
     }
 
     #[test]
@@ -423,7 +466,6 @@ mod tests {
             &Value::Array(Array::I64(big)),
             Limit::Bytes(64),
             &redactor(),
-            false,
         );
         let text = shaped.json.as_str().unwrap();
         assert!(text.starts_with("[0,1,2,3"));

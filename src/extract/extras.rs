@@ -42,7 +42,7 @@ pub(crate) fn extra_attributes(
             continue;
         }
         let key = cut_bytes(key, value_cap);
-        let shaped = shape(value, limit, redactor, false);
+        let shaped = shape(value, limit, redactor);
         budget.spend(key.len() + shaped.size);
         map.insert(key.to_owned(), shaped.json);
     }
@@ -84,7 +84,7 @@ fn event_json(event: &Event, limit: Limit, redactor: &Redactor, budget: &mut Bud
             continue;
         }
         let key = cut_bytes(key, limit.max_bytes());
-        let shaped = shape(value, limit, redactor, false);
+        let shaped = shape(value, limit, redactor);
         budget.spend(key.len() + shaped.size);
         attributes.insert(key.to_owned(), shaped.json);
     }

@@ -31,12 +31,11 @@ use opentelemetry_sdk::trace::SpanData;
 use serde_json::{Map, Value as Json};
 
 use crate::config::{DetailLevel, ProtocolConfig};
-use crate::entry::{EventType, ProtocolEntry};
+use crate::entry::{Content, EventType, ProtocolEntry};
 use crate::error::Result;
 
 use self::aliases::Aliases;
 use self::ancestry::{Ancestry, Lineage};
-use self::content::content_json;
 use self::extras::extra_attributes;
 use self::facts::SpanFacts;
 use self::outcome::outcome;
@@ -286,12 +285,12 @@ impl Extractor {
     }
 
     /// The first content attribute of `table`, shaped by the detail level.
-    fn content(&self, facts: &SpanFacts<'_>, table: &Aliases) -> Option<Json> {
+    fn content(&self, facts: &SpanFacts<'_>, table: &Aliases) -> Option<Content> {
         if self.detail == DetailLevel::Minimal {
             return None;
         }
         let found = facts.attrs.first_of(table)?;
-        Some(content_json(
+        Some(content::content(
             &found.value,
             self.content_limit,
             &self.redactor,
@@ -469,9 +468,9 @@ mod tests {
         assert_eq!(start.name, "search_flights");
         assert_eq!(end.tool_name.as_deref(), Some("search_flights"));
         assert_eq!(end.tool_call_id.as_deref(), Some("call_1"));
-        assert_eq!(start.input, Some(json!({"from": "BER"})));
+        assert_eq!(start.input, Some(json!({"from": "BER"}).into()));
         assert_eq!((start.output.clone(), end.input.clone()), (None, None));
-        assert_eq!(end.output, Some(json!("3 flights")));
+        assert_eq!(end.output, Some(json!("3 flights").into()));
     }
 
     #[test]
@@ -754,7 +753,7 @@ mod tests {
         );
         let agent_start = find(&out, EventType::AgentStart, 1);
         let agent_end = find(&out, EventType::AgentEnd, 1);
-        assert_eq!(agent_start.input, Some(json!("plan a trip")));
+        assert_eq!(agent_start.input, Some(json!("plan a trip").into()));
         assert_eq!(agent_end.input, None);
         assert_eq!(
             agent_end.timestamp,
@@ -777,8 +776,8 @@ mod tests {
         ex.on_start(&at_start, &mut out);
         ex.on_end(&at_end, &mut out);
         assert_eq!(out[0].input, None);
-        assert_eq!(out[1].input, Some(json!([{"role": "user"}])));
-        assert_eq!(out[1].output, Some(json!("hi")));
+        assert_eq!(out[1].input, Some(json!([{"role": "user"}]).into()));
+        assert_eq!(out[1].output, Some(json!("hi").into()));
 
         let with_input = span_at(
             TRACE,
@@ -790,7 +789,7 @@ mod tests {
         let (start, end) = one(&mut ex, &with_input);
         assert_eq!(
             (start[0].input.clone(), end[0].input.clone()),
-            (Some(json!("q")), None)
+            (Some(Content::text("q")), None)
         );
     }
 
@@ -810,8 +809,8 @@ mod tests {
                 ],
             );
             let (start, end) = one(&mut standard(), &s);
-            assert_eq!(start[0].input, Some(json!("in")), "{input_key}");
-            assert_eq!(end[0].output, Some(json!("out")), "{output_key}");
+            assert_eq!(start[0].input, Some(json!("in").into()), "{input_key}");
+            assert_eq!(end[0].output, Some(json!("out").into()), "{output_key}");
         }
     }
 
@@ -822,7 +821,7 @@ mod tests {
             vec![KeyValue::new("input.value", r#"{"broken": "#)],
         );
         let (start, _) = one(&mut standard(), &s);
-        assert_eq!(start[0].input, Some(json!(r#"{"broken": "#)));
+        assert_eq!(start[0].input, Some(json!(r#"{"broken": "#).into()));
     }
 
     #[test]
@@ -919,10 +918,13 @@ mod tests {
         let (start, _) = one(&mut ex, &s);
         assert_eq!(
             start[0].input,
-            Some(json!(format!(
-                "こんにちは世界こん…[truncated, {} bytes total]",
-                text.len()
-            )))
+            Some(
+                json!(format!(
+                    "こんにちは世界こん…[truncated, {} bytes total]",
+                    text.len()
+                ))
+                .into()
+            )
         );
         assert_eq!(start[0].attributes, None);
     }
@@ -949,7 +951,7 @@ mod tests {
         s.dropped_attributes_count = 3;
         let mut ex = extractor(ProtocolConfig::default().with_detail(DetailLevel::Full));
         let (start, end) = one(&mut ex, &s);
-        assert_eq!(start[0].input, Some(json!(long)));
+        assert_eq!(start[0].input, Some(json!(long).into()));
         let attrs = end[0].attributes.clone().unwrap();
         assert_eq!(attrs["gen_ai.request.temperature"], json!(0.2));
         // The operation is an entry field now, so not repeated here.
@@ -984,7 +986,7 @@ mod tests {
                 .with_full_content_cap(101),
         );
         let (start, _) = one(&mut ex, &s);
-        let text = start[0].input.as_ref().and_then(Json::as_str).unwrap();
+        let text = start[0].input.as_ref().and_then(Content::as_text).unwrap();
         assert_eq!(
             text,
             format!("{}…[truncated, 2000 bytes total]", "é".repeat(50))
@@ -1031,7 +1033,7 @@ mod tests {
         let started = Instant::now();
         let (start, _) = one(&mut standard(), &s);
         assert!(started.elapsed() < Duration::from_secs(2));
-        let text = start[0].input.as_ref().and_then(Json::as_str).unwrap();
+        let text = start[0].input.as_ref().and_then(Content::as_text).unwrap();
         assert!(text.len() < 4_096 + 64);
     }
 
@@ -1052,7 +1054,7 @@ mod tests {
             let (start, end) = one(&mut standard(), &s);
             assert_eq!(
                 start[0].input,
-                Some(json!("use [REDACTED] please")),
+                Some(json!("use [REDACTED] please").into()),
                 "{secret}"
             );
             assert_eq!(
@@ -1070,7 +1072,7 @@ mod tests {
             let (start, _) = one(&mut standard(), &args);
             assert_eq!(
                 start[0].input,
-                Some(json!({"auth": "[REDACTED]"})),
+                Some(json!({"auth": "[REDACTED]"}).into()),
                 "{secret}"
             );
         }
@@ -1084,7 +1086,7 @@ mod tests {
             vec![KeyValue::new("input.value", "order ACME-123456")],
         );
         let (start, _) = one(&mut ex, &s);
-        assert_eq!(start[0].input, Some(json!("order [REDACTED]")));
+        assert_eq!(start[0].input, Some(json!("order [REDACTED]").into()));
 
         let err =
             Extractor::new(&ProtocolConfig::default().with_redaction_pattern("[z-a]")).unwrap_err();
@@ -1102,7 +1104,7 @@ mod tests {
             vec![KeyValue::new("input.value", "AKIAIOSFODNN7EXAMPLE")],
         );
         let (start, _) = one(&mut ex, &s);
-        assert_eq!(start[0].input, Some(json!("AKIAIOSFODNN7EXAMPLE")));
+        assert_eq!(start[0].input, Some(json!("AKIAIOSFODNN7EXAMPLE").into()));
     }
 
     #[test]

@@ -819,7 +819,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             .query(&crate::read::EntryFilter::default())
             .unwrap();
         assert_eq!((old.len(), old[0].schema), (1, 1));
-        assert_eq!(old[0].input, Some(serde_json::json!({"q": 1})));
+        assert_eq!(old[0].input, Some(serde_json::json!({"q": 1}).into()));
         assert_eq!((old[0].operation.clone(), old[0].cost_usd), (None, None));
         assert_eq!(meta(&path, "schema_version").as_deref(), Some("1"));
 
@@ -1013,7 +1013,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         conn.pragma_update(None, "max_page_count", pages).unwrap();
 
         let mut big = full_entry(1);
-        big.output = Some(Value::String("x".repeat(256 * 1024)));
+        big.output = Some(crate::entry::Content::text(&"x".repeat(256 * 1024)));
         let batch = vec![full_entry(2), big, full_entry(3)];
         let err = storage.write_batch(&batch).unwrap_err();
         assert!(

@@ -75,9 +75,12 @@ fn check(format: Format) {
     assert_eq!(llm_end.provider.as_deref(), Some("openai"));
 
     assert_eq!(tool_start.tool_call_id.as_deref(), Some("call_1"));
-    assert_eq!(tool_start.input, Some(serde_json::json!({"from": "BER"})));
+    assert_eq!(
+        tool_start.input,
+        Some(serde_json::json!({"from": "BER"}).into())
+    );
     assert_eq!(tool_end.tool_name.as_deref(), Some("search_flights"));
-    assert_eq!(tool_end.output, Some(serde_json::json!("3 flights")));
+    assert_eq!(tool_end.output, Some(serde_json::json!("3 flights").into()));
     assert!(tool_start.timestamp <= tool_end.timestamp);
 }
 

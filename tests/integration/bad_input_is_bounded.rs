@@ -117,7 +117,7 @@ fn hostile_spans_are_written_within_caps() {
                 .unwrap();
             assert_eq!(
                 tool.output,
-                Some(serde_json::json!("{not json")),
+                Some(serde_json::json!("{not json").into()),
                 "invalid JSON kept as text"
             );
         }

@@ -46,7 +46,7 @@ fn check(format: Format, detail: DetailLevel) {
     assert_eq!(ends.len(), depths.len(), "{format:?} {detail:?}");
     for end in ends {
         if detail != DetailLevel::Minimal {
-            let output = end.output.as_ref().and_then(|o| o.as_str()).unwrap();
+            let output = end.output.as_ref().and_then(|o| o.as_text()).unwrap();
             assert!(output.starts_with("nul\0byte"), "{output:?}");
         }
     }

@@ -80,7 +80,7 @@ fn standard_truncates_and_redacts_in_every_place() {
         record(&harness);
         let entries = harness.entries();
         let llm = only(&entries, EventType::LlmEnd, "chat gpt-4o");
-        let output = llm.output.as_ref().unwrap().as_str().unwrap();
+        let output = llm.output.as_ref().unwrap().as_text().unwrap();
         assert!(output.starts_with(&"ß".repeat(200)));
         assert!(
             output.chars().count() < 300,
@@ -107,7 +107,7 @@ fn full_keeps_everything_else_and_still_redacts() {
     let entries = harness.entries();
     let llm = only(&entries, EventType::LlmEnd, "chat gpt-4o");
     assert_eq!(
-        llm.output.as_ref().unwrap().as_str().unwrap(),
+        llm.output.as_ref().unwrap().as_text().unwrap(),
         "ß".repeat(10_000)
     );
     let attributes = llm.attributes.as_ref().expect("attributes at Full");

@@ -117,12 +117,12 @@ fn adk_agent_model_and_tool_spans_are_recorded_without_configuration() {
         assert_eq!(call.model.as_deref(), Some("gemini-2.0-flash"));
         assert_eq!(call.agent_name.as_deref(), Some("weather_agent"));
         assert_eq!(
-            call.output.as_ref().unwrap()["content"]["parts"][0]["text"],
+            call.output.as_ref().unwrap().to_value()["content"]["parts"][0]["text"],
             "Sunny."
         );
         let call_start = only(&entries, EventType::LlmStart, "call_llm");
         assert_eq!(
-            call_start.input.as_ref().unwrap()["contents"][0]["role"],
+            call_start.input.as_ref().unwrap().to_value()["contents"][0]["role"],
             "user"
         );
 
@@ -148,9 +148,12 @@ fn adk_agent_model_and_tool_spans_are_recorded_without_configuration() {
         let tool_start = only(&entries, EventType::ToolStart, "get_weather");
         assert_eq!(
             tool_start.input,
-            Some(serde_json::json!({"city": "Berlin"}))
+            Some(serde_json::json!({"city": "Berlin"}).into())
         );
-        assert_eq!(tool.output, Some(serde_json::json!({"report": "sunny"})));
+        assert_eq!(
+            tool.output,
+            Some(serde_json::json!({"report": "sunny"}).into())
+        );
         assert_eq!(
             (tool.status, tool.agent_name.as_deref()),
             (EntryStatus::Ok, Some("weather_agent"))

@@ -79,9 +79,12 @@ fn autoagents_task_turn_and_tools_are_recorded_without_configuration() {
         // `tracing-opentelemetry` starts a span lazily (here, when its first
         // child needs it), so attributes set before that reach the start entry.
         let start = only(&entries, EventType::AgentStart, "math_agent");
-        assert_eq!(start.input, Some(serde_json::json!("What is 2 + 3 * 4?")));
+        assert_eq!(
+            start.input,
+            Some(serde_json::json!("What is 2 + 3 * 4?").into())
+        );
         assert_eq!(task.input, None, "not repeated");
-        assert_eq!(task.output, Some(serde_json::json!("14")));
+        assert_eq!(task.output, Some(serde_json::json!("14").into()));
         assert_eq!(
             (task.status, task.session_id.clone()),
             (EntryStatus::Ok, None)
@@ -92,9 +95,9 @@ fn autoagents_task_turn_and_tools_are_recorded_without_configuration() {
         let multiply_start = only(&entries, EventType::ToolStart, "multiply");
         assert_eq!(
             multiply_start.input,
-            Some(serde_json::json!({"a": 3, "b": 4}))
+            Some(serde_json::json!({"a": 3, "b": 4}).into())
         );
-        assert_eq!(multiply.output, Some(serde_json::json!("12")));
+        assert_eq!(multiply.output, Some(serde_json::json!("12").into()));
         assert_eq!(multiply.agent_name.as_deref(), Some("math_agent"));
         assert_eq!(
             multiply.parent_span_id.as_deref(),

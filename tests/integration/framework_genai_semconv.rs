@@ -135,7 +135,7 @@ fn current_genai_operations_and_usage_details_are_recorded() {
         let memory_start = only(&entries, EventType::ToolStart, "user-preferences");
         assert_eq!(
             memory_start.input,
-            Some(serde_json::json!("dietary preferences"))
+            Some(serde_json::json!("dietary preferences").into())
         );
 
         let chat = only(&entries, EventType::LlmEnd, "chat claude-sonnet-4");

@@ -123,13 +123,19 @@ fn goose_turn_generation_and_tool_are_recorded_without_configuration() {
             (Some(1000), Some(64))
         );
         assert_eq!(generation.cost_usd, Some(0.00437));
-        assert_eq!(generation.input.as_ref().unwrap()["system"], "s");
-        assert_eq!(generation.output.as_ref().unwrap()[0]["role"], "assistant");
+        assert_eq!(generation.input.as_ref().unwrap().to_value()["system"], "s");
+        assert_eq!(
+            generation.output.as_ref().unwrap().to_value()[0]["role"],
+            "assistant"
+        );
         assert_eq!(generation.status, EntryStatus::Ok);
 
         let tool = only(&entries, EventType::ToolEnd, "developer__shell");
         assert_eq!(tool.tool_call_id.as_deref(), Some("toolu_01"));
-        assert_eq!(tool.input, Some(serde_json::json!({"command": "ls"})));
+        assert_eq!(
+            tool.input,
+            Some(serde_json::json!({"command": "ls"}).into())
+        );
         assert_eq!(tool.status, EntryStatus::Error);
         assert_eq!(
             tool.error.clone().unwrap().error_type.as_deref(),

@@ -164,21 +164,24 @@ fn every_openinference_kind_maps_and_messages_are_reassembled() {
         assert_eq!(agent.operation.as_deref(), Some("AGENT"));
         assert_eq!(
             agent.output,
-            Some(serde_json::json!("Your refund is on its way."))
+            Some(serde_json::json!("Your refund is on its way.").into())
         );
         let agent_start = only(&entries, EventType::AgentStart, "Triage Agent");
         assert_eq!(
             agent_start.input,
-            Some(serde_json::json!("Refund my order 42"))
+            Some(serde_json::json!("Refund my order 42").into())
         );
 
         let llm_start = only(&entries, EventType::LlmStart, "ChatCompletion");
         assert_eq!(
             llm_start.input,
-            Some(serde_json::json!([
-                {"role": "system", "content": "You route refunds."},
-                {"role": "user", "content": "Refund my order 42"}
-            ])),
+            Some(
+                serde_json::json!([
+                    {"role": "system", "content": "You route refunds."},
+                    {"role": "user", "content": "Refund my order 42"}
+                ])
+                .into()
+            ),
             "flattened messages win over the raw input.value"
         );
         let llm = only(&entries, EventType::LlmEnd, "ChatCompletion");
@@ -187,7 +190,7 @@ fn every_openinference_kind_maps_and_messages_are_reassembled() {
             Some(serde_json::json!([{
                 "role": "assistant",
                 "tool_calls": [{"id": "call_r", "function": {"name": "refund", "arguments": "{\"order\":42}"}}]
-            }]))
+            }]).into())
         );
         assert_eq!(
             (llm.model.as_deref(), llm.provider.as_deref()),
@@ -210,10 +213,10 @@ fn every_openinference_kind_maps_and_messages_are_reassembled() {
 
         let tool = only(&entries, EventType::ToolEnd, "refund");
         assert_eq!(tool.tool_call_id.as_deref(), Some("call_r"));
-        assert_eq!(tool.output, Some(serde_json::json!("refund issued")));
+        assert_eq!(tool.output, Some(serde_json::json!("refund issued").into()));
         assert_eq!(
             only(&entries, EventType::ToolStart, "refund").input,
-            Some(serde_json::json!({"order": 42}))
+            Some(serde_json::json!({"order": 42}).into())
         );
 
         let retriever = only(&entries, EventType::ToolEnd, "retrieve");
@@ -222,7 +225,10 @@ fn every_openinference_kind_maps_and_messages_are_reassembled() {
         only(&entries, EventType::LlmEnd, "rerank");
 
         let guard = only(&entries, EventType::GuardrailEnd, "pii_guard");
-        assert_eq!(guard.output, Some(serde_json::json!({"passed": true})));
+        assert_eq!(
+            guard.output,
+            Some(serde_json::json!({"passed": true}).into())
+        );
         assert_eq!(
             (guard.status, guard.agent_name.as_deref()),
             (EntryStatus::Ok, Some("Triage Agent"))

@@ -82,7 +82,10 @@ fn agent_model_tool_and_handoff_become_their_entries() {
     assert_eq!(agent_start.agent_name.as_deref(), Some("triage"));
     assert_eq!(
         agent_start.input,
-        Some(json!([{"role": "user", "parts": [{"type": "text", "content": "Book me a flight"}]}])),
+        Some(
+            json!([{"role": "user", "parts": [{"type": "text", "content": "Book me a flight"}]}])
+                .into()
+        ),
         "the input is in the start entry"
     );
     let agent_end = only(&entries, EventType::AgentEnd, "triage");
@@ -90,7 +93,10 @@ fn agent_model_tool_and_handoff_become_their_entries() {
     assert!(agent_end.duration_ms.is_some());
     assert_eq!(
         agent_end.output,
-        Some(json!([{"role": "assistant", "parts": [{"type": "text", "content": "handed off"}]}]))
+        Some(
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": "handed off"}]}])
+                .into()
+        )
     );
 
     let llm_start = entries
@@ -117,10 +123,13 @@ fn agent_model_tool_and_handoff_become_their_entries() {
 
     let tool_start = only(&entries, EventType::ToolStart, "search_flights");
     assert_eq!(tool_start.tool_call_id.as_deref(), Some("call_1"));
-    assert_eq!(tool_start.input, Some(json!({"from": "BER", "to": "LIS"})));
+    assert_eq!(
+        tool_start.input,
+        Some(json!({"from": "BER", "to": "LIS"}).into())
+    );
     assert_eq!(tool_start.agent_name.as_deref(), Some("travel_specialist"));
     let tool_end = only(&entries, EventType::ToolEnd, "search_flights");
-    assert_eq!(tool_end.output, Some(json!([{"flight": "TP 537"}])));
+    assert_eq!(tool_end.output, Some(json!([{"flight": "TP 537"}]).into()));
     assert_eq!(tool_end.status, EntryStatus::Ok);
 }
 
@@ -220,5 +229,5 @@ fn async_steps_keep_their_parents_through_instrument() {
     );
     let tool_end = only(&entries, EventType::ToolEnd, "lookup");
     assert_eq!(tool_end.parent_span_id, Some(agent_start.span_id.clone()));
-    assert_eq!(tool_end.output, Some(json!("found")));
+    assert_eq!(tool_end.output, Some(json!("found").into()));
 }

@@ -35,7 +35,10 @@ fn late_attributes_reach_the_end_entry() {
     assert_eq!(end.output_tokens, Some(7));
     assert_eq!(
         end.output,
-        Some(serde_json::json!([{"role":"assistant","parts":[{"type":"text","content":"hi"}]}]))
+        Some(
+            serde_json::json!([{"role":"assistant","parts":[{"type":"text","content":"hi"}]}])
+                .into()
+        )
     );
 }
 

@@ -62,10 +62,10 @@ fn user_rules_and_aliases_shape_an_unknown_framework() {
             (Some("planner"), Some("t-1"))
         );
         let tool = only(&entries, EventType::ToolEnd, "grep");
-        assert_eq!(tool.output, Some(serde_json::json!("2 hits")));
+        assert_eq!(tool.output, Some(serde_json::json!("2 hits").into()));
         assert_eq!(
             only(&entries, EventType::ToolStart, "grep").input,
-            Some(serde_json::json!({"q": "x"}))
+            Some(serde_json::json!({"q": "x"}).into())
         );
     }
 }

@@ -323,8 +323,8 @@ fn hostile_entries(session: &str) -> Vec<ProtocolEntry> {
                 {"role": "user", "parts": [{"type": "text", "content": hostile("part")},
                     {"type": "tool_call", "name": hostile("tool call"), "arguments": {"q": hostile("arg")}},
                     {"type": hostile("type"), "x": hostile("other part")}]},
-            ]));
-            e.output = Some(json!(hostile("output")));
+            ]).into());
+            e.output = Some(json!(hostile("output")).into());
             e.finish_reasons = Some(vec![hostile("finish")]);
             e.attributes = Some(
                 json!({ hostile("key"): hostile("value"), "n": {"deep": hostile("deep")} })

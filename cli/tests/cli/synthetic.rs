@@ -98,13 +98,13 @@ pub fn big_run(steps: usize, megabyte: bool) -> Vec<ProtocolEntry> {
                             e.input = Some(json!([
                                 {"role": "system", "parts": [{"type": "text", "content": "You are a careful worker agent."}]},
                                 {"role": "user", "parts": [{"type": "text", "content": prompt}]},
-                            ]));
+                            ]).into());
                         } else {
                             e.input_tokens = Some(120);
                             e.output_tokens = Some(30);
                             e.output = Some(json!([
                                 {"role": "assistant", "parts": [{"type": "text", "content": "Call the lookup tool, then summarise."}], "finish_reason": "stop"}
-                            ]));
+                            ]).into());
                         }
                     },
                 );
@@ -122,7 +122,8 @@ pub fn big_run(steps: usize, megabyte: bool) -> Vec<ProtocolEntry> {
                         e.tool_name = Some("lookup".into());
                         e.tool_call_id = Some(format!("call_{made}"));
                         if is_start {
-                            e.input = Some(json!({"query": format!("record {made}"), "limit": 5}));
+                            e.input =
+                                Some(json!({"query": format!("record {made}"), "limit": 5}).into());
                         } else if fails {
                             e.status = EntryStatus::Error;
                             e.error = Some(EntryError::new(
@@ -130,7 +131,8 @@ pub fn big_run(steps: usize, megabyte: bool) -> Vec<ProtocolEntry> {
                                 Some("lookup took longer than 5 s".into()),
                             ));
                         } else {
-                            e.output = Some(json!(format!("5 records found for record {made}")));
+                            e.output =
+                                Some(json!(format!("5 records found for record {made}")).into());
                         }
                     },
                 );
