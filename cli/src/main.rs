@@ -15,6 +15,7 @@ mod output;
 mod page;
 mod query;
 mod run_view;
+mod serve;
 mod sessions;
 mod show;
 mod stats;
@@ -39,6 +40,7 @@ use clap::{Parser, Subcommand};
   reagentic-protocol show protocol.db conv-42 --html run.html
   reagentic-protocol diff protocol.db conv-41 conv-42
   reagentic-protocol ui protocol.db
+  reagentic-protocol serve protocol.db
 
 Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
 describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
@@ -62,6 +64,7 @@ enum Command {
     Diff(diff::Args),
     Check(check::Args),
     Ui(ui::Args),
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args, global),
         Command::Check(args) => check::run(args, global),
         Command::Ui(args) => ui::run(args, global),
+        Command::Serve(args) => serve::run(args, global),
     };
     match result {
         Ok(code) => code,

@@ -298,11 +298,11 @@ fn fill(part: &mut Part, lineage: &Lineage, fills: &mut Vec<ProtocolEntry>) {
     for waiting in &mut part.waiting {
         let session = waiting
             .needs_session
-            .then(|| lineage.session.as_deref())
+            .then_some(lineage.session.as_deref())
             .flatten();
         let agent = waiting
             .needs_agent
-            .then(|| lineage.agent.as_deref())
+            .then_some(lineage.agent.as_deref())
             .flatten();
         if session.is_none() && agent.is_none() {
             continue;
@@ -339,7 +339,12 @@ impl Extractor {
     /// Remembers recent traces to assemble runs that arrive in pieces (see
     /// the module documentation); used by
     /// [`ProtocolIngest`](crate::pipeline::ProtocolIngest).
-    pub(crate) fn enable_assembly(&mut self, max_traces: usize, max_spans: usize, max_age: Duration) {
+    pub(crate) fn enable_assembly(
+        &mut self,
+        max_traces: usize,
+        max_spans: usize,
+        max_age: Duration,
+    ) {
         self.assembly = Some(Assembly::new(max_traces, max_spans, max_age));
     }
 
@@ -441,7 +446,9 @@ mod tests {
         let first = ingest(&mut ex, std::slice::from_ref(&tool));
         assert_eq!(first.len(), 2);
         assert!(first.iter().all(|e| e.session_id.is_none()));
-        assert!(first.iter().all(|e| e.service_name.as_deref() == Some("svc")));
+        assert!(first
+            .iter()
+            .all(|e| e.service_name.as_deref() == Some("svc")));
         // The chat has no agent or session to give: nothing to fill yet.
         assert_eq!(ingest(&mut ex, std::slice::from_ref(&chat)).len(), 2);
         let last = ingest(&mut ex, std::slice::from_ref(&agent));
@@ -490,7 +497,13 @@ mod tests {
         // The chat's own entries already inherit; the tool's get copies.
         assert_eq!(out.len(), 4);
         assert!(out.iter().all(|e| e.session_id.as_deref() == Some("s")));
-        assert_eq!(out[2..].iter().filter(|e| e.span_id == out[2].span_id).count(), 2);
+        assert_eq!(
+            out[2..]
+                .iter()
+                .filter(|e| e.span_id == out[2].span_id)
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -503,7 +516,10 @@ mod tests {
             }
         }
         let (traces, spans) = ex.assembly.as_ref().unwrap().len();
-        assert!(traces <= 10 && spans <= 25, "{traces} traces, {spans} spans");
+        assert!(
+            traces <= 10 && spans <= 25,
+            "{traces} traces, {spans} spans"
+        );
         // The newest trace is still remembered: its agent fills its run.
         let agent = span_at(
             100,
@@ -512,7 +528,7 @@ mod tests {
             "invoke_agent a",
             vec![KeyValue::new("session.id", "s")],
         );
-        assert_eq!(ingest(&mut ex, &[agent.clone()]).len(), 2 + 6);
+        assert_eq!(ingest(&mut ex, std::slice::from_ref(&agent)).len(), 2 + 6);
         // The oldest is forgotten: its agent fills nothing.
         let mut old = agent;
         old.span_context = span_at(1, 1, 0, "x", vec![]).span_context;

@@ -53,7 +53,10 @@ pub(crate) enum Message {
     Ingest(super::ingest::Batch),
     ServiceName(Option<String>),
     Flush(Reply),
-    Shutdown { reply: Reply, deadline: Instant },
+    Shutdown {
+        reply: Reply,
+        deadline: Instant,
+    },
 }
 
 /// How many entries a message would have produced, for exact drop counts.
@@ -223,10 +226,10 @@ impl Core {
     pub(crate) fn try_enqueue(
         &self,
         message: Message,
-    ) -> std::result::Result<(), (Message, ProtocolError)> {
+    ) -> std::result::Result<(), Box<(Message, ProtocolError)>> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let result = if self.is_shutdown.load(Ordering::SeqCst) {
-            Err((message, ProtocolError::AlreadyShutdown))
+            Err(Box::new((message, ProtocolError::AlreadyShutdown)))
         } else {
             match self.sender.try_send(message) {
                 Ok(()) => {
@@ -234,9 +237,11 @@ impl Core {
                     self.doorbell.ring_urgently();
                     Ok(())
                 }
-                Err(TrySendError::Full(message)) => Err((message, ProtocolError::QueueFull)),
+                Err(TrySendError::Full(message)) => {
+                    Err(Box::new((message, ProtocolError::QueueFull)))
+                }
                 Err(TrySendError::Disconnected(message)) => {
-                    Err((message, ProtocolError::AlreadyShutdown))
+                    Err(Box::new((message, ProtocolError::AlreadyShutdown)))
                 }
             }
         };
@@ -289,16 +294,13 @@ impl Core {
             std::thread::sleep(Duration::from_micros(50));
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
-        match self
-            .sender
-            .send_deadline(
-                Message::Shutdown {
-                    reply: Reply::Blocking(reply),
-                    deadline,
-                },
+        match self.sender.send_deadline(
+            Message::Shutdown {
+                reply: Reply::Blocking(reply),
                 deadline,
-            )
-        {
+            },
+            deadline,
+        ) {
             Ok(()) => self.doorbell.ring_urgently(),
             Err(SendTimeoutError::Timeout(_)) => return Err(ProtocolError::Timeout(timeout)),
             Err(SendTimeoutError::Disconnected(_)) => {

@@ -242,21 +242,20 @@ impl ProtocolIngest {
         };
         match self.core.try_enqueue(Message::Ingest(batch)) {
             Ok(()) => Ok(Committed { answer }),
-            Err((Message::Ingest(batch), error)) => {
-                let Batch {
-                    spans, services, ..
-                } = batch;
-                let spans = spans
-                    .into_iter()
-                    .zip(services)
-                    .map(|(span, service_name)| IngestSpan { span, service_name })
-                    .collect();
+            Err(refused) => {
+                let (message, error) = *refused;
+                let spans = match message {
+                    Message::Ingest(Batch {
+                        spans, services, ..
+                    }) => spans
+                        .into_iter()
+                        .zip(services)
+                        .map(|(span, service_name)| IngestSpan { span, service_name })
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 Err(NotTaken { error, spans })
             }
-            Err((_, error)) => Err(NotTaken {
-                error,
-                spans: Vec::new(),
-            }),
         }
     }
 
@@ -293,12 +292,14 @@ impl Future for Committed {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        Pin::new(&mut self.answer).poll(cx).map(|answer| match answer {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(source)) => Err(ProtocolError::Storage { source }),
-            // Dropped unanswered: the pipeline shut down before writing them.
-            Err(_) => Err(ProtocolError::AlreadyShutdown),
-        })
+        Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|answer| match answer {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(source)) => Err(ProtocolError::Storage { source }),
+                // Dropped unanswered: the pipeline shut down before writing them.
+                Err(_) => Err(ProtocolError::AlreadyShutdown),
+            })
     }
 }
 

@@ -214,7 +214,6 @@ impl Source for JsonlSource {
                     ControlFlow::Continue(())
                 }
             })?;
-            drop(first_copy);
             *position.seen_mut() = seen;
             return Ok(skips);
         }
@@ -236,7 +235,6 @@ impl Source for JsonlSource {
             }
             ControlFlow::Continue(())
         })?;
-        drop(first_copy);
         *position.seen_mut() = seen;
         sort_records(&scan, &mut found);
         found.truncate(limit);

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::checkpoint::Checkpointer;
-use super::{fill, index_runs};
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
+use super::{fill, index_runs};
 use crate::codec::columns::columns_of_schema;
 use crate::codec::sqlite::{
     check_columns, check_schema_version, column_names, columns_added_after, has_index_runs,
