@@ -13,6 +13,10 @@ mod done_means;
 mod help;
 mod query_filters;
 mod run_page;
+mod serve_clients;
+#[cfg(unix)]
+mod serve_faults;
+mod serve_support;
 mod sessions;
 mod shared_flags;
 mod show;
