@@ -16,6 +16,8 @@ mod run_page;
 mod serve_clients;
 #[cfg(unix)]
 mod serve_faults;
+#[cfg(unix)]
+mod serve_python;
 mod serve_support;
 mod sessions;
 mod shared_flags;
