@@ -105,6 +105,9 @@ pub struct Args {
 /// How many request bodies are read and decoded at once: enough to keep
 /// both cores busy, few enough that their memory stays small.
 const DECODERS: usize = 8;
+/// How many gRPC calls are read at once (tonic decodes a call's message
+/// before the service sees it, so the bound sits in front of it).
+const GRPC_CALLS: usize = 16;
 
 pub fn run(args: Args, _global: &Global) -> CliResult {
     let access = Access::choose(
@@ -191,6 +194,8 @@ async fn serve(
     );
     let grpc_server = tokio::spawn(
         tonic::transport::Server::builder()
+            // Calls past the bound wait with their bodies unread.
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(GRPC_CALLS))
             .add_service(grpc::service(Arc::clone(&receiver), access))
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(grpc_listener),
