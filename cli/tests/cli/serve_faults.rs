@@ -326,3 +326,64 @@ fn sigint_and_sigterm_stop_it_cleanly_and_a_busy_port_is_one_line() {
     let (status, _) = again.signal_and_wait("TERM");
     assert!(status.success(), "{}", again.log());
 }
+
+#[test]
+fn grpc_answers_its_own_statuses() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use tonic::codec::CompressionEncoding;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.db");
+    let token = "0123456789abcdef0123";
+    let server = Serve::start(&file, &["--max-body-bytes", "100000", "--token", token]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let endpoint = format!("http://{}", server.grpc);
+        let mut client = TraceServiceClient::connect(endpoint).await.unwrap();
+        let authorized = |message: ExportTraceServiceRequest| {
+            let mut request = tonic::Request::new(message);
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            request
+        };
+
+        let refused = client.export(tool_calls(8, 1, 1)).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+        let mut request = tool_calls(8, 1, 2);
+        request.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![1; 3];
+        let response = client
+            .export(authorized(request))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(response.partial_success.unwrap().rejected_spans, 1);
+
+        let too_big = client
+            .export(authorized(tool_calls(8, 10, 2_000)))
+            .await
+            .unwrap_err();
+        assert_eq!(too_big.code(), tonic::Code::OutOfRange, "{too_big:?}");
+
+        // 64 MiB of one attribute, gzipped to a few hundred kilobytes.
+        let mut bomb = tool_calls(8, 5_000, 1);
+        bomb.resource_spans[0].scope_spans[0].spans[0]
+            .attributes
+            .push(text("filler", &"a".repeat(64 << 20)));
+        let mut gzipping = client.clone().send_compressed(CompressionEncoding::Gzip);
+        let inflated = gzipping.export(authorized(bomb)).await.unwrap_err();
+        assert_eq!(
+            inflated.code(),
+            tonic::Code::ResourceExhausted,
+            "{inflated:?}"
+        );
+
+        let mut gzipping = client.send_compressed(CompressionEncoding::Gzip);
+        gzipping
+            .export(authorized(tool_calls(8, 20, 3)))
+            .await
+            .unwrap();
+    });
+    assert_eq!(read_all(&file).len(), 2 + 6, "one valid span, then three");
+}
