@@ -11,6 +11,7 @@ mod convert;
 mod cost;
 mod diff;
 mod failure;
+mod import;
 mod output;
 mod page;
 mod query;
@@ -65,6 +66,7 @@ enum Command {
     Check(check::Args),
     Ui(ui::Args),
     Serve(serve::Args),
+    Import(import::Args),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args, global),
         Command::Ui(args) => ui::run(args, global),
         Command::Serve(args) => serve::run(args, global),
+        Command::Import(args) => import::run(args, global),
     };
     match result {
         Ok(code) => code,

@@ -9,10 +9,10 @@
 //! reads the extraction settings, [`progress`] reports.
 
 mod body;
-mod config;
+pub mod config;
 mod grpc;
 mod http;
-mod otlp;
+pub mod otlp;
 mod progress;
 mod receiver;
 

@@ -11,6 +11,7 @@ mod convert;
 mod diff;
 mod done_means;
 mod help;
+mod import;
 mod query_filters;
 mod run_page;
 mod serve_clients;
