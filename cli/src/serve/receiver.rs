@@ -109,6 +109,17 @@ impl Receiver {
     ) -> Result<Accepted, Refusal> {
         let spans = otlp::spans_of(request);
         let count = spans.spans.len() as u64;
+        if count == 0 {
+            // Nothing to commit (an empty request, or every span rejected):
+            // never a "retry later", whatever the queue holds.
+            self.counters
+                .rejected
+                .fetch_add(spans.rejected as u64, Ordering::Relaxed);
+            return Ok(Accepted {
+                rejected: spans.rejected,
+                message: spans.first_problem,
+            });
+        }
         let submitted = self.ingest.submit(spans.spans);
         drop(permit);
         let committed = match submitted {
