@@ -52,6 +52,7 @@ const IN_FLIGHT: usize = 64;
 /// How long one commit may take.
 const COMMIT_WAIT: Duration = Duration::from_secs(60);
 
+/// Runs `import`: every record of the file, then waits for the last commit.
 pub fn run(args: Args, _global: &Global) -> CliResult {
     let file_config = match &args.config {
         Some(path) => config::ConfigFile::read(path)?,

@@ -109,6 +109,7 @@ const DECODERS: usize = 8;
 /// before the service sees it, so the bound sits in front of it).
 const GRPC_CALLS: usize = 16;
 
+/// Runs `serve` until SIGINT or SIGTERM, then closes the file.
 pub fn run(args: Args, _global: &Global) -> CliResult {
     let access = Access::choose(
         args.token.clone(),
