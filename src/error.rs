@@ -129,6 +129,10 @@ pub enum ProtocolError {
     /// The pipeline was already shut down.
     #[error("the protocol pipeline is already shut down")]
     AlreadyShutdown,
+    /// [`ProtocolIngest::submit`](crate::pipeline::ProtocolIngest::submit)
+    /// found the pipeline's queue full: nothing was taken; try again later.
+    #[error("the protocol pipeline's queue is full; nothing was taken, try again later")]
+    QueueFull,
     /// A builder was given settings that cannot work together.
     #[error("invalid protocol configuration: {0}")]
     InvalidConfig(String),

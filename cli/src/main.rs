@@ -11,11 +11,13 @@ mod convert;
 mod cost;
 mod diff;
 mod failure;
+mod import;
 mod output;
 mod page;
 mod prune;
 mod query;
 mod run_view;
+mod serve;
 mod sessions;
 mod show;
 mod stats;
@@ -41,6 +43,7 @@ use clap::{Parser, Subcommand};
   reagentic-protocol diff protocol.db conv-41 conv-42
   reagentic-protocol ui protocol.db
   reagentic-protocol prune protocol.db --older-than 30d
+  reagentic-protocol serve protocol.db
 
 Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
 describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
@@ -66,6 +69,8 @@ enum Command {
     Ui(ui::Args),
     Prune(prune::Args),
     Vacuum(prune::VacuumArgs),
+    Serve(serve::Args),
+    Import(import::Args),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +111,8 @@ fn main() -> ExitCode {
         Command::Ui(args) => ui::run(args, global),
         Command::Prune(args) => prune::run(args, global),
         Command::Vacuum(args) => prune::vacuum(args, global),
+        Command::Serve(args) => serve::run(args, global),
+        Command::Import(args) => import::run(args, global),
     };
     match result {
         Ok(code) => code,

@@ -133,6 +133,9 @@ pub(crate) const RULES: &[Rule] = &[
     rule(Attr(OP, "interactions"), Llm),
     rule(Attr(OP, "interactions_streaming"), Llm),
     rule(Attr(OP, "generate"), Llm),
+    // The OpenAI Agents SDK through OpenInference: a handoff is a TOOL span
+    // named `handoff to {agent}`; the name says what it is.
+    rule(Prefix("handoff to "), Handoff),
     // OpenInference: `openinference.span.kind`.
     rule(Attr(OI, "AGENT"), Agent),
     rule(Attr(OI, "LLM"), Llm),
@@ -442,6 +445,7 @@ mod tests {
         assert_eq!(kind(&[], "chat"), StepKind::Llm);
         assert_eq!(kind(&[], "execute_tool"), StepKind::Tool);
         assert_eq!(kind(&[], "handoff"), StepKind::Handoff);
+        assert_eq!(kind(&[oi("TOOL")], "handoff to billing"), StepKind::Handoff);
         assert_eq!(kind(&[], "handoff billing"), StepKind::Handoff);
         assert_eq!(kind(&[], "Handoff: a -> b"), StepKind::Handoff);
     }
@@ -492,6 +496,10 @@ mod tests {
         );
         assert_eq!(
             suffix("handoff:billing", StepKind::Handoff),
+            Some("billing")
+        );
+        assert_eq!(
+            suffix("handoff to billing", StepKind::Handoff),
             Some("billing")
         );
         assert_eq!(suffix("chat gpt-4o", StepKind::Tool), None);

@@ -6,6 +6,7 @@
 
 mod aliases;
 mod ancestry;
+mod assembly;
 mod attributes;
 mod classify;
 mod content;
@@ -62,6 +63,8 @@ pub struct Extractor {
     vocab: Arc<Vocabulary>,
     /// Prices model calls that report no cost of their own.
     prices: Prices,
+    /// Runs arriving in pieces, for ingested spans only (`assembly.rs`).
+    assembly: Option<assembly::Assembly>,
 }
 
 /// Whether a start entry gets the `Full` attribute map.
@@ -95,6 +98,7 @@ impl Extractor {
             ancestry: Ancestry::new(config.max_tracked_spans()),
             vocab: Arc::new(Vocabulary::new(config)),
             prices: config.prices()?,
+            assembly: None,
         })
     }
 

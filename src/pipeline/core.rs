@@ -19,17 +19,44 @@ use crate::error::{ProtocolError, Result};
 use crate::extract::Extractor;
 use crate::storage::Storage;
 
-/// The reply to a flush or shutdown: `Err` carries the storage error's text.
-pub(crate) type Reply = Sender<std::result::Result<(), Arc<ProtocolError>>>;
+/// What a flush, shutdown or ingest is answered: `Err` carries the storage error.
+pub(crate) type Answer = std::result::Result<(), Arc<ProtocolError>>;
+
+/// Where the answer to a flush, shutdown or ingest goes: a thread blocked on
+/// a channel, or a task awaiting a future (`pipeline::ingest`).
+pub(crate) enum Reply {
+    Blocking(Sender<Answer>),
+    Async(tokio::sync::oneshot::Sender<Answer>),
+}
+
+impl Reply {
+    /// Answers; a waiter that gave up (timed out, dropped) is not an error.
+    pub(crate) fn send(self, answer: Answer) {
+        match self {
+            Reply::Blocking(sender) => {
+                let _ = sender.send(answer);
+            }
+            Reply::Async(sender) => {
+                let _ = sender.send(answer);
+            }
+        }
+    }
+}
 
 /// What travels from producers to the extraction thread, in order.
 pub(crate) enum Message {
     Started(SpanData),
     Ended(SpanData),
     Finished(Vec<SpanData>),
+    /// Finished spans from elsewhere, each with its own `service.name`,
+    /// answered once their entries are committed (`pipeline::ingest`).
+    Ingest(super::ingest::Batch),
     ServiceName(Option<String>),
     Flush(Reply),
-    Shutdown { reply: Reply, deadline: Instant },
+    Shutdown {
+        reply: Reply,
+        deadline: Instant,
+    },
 }
 
 /// How many entries a message would have produced, for exact drop counts.
@@ -39,6 +66,11 @@ pub(crate) fn entries_in(config: &ProtocolConfig, message: &Message) -> u64 {
         Message::Started(span) => start_entry_count(config, span),
         Message::Ended(span) => end_entry_count(config, span),
         Message::Finished(spans) => spans
+            .iter()
+            .map(|span| start_entry_count(config, span) + end_entry_count(config, span))
+            .sum(),
+        Message::Ingest(batch) => batch
+            .spans
             .iter()
             .map(|span| start_entry_count(config, span) + end_entry_count(config, span))
             .sum(),
@@ -74,6 +106,7 @@ impl std::fmt::Debug for Message {
             Message::Started(_) => "Started",
             Message::Ended(_) => "Ended",
             Message::Finished(_) => "Finished",
+            Message::Ingest(_) => "Ingest",
             Message::ServiceName(_) => "ServiceName",
             Message::Flush(_) => "Flush",
             Message::Shutdown { .. } => "Shutdown",
@@ -87,7 +120,10 @@ impl Core {
     /// and writer threads.
     pub(crate) fn start(storage: Box<dyn Storage>, options: PipelineOptions) -> Result<Arc<Self>> {
         options.validate()?;
-        let extractor = Extractor::new(&options.config)?;
+        let mut extractor = Extractor::new(&options.config)?;
+        if let Some(limits) = options.assembly {
+            extractor.enable_assembly(limits.max_traces, limits.max_spans, limits.max_age);
+        }
         let (sender, receiver) = crossbeam_channel::bounded(options.queue_capacity);
         let (doorbell, sleeper) = super::doorbell::doorbell(options.queue_capacity);
         let (extracted_sender, extracted_receiver) =
@@ -183,6 +219,36 @@ impl Core {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Queues a message without waiting and wakes the extraction thread at
+    /// once. A full queue or a pipeline that is shutting down gives the
+    /// message back with the reason; nothing is counted as dropped, because
+    /// the caller still holds it (and tells its own client to retry).
+    pub(crate) fn try_enqueue(
+        &self,
+        message: Message,
+    ) -> std::result::Result<(), Box<(Message, ProtocolError)>> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let result = if self.is_shutdown.load(Ordering::SeqCst) {
+            Err(Box::new((message, ProtocolError::AlreadyShutdown)))
+        } else {
+            match self.sender.try_send(message) {
+                Ok(()) => {
+                    Counters::add(&self.counters.enqueued, 1);
+                    self.doorbell.ring_urgently();
+                    Ok(())
+                }
+                Err(TrySendError::Full(message)) => {
+                    Err(Box::new((message, ProtocolError::QueueFull)))
+                }
+                Err(TrySendError::Disconnected(message)) => {
+                    Err(Box::new((message, ProtocolError::AlreadyShutdown)))
+                }
+            }
+        };
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
     /// Returns once everything enqueued before the call is committed, or the
     /// storage error that prevented it, or `Timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<()> {
@@ -191,7 +257,10 @@ impl Core {
         }
         let deadline = Instant::now() + timeout;
         let (reply, answer) = crossbeam_channel::bounded(1);
-        match self.sender.send_deadline(Message::Flush(reply), deadline) {
+        match self
+            .sender
+            .send_deadline(Message::Flush(Reply::Blocking(reply)), deadline)
+        {
             Ok(()) => self.doorbell.ring_urgently(),
             Err(SendTimeoutError::Timeout(_)) => return Err(ProtocolError::Timeout(timeout)),
             Err(SendTimeoutError::Disconnected(_)) => return Err(ProtocolError::AlreadyShutdown),
@@ -225,10 +294,13 @@ impl Core {
             std::thread::sleep(Duration::from_micros(50));
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
-        match self
-            .sender
-            .send_deadline(Message::Shutdown { reply, deadline }, deadline)
-        {
+        match self.sender.send_deadline(
+            Message::Shutdown {
+                reply: Reply::Blocking(reply),
+                deadline,
+            },
+            deadline,
+        ) {
             Ok(()) => self.doorbell.ring_urgently(),
             Err(SendTimeoutError::Timeout(_)) => return Err(ProtocolError::Timeout(timeout)),
             Err(SendTimeoutError::Disconnected(_)) => {

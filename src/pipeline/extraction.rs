@@ -53,6 +53,10 @@ pub(crate) struct Extraction {
     batch: Vec<ProtocolEntry>,
     /// Extracted span data, waiting to be freed together.
     spans_to_free: Vec<SpanData>,
+    /// Answers owed to ingest submissions whose entries are in `batch`:
+    /// passed on right behind it, so submissions extracted together share a
+    /// commit.
+    replies: Vec<Reply>,
 }
 
 /// The most extracted spans kept before they are freed together: a bound on
@@ -80,6 +84,7 @@ impl Extraction {
             max_batch_entries: options.max_batch_entries,
             batch: Vec::new(),
             spans_to_free: Vec::new(),
+            replies: Vec::new(),
         }
     }
 
@@ -180,6 +185,21 @@ impl Extraction {
                     self.bury(span);
                 }
             }
+            Message::Ingest(batch) => {
+                let super::ingest::Batch {
+                    spans,
+                    services,
+                    reply,
+                    permit,
+                } = batch;
+                self.extractor
+                    .on_ingested_batch(&spans, &services, &mut self.batch);
+                for span in spans {
+                    self.bury(span);
+                }
+                drop(permit);
+                self.replies.push(reply);
+            }
             Message::ServiceName(name) => self.extractor.set_service_name(name),
             Message::Flush(reply) => {
                 return self.hand_on_batch() && self.sender.send(Extracted::Flush(reply)).is_ok()
@@ -217,14 +237,14 @@ impl Extraction {
     fn hand_on_batch(&mut self) -> bool {
         self.free_spent();
         if self.batch.is_empty() {
-            return true;
+            return self.hand_on_replies();
         }
         // The next batch grows as it fills: reserving room for a full batch
         // would cost an allocation of hundreds of kilobytes for each lone
         // entry an idle agent sends.
         let batch = std::mem::take(&mut self.batch);
         match self.sender.send(Extracted::Entries(batch)) {
-            Ok(()) => true,
+            Ok(()) => self.hand_on_replies(),
             Err(crossbeam_channel::SendError(Extracted::Entries(lost))) => {
                 Counters::add(&self.counters.dropped_after_shutdown, lost.len() as u64);
                 // The writer is gone (a storage that panicked): what is still
@@ -234,6 +254,17 @@ impl Extraction {
             }
             Err(_) => false,
         }
+    }
+
+    /// Passes on the answers owed to ingest submissions whose entries were
+    /// handed on: the writer answers them after the commit that holds them.
+    fn hand_on_replies(&mut self) -> bool {
+        for reply in self.replies.drain(..) {
+            if self.sender.send(Extracted::Flush(reply)).is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Everything left in the queue after shutdown: flush requests are told

@@ -15,6 +15,11 @@
 //!  SQLite only: reagentic-protocol-checkpoint copies the WAL into the database (storage/checkpoint.rs).
 //! ```
 //!
+//! `ProtocolIngest` (ingest.rs) feeds the same queue with finished spans from
+//! elsewhere (`Ingest`), each answered like a flush once committed; it never
+//! waits for room in the queue, and it assembles runs whose spans arrive in
+//! separate submissions (`extract/assembly.rs`).
+//!
 //! A flush or shutdown request travels the same channels as the spans, so
 //! it is answered only after everything sent before it is committed; the
 //! answer is `Ok` or the storage's own error, shared by every waiter
@@ -25,6 +30,7 @@ mod core;
 mod doorbell;
 mod exporter;
 mod extraction;
+mod ingest;
 mod options;
 mod priority;
 mod processor;
@@ -33,6 +39,9 @@ mod writer;
 
 pub use self::core::ProtocolHandle;
 pub use exporter::{ProtocolExporter, ProtocolExporterBuilder};
+pub use ingest::{
+    AssemblyLimits, Committed, IngestSpan, NotTaken, ProtocolIngest, ProtocolIngestBuilder,
+};
 pub use options::QueueFullPolicy;
 pub use priority::ThreadPriority;
 pub use processor::{ProtocolProcessor, ProtocolProcessorBuilder};

@@ -34,6 +34,8 @@ pub(crate) struct PipelineOptions {
     pub(crate) flush_timeout: Duration,
     pub(crate) max_pending_entries: usize,
     pub(crate) thread_priority: ThreadPriority,
+    /// Assembling runs that arrive in pieces (`ProtocolIngest` only).
+    pub(crate) assembly: Option<super::ingest::AssemblyLimits>,
 }
 
 impl Default for PipelineOptions {
@@ -46,6 +48,7 @@ impl Default for PipelineOptions {
             flush_timeout: Duration::from_secs(5),
             max_pending_entries: 65_536,
             thread_priority: ThreadPriority::default(),
+            assembly: None,
         }
     }
 }

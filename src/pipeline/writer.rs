@@ -251,7 +251,7 @@ impl Writer {
         };
         for waiter in self.waiters.drain(..) {
             // A waiter that gave up (timed out) has dropped its receiver.
-            let _ = waiter.send(answer.clone());
+            waiter.send(answer.clone());
         }
     }
 
@@ -281,7 +281,7 @@ impl Writer {
         if let Err(err) = guarded(|| storage.close()) {
             result = result.and(Err(Arc::new(err)));
         }
-        let _ = reply.send(result);
+        reply.send(result);
     }
 
     /// The extraction thread is gone without a shutdown request (only after

@@ -166,8 +166,8 @@ impl ProtocolReader {
 #[derive(Default)]
 struct Walk {
     entries: u64,
-    /// Where each id was first seen.
-    first_line: HashMap<String, u64>,
+    /// Where each id was first seen, and the fields its copies so far had.
+    first_line: HashMap<String, (u64, u64)>,
     /// Every line of the ids seen more than once; kept apart from
     /// `first_line` so a clean file costs no list per entry.
     repeated: HashMap<String, Vec<u64>>,
@@ -180,14 +180,21 @@ struct Walk {
 
 impl Walk {
     fn add(&mut self, line: u64, entry: &ProtocolEntry) {
-        if let Some(&first) = self.first_line.get(&entry.entry_id) {
-            self.repeated
-                .entry(entry.entry_id.clone())
-                .or_insert_with(|| vec![first])
-                .push(line);
+        let fields = super::jsonl::field_mask(entry);
+        if let Some((first, known)) = self.first_line.get_mut(&entry.entry_id) {
+            // A later copy that fills fields the earlier ones left empty is
+            // the fill rule at work (FORMAT.md), not a repeat.
+            if fields & !*known == 0 {
+                self.repeated
+                    .entry(entry.entry_id.clone())
+                    .or_insert_with(|| vec![*first])
+                    .push(line);
+            }
+            *known |= fields;
             return;
         }
-        self.first_line.insert(entry.entry_id.clone(), line);
+        self.first_line
+            .insert(entry.entry_id.clone(), (line, fields));
         self.entries += 1;
         let span = (entry.trace_id.clone(), entry.span_id.clone());
         if entry.event_type.is_start() {

@@ -1,7 +1,7 @@
 //! Reading a protocol in the order it was written, in batches, from any
 //! point: for following a file that is being written, and for copying one.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::conditions::Conditions;
 use super::reader::ProtocolReader;
@@ -32,7 +32,10 @@ use crate::error::Result;
 pub struct ReadPosition {
     offset: u64,
     line: u64,
-    seen: HashSet<String>,
+    /// The JSON Lines entry ids returned so far, each with the fields it
+    /// had (`read::jsonl::field_mask`), so a later copy that fills one is
+    /// returned again.
+    seen: HashMap<String, u64>,
 }
 
 impl std::fmt::Debug for ReadPosition {
@@ -114,8 +117,8 @@ impl ReadPosition {
         self.line
     }
 
-    /// The JSON Lines entry ids returned so far.
-    pub(crate) fn seen_mut(&mut self) -> &mut HashSet<String> {
+    /// The JSON Lines entry ids returned so far, with the fields they had.
+    pub(crate) fn seen_mut(&mut self) -> &mut HashMap<String, u64> {
         &mut self.seen
     }
 }

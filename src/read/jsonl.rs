@@ -1,6 +1,8 @@
 //! Reading a JSON Lines protocol: every scan reads the file from its start
 //! (or from where a follower left off), line by line, each entry id once.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 use super::follow::ReadPosition;
 use super::reader::{ProtocolFormat, ProtocolMeta};
 use super::scan::{Duplicates, Order, Record, Scan, Skips, Source};
+use crate::codec::columns::{Cell, COLUMNS};
 use crate::codec::jsonl;
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
@@ -160,13 +163,43 @@ impl Source for JsonlSource {
             return Ok(skips);
         }
         let dedup = scan.duplicates == Duplicates::Skip;
+        // Copies of one id merge (the fill rule, FORMAT.md): a whole read
+        // looks ahead for the copies that fill an earlier one and returns
+        // the merged entry in its place; a following read returns a filling
+        // copy again when it comes, so a consumer with the same rule (the
+        // storage it converts into, a follower) converges.
+        let mut merged = if dedup && !following {
+            self.merged_copies()?
+        } else {
+            HashMap::new()
+        };
+        let mut seen = std::mem::take(position.seen_mut());
+        // The entry to visit for a record read, once per id (and again for a
+        // filling copy when following); `None` to skip it.
+        let mut first_copy = |entry: ProtocolEntry| -> Option<ProtocolEntry> {
+            if !dedup {
+                return Some(entry);
+            }
+            let mask = field_mask(&entry);
+            match seen.get_mut(&entry.entry_id) {
+                Some(known) => {
+                    let fills = mask & !*known != 0;
+                    *known |= mask;
+                    (fills && following).then_some(entry)
+                }
+                None => {
+                    let merged = merged.remove(&entry.entry_id);
+                    seen.insert(entry.entry_id.clone(), mask);
+                    Some(merged.unwrap_or(entry))
+                }
+            }
+        };
         if scan.order == Order::Written {
             let mut visited = 0;
-            let mut seen = std::mem::take(position.seen_mut());
             self.read_lines(position, following, &mut skips, |number, entry| {
-                if dedup && !seen.insert(entry.entry_id.clone()) {
+                let Some(entry) = first_copy(entry) else {
                     return ControlFlow::Continue(());
-                }
+                };
                 if !scan.conditions.matches(&entry) {
                     return ControlFlow::Continue(());
                 }
@@ -190,13 +223,14 @@ impl Source for JsonlSource {
         // by the file.
         let compact_at = scan.limit.map(|limit| limit.saturating_mul(2).max(1024));
         let mut found: Vec<(u64, ProtocolEntry)> = Vec::new();
-        let mut seen = std::mem::take(position.seen_mut());
         self.read_lines(position, following, &mut skips, |number, entry| {
-            if (!dedup || seen.insert(entry.entry_id.clone())) && scan.conditions.matches(&entry) {
-                found.push((number, entry));
-                if compact_at.is_some_and(|at| found.len() >= at) {
-                    sort_records(&scan, &mut found);
-                    found.truncate(limit);
+            if let Some(entry) = first_copy(entry) {
+                if scan.conditions.matches(&entry) {
+                    found.push((number, entry));
+                    if compact_at.is_some_and(|at| found.len() >= at) {
+                        sort_records(&scan, &mut found);
+                        found.truncate(limit);
+                    }
                 }
             }
             ControlFlow::Continue(())
@@ -267,6 +301,140 @@ fn sort_records(scan: &Scan<'_>, records: &mut [(u64, ProtocolEntry)]) {
     // The order is total (ids are unique after de-duplication), so an
     // unstable sort is exact.
     records.sort_unstable_by(|a, b| scan.compare(&a.1, &b.1));
+}
+
+/// Which fields an entry has, one bit per column of the format: what the
+/// fill rule compares to tell a copy that fills an earlier one.
+pub(crate) fn field_mask(entry: &ProtocolEntry) -> u64 {
+    COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| !matches!((column.get)(entry), Cell::Null))
+        .fold(0, |mask, (i, _)| mask | 1 << i)
+}
+
+/// `first` with the fields it left empty filled from `later` (the fill
+/// rule); `None` when `later` fills nothing.
+pub(crate) fn merge_copy(first: &ProtocolEntry, later: &ProtocolEntry) -> Option<ProtocolEntry> {
+    if field_mask(later) & !field_mask(first) == 0 {
+        return None;
+    }
+    let (Ok(serde_json::Value::Object(mut merged)), Ok(serde_json::Value::Object(more))) =
+        (serde_json::to_value(first), serde_json::to_value(later))
+    else {
+        return None;
+    };
+    for (key, value) in more {
+        if value.is_null() {
+            continue;
+        }
+        match merged.get_mut(&key) {
+            Some(present) if !present.is_null() => {}
+            Some(empty) => *empty = value,
+            None => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(merged)).ok()
+}
+
+/// Just the id of a line, read without building the rest.
+#[derive(serde::Deserialize)]
+struct LineId<'a> {
+    #[serde(borrow)]
+    entry_id: Cow<'a, str>,
+}
+
+impl JsonlSource {
+    /// Reads the file once for the ids written more than once, and returns,
+    /// for each whose later copies fill fields the first left empty, the
+    /// merged entry. Only the ids are parsed for most lines; the copies of a
+    /// repeated id are decoded whole (the first re-read by its offset).
+    fn merged_copies(&self) -> Result<HashMap<String, ProtocolEntry>> {
+        let open = || {
+            File::open(&self.path).map_err(|source| ProtocolError::Open {
+                path: self.path.clone(),
+                source,
+            })
+        };
+        let mut reader = BufReader::with_capacity(64 * 1024, open()?);
+        let mut first_file = open()?;
+        let cap = u64::try_from(self.max_line_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let mut first_at: HashMap<String, (u64, usize)> = HashMap::new();
+        let mut merged: HashMap<String, ProtocolEntry> = HashMap::new();
+        let mut line = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            line.clear();
+            let read = (&mut reader)
+                .take(cap)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.io_error(e))?;
+            if read == 0 {
+                return Ok(merged);
+            }
+            let at = offset;
+            offset += read as u64;
+            if line.last() != Some(&b'\n') && line.len() > self.max_line_bytes {
+                match skip_rest_of_line(&mut reader).map_err(|e| self.io_error(e))? {
+                    Some(rest) => offset += rest,
+                    None => return Ok(merged),
+                }
+                continue;
+            }
+            let body = trim_line(&line, at == 0);
+            let Ok(LineId { entry_id }) = serde_json::from_slice::<LineId<'_>>(body) else {
+                continue;
+            };
+            let Some(&(first_offset, first_len)) = first_at.get(entry_id.as_ref()) else {
+                first_at.insert(entry_id.into_owned(), (at, read));
+                continue;
+            };
+            let id = entry_id.into_owned();
+            let Ok(Some(later)) = jsonl::decode(&line, at == 0) else {
+                continue;
+            };
+            let (base, merged_before) = match merged.remove(&id) {
+                Some(base) => (base, true),
+                None => {
+                    let mut first = vec![0; first_len];
+                    first_file
+                        .seek(SeekFrom::Start(first_offset))
+                        .and_then(|_| first_file.read_exact(&mut first))
+                        .map_err(|e| self.io_error(e))?;
+                    match jsonl::decode(&first, first_offset == 0) {
+                        Ok(Some(first)) => (first, false),
+                        _ => continue,
+                    }
+                }
+            };
+            // Only ids whose copies fill something are kept: a plain repeat
+            // (a retried batch) costs nothing.
+            match merge_copy(&base, &later) {
+                Some(fuller) => {
+                    merged.insert(id, fuller);
+                }
+                None if merged_before => {
+                    merged.insert(id, base);
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// A line without its ending (and, first in the file, a byte-order mark).
+fn trim_line(line: &[u8], first_in_file: bool) -> &[u8] {
+    let mut bytes = line;
+    bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    if first_in_file {
+        bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    }
+    bytes
 }
 
 /// Discards input up to and including the next newline; returns how many

@@ -58,6 +58,16 @@ pub(crate) fn append_runs(
     Ok(())
 }
 
+/// Appends one session run of `(session, rowid)` pairs: rows already stored
+/// whose session a later copy filled in (`storage::fill`), inside the batch's
+/// transaction. Each such row had no session, so it is in no session run yet.
+pub(crate) fn append_session_pairs(
+    tx: &Connection,
+    pairs: &mut [(&str, i64)],
+) -> rusqlite::Result<()> {
+    append_run(tx, RunField::Session, pairs)
+}
+
 /// Pairs inserted by one statement: one statement per pair cost as much as
 /// inserting the pair itself.
 const PAIRS_PER_INSERT: usize = 128;

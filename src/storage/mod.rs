@@ -2,6 +2,7 @@
 //! (with the feature `postgres`) PostgreSQL forms.
 
 mod checkpoint;
+mod fill;
 mod index_runs;
 mod jsonl;
 #[cfg(feature = "postgres")]
@@ -45,8 +46,13 @@ pub enum Durability {
 pub trait Storage: Send + 'static {
     /// Writes a batch atomically: after `Ok`, every entry is committed and
     /// readable by another connection or process; after `Err`, none of the batch
-    /// is visible, so the caller can retry it as a whole. Entries whose
-    /// `entry_id` is already stored are stored once.
+    /// is visible, so the caller can retry it as a whole.
+    ///
+    /// An entry whose identity (`timestamp`, `entry_id`) is already stored
+    /// is not stored again: it fills the stored entry's empty fields from
+    /// its own and changes nothing else (the fill rule, `FORMAT.md`). SQLite
+    /// updates the stored row; JSON Lines appends the copy, and its readers
+    /// merge the copies of one id.
     fn write_batch(&mut self, entries: &[ProtocolEntry]) -> Result<()>;
 
     /// Records the total number of entries the pipeline has dropped so far

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::checkpoint::Checkpointer;
-use super::index_runs;
 use super::retention::Retention;
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
+use super::{fill, index_runs};
 use crate::codec::columns::columns_of_schema;
 use crate::codec::sqlite::{
     check_columns, check_schema_version, column_names, columns_added_after, has_index_runs,
@@ -470,12 +470,19 @@ impl Storage for SqliteStorage {
             // Every entry really inserted (a rewrite inserts nothing), for
             // the batch's index runs.
             let mut inserted: Vec<(&ProtocolEntry, i64)> = Vec::with_capacity(entries.len());
+            // Stored rows whose session a later copy filled in (the fill rule).
+            let mut sessions_filled: Vec<(&str, i64)> = Vec::new();
             for entry in entries {
                 if encoder.insert(&mut insert, entry).map_err(|e| e.on(path))? == 1 {
                     inserted.push((entry, tx.last_insert_rowid()));
+                } else if let Some(filled) = fill::fill_stored(&tx, entry).map_err(on)? {
+                    if let (true, Some(session)) = (filled.session, entry.session_id.as_deref()) {
+                        sessions_filled.push((session, filled.rowid));
+                    }
                 }
             }
             index_runs::append_runs(&tx, &inserted).map_err(on)?;
+            index_runs::append_session_pairs(&tx, &mut sessions_filled).map_err(on)?;
         }
         encoder.shrink();
         tx.commit().map_err(on)?;
@@ -936,7 +943,10 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         let rows = raw_rows(&path);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["entry_id"], Value::from("t:s:end"));
-        assert_eq!(rows[0]["operation"], Value::Null);
+        // The second copy of the old entry's identity filled the field the
+        // old schema lacked (the fill rule) and changed nothing else.
+        assert_eq!(rows[0]["operation"], Value::from("execute_tool"));
+        assert_eq!(rows[0]["input"], serde_json::json!({"q": 1}));
         assert_eq!(rows[1], as_json_map(&full_entry(1)));
         // A reader opened before the migration sees the new fields too.
         let read = reader.query(&crate::read::EntryFilter::default()).unwrap();

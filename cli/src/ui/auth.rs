@@ -27,6 +27,63 @@ pub enum Access {
     Open,
 }
 
+/// The environment variable that holds the token when `--token` is not given.
+pub const TOKEN_VARIABLE: &str = "REAGENTIC_PROTOCOL_TOKEN";
+/// Tokens shorter than this are refused: they can be guessed.
+const MIN_TOKEN_LENGTH: usize = 16;
+
+impl Access {
+    /// The rule for a server listening on `listen`: a token if one is given
+    /// (`--token`, else the environment variable); none on loopback; else
+    /// only with the explicit opt-out, which `opt_out` names in the error.
+    pub fn choose(
+        token: Option<String>,
+        listen: &[std::net::SocketAddr],
+        insecure_no_token: bool,
+        opt_out: &str,
+    ) -> Result<Access, crate::failure::Failure> {
+        use crate::failure::Failure;
+        let token = token.or_else(|| std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty()));
+        let exposed = listen.iter().find(|a| !a.ip().is_loopback());
+        match (token, exposed, insecure_no_token) {
+            (Some(token), _, _) => {
+                if token.chars().count() < MIN_TOKEN_LENGTH
+                    || token
+                        .chars()
+                        .any(|c| !c.is_ascii_graphic() || c == ';' || c == ',')
+                {
+                    return Err(Failure::new(format!(
+                        "the token must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without ';' or ',' (e.g. `openssl rand -hex 16`)"
+                    )));
+                }
+                Ok(Access::Token(token))
+            }
+            (None, None, _) => Ok(Access::Loopback),
+            (None, Some(_), true) => Ok(Access::Open),
+            (None, Some(address), false) => Err(Failure::new(format!(
+                "{address} is not a loopback address: give a token (--token or {TOKEN_VARIABLE}) so only those who have it can reach the protocol, or {opt_out}"
+            ))),
+        }
+    }
+
+    /// Whether a request with these headers may pass, by bearer token only
+    /// (no cookie, no query): for servers that only programs talk to.
+    pub fn admits_bearer(&self, authorization: Option<&str>, host_is_loopback: bool) -> bool {
+        match self {
+            Access::Open => true,
+            Access::Loopback => host_is_loopback,
+            Access::Token(expected) => authorization
+                .and_then(|value| {
+                    let (scheme, token) = value.split_once(' ')?;
+                    scheme
+                        .eq_ignore_ascii_case("bearer")
+                        .then_some(token.trim())
+                })
+                .is_some_and(|t| same_secret(t.as_bytes(), expected.as_bytes())),
+        }
+    }
+}
+
 /// Compares in time that depends only on the lengths, so the time of an
 /// answer does not tell how much of a guess was right.
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
@@ -100,7 +157,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Whether the Host header names this machine.
-fn loopback_host(headers: &HeaderMap) -> bool {
+pub fn loopback_host(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         // HTTP/1.0 without Host: only a local client talks like that here.
         return true;

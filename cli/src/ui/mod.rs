@@ -32,12 +32,8 @@ use crate::output;
 use crate::page::{self, Network, PageKind};
 use crate::run_view::{self, Live, RunData};
 
-pub use auth::Access;
+pub use auth::{loopback_host, Access};
 
-/// The environment variable that holds the token when `--token` is not given.
-const TOKEN_VARIABLE: &str = "REAGENTIC_PROTOCOL_TOKEN";
-/// Tokens shorter than this are refused: they can be guessed.
-const MIN_TOKEN_LENGTH: usize = 16;
 /// How long an update request waits for a change before answering anyway.
 const UPDATE_WAIT: Duration = Duration::from_secs(25);
 
@@ -144,28 +140,12 @@ pub fn router(state: Arc<UiState>) -> Router {
 }
 
 pub fn run(args: Args, _global: &Global) -> CliResult {
-    let token = args
-        .token
-        .clone()
-        .or_else(|| std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty()));
-    let access = match (&token, args.listen.ip().is_loopback(), args.insecure_no_token) {
-        (Some(token), _, _) => {
-            if token.chars().count() < MIN_TOKEN_LENGTH || token.chars().any(|c| !c.is_ascii_graphic() || c == ';' || c == ',') {
-                return Err(Failure::new(format!(
-                    "the token must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without ';' or ',' (e.g. `openssl rand -hex 16`)"
-                )));
-            }
-            Access::Token(token.clone())
-        }
-        (None, true, _) => Access::Loopback,
-        (None, false, true) => Access::Open,
-        (None, false, false) => {
-            return Err(Failure::new(format!(
-                "{} is not a loopback address: give a token (--token or {TOKEN_VARIABLE}) so only those who have it can read the protocol, or --insecure-no-token to serve it to anyone",
-                args.listen
-            )))
-        }
-    };
+    let access = Access::choose(
+        args.token.clone(),
+        &[args.listen],
+        args.insecure_no_token,
+        "--insecure-no-token to serve it to anyone",
+    )?;
     let state = UiState::open(&args.file, args.limit)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

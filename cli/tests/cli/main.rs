@@ -16,8 +16,15 @@ mod postgres;
 #[path = "../../../tests/integration/support/postgres.rs"]
 mod postgres_server;
 mod prune;
+mod import;
 mod query_filters;
 mod run_page;
+mod serve_clients;
+#[cfg(unix)]
+mod serve_faults;
+#[cfg(unix)]
+mod serve_python;
+mod serve_support;
 mod sessions;
 mod shared_flags;
 mod show;

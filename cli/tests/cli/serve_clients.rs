@@ -1,0 +1,154 @@
+//! `serve` with the OpenTelemetry SDK's own OTLP exporter, as a Rust agent
+//! uses it: HTTP/protobuf (gzip), HTTP/JSON and gRPC (gzip), one span per
+//! request (the simple processor: children arrive before their agent), into
+//! one server; the file is read through a second connection while the
+//! server writes, and again after it stopped.
+
+use std::time::Duration;
+
+use opentelemetry::trace::{Span, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use reagentic_protocol::{EntryStatus, EventType, ProtocolEntry};
+
+use crate::serve_support::Serve;
+use crate::support::read_all;
+
+/// An agent run as GenAI instrumentation writes it: the agent (with the
+/// conversation), a model call with tokens, and a tool call that fails.
+fn agent_run(provider: &SdkTracerProvider, conversation: &str) {
+    let tracer = provider.tracer("agent-test");
+    let mut agent = tracer
+        .span_builder("invoke_agent planner")
+        .with_attributes([
+            KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+            KeyValue::new("gen_ai.agent.name", "planner"),
+            KeyValue::new("gen_ai.conversation.id", conversation.to_owned()),
+        ])
+        .start(&tracer);
+    agent.set_attribute(KeyValue::new("gen_ai.input.messages", "plan a trip"));
+    let cx = Context::current_with_span(agent);
+    let mut chat = tracer
+        .span_builder("chat gpt-4o")
+        .with_attributes([
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.request.model", "gpt-4o"),
+            KeyValue::new("gen_ai.usage.input_tokens", 12),
+            KeyValue::new("gen_ai.usage.output_tokens", 5),
+        ])
+        .start_with_context(&tracer, &cx);
+    chat.end();
+    let mut tool = tracer
+        .span_builder("execute_tool search_flights")
+        .with_attributes([
+            KeyValue::new("gen_ai.operation.name", "execute_tool"),
+            KeyValue::new("gen_ai.tool.name", "search_flights"),
+            KeyValue::new("error.type", "TimeoutError"),
+        ])
+        .start_with_context(&tracer, &cx);
+    tool.set_status(Status::error("no flights found"));
+    tool.end();
+    cx.span().end();
+}
+
+fn provider(exporter: opentelemetry_otlp::SpanExporter, service: &str) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .build()
+}
+
+/// The run of `conversation` as read back: agent, model call and failed
+/// tool, each with the session, the agent and the service.
+fn assert_run(entries: &[ProtocolEntry], conversation: &str, service: &str) {
+    let run: Vec<&ProtocolEntry> = entries
+        .iter()
+        .filter(|e| e.session_id.as_deref() == Some(conversation))
+        .collect();
+    let of = |event: EventType| {
+        run.iter()
+            .find(|e| e.event_type == event)
+            .unwrap_or_else(|| panic!("no {event:?} in the run of {conversation}: {run:#?}"))
+    };
+    assert_eq!(run.len(), 6, "{run:#?}");
+    for entry in &run {
+        assert_eq!(entry.agent_name.as_deref(), Some("planner"), "{entry:?}");
+        assert_eq!(entry.service_name.as_deref(), Some(service), "{entry:?}");
+    }
+    let llm = of(EventType::LlmEnd);
+    assert_eq!(llm.model.as_deref(), Some("gpt-4o"));
+    assert_eq!((llm.input_tokens, llm.output_tokens), (Some(12), Some(5)));
+    let tool = of(EventType::ToolEnd);
+    assert_eq!(tool.tool_name.as_deref(), Some("search_flights"));
+    assert_eq!(tool.status, EntryStatus::Error);
+    of(EventType::AgentStart);
+    of(EventType::AgentEnd);
+}
+
+#[test]
+fn the_sdk_exporter_over_http_protobuf_http_json_and_grpc_writes_whole_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("protocol.db");
+    let mut server = Serve::start(&file, &[]);
+
+    let http_protobuf = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_compression(opentelemetry_otlp::Compression::Gzip)
+        .with_endpoint(format!("http://{}/v1/traces", server.http))
+        .build()
+        .unwrap();
+    let provider_a = provider(http_protobuf, "svc-protobuf");
+    agent_run(&provider_a, "conv-protobuf");
+    provider_a.shutdown().unwrap();
+
+    let http_json = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpJson)
+        .with_endpoint(format!("http://{}/v1/traces", server.http))
+        .build()
+        .unwrap();
+    let provider_b = provider(http_json, "svc-json");
+    agent_run(&provider_b, "conv-json");
+    provider_b.shutdown().unwrap();
+
+    // tonic needs a runtime to drive its connection while the simple
+    // processor blocks this thread on each export.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let guard = runtime.enter();
+    let grpc = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_compression(opentelemetry_otlp::Compression::Gzip)
+        .with_endpoint(format!("http://{}", server.grpc))
+        .with_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let provider_c = provider(grpc, "svc-grpc");
+    agent_run(&provider_c, "conv-grpc");
+    provider_c.shutdown().unwrap();
+    drop(guard);
+
+    // Every export was answered after its commit: a second connection sees
+    // all of it while the server is still running.
+    let entries = read_all(&file);
+    assert_run(&entries, "conv-protobuf", "svc-protobuf");
+    assert_run(&entries, "conv-json", "svc-json");
+    assert_run(&entries, "conv-grpc", "svc-grpc");
+    assert_eq!(entries.len(), 18, "nothing else, nothing twice");
+
+    let (status, took) = server.signal_and_wait("TERM");
+    assert!(status.success(), "{status:?}\n{}", server.log());
+    assert!(took < Duration::from_secs(10));
+    assert!(
+        server.log().contains("stopped: 9 spans committed"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(read_all(&file).len(), 18);
+}
