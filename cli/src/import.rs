@@ -71,6 +71,8 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
         .find(|b| !b.is_ascii_whitespace())
         .is_none_or(|b| *b == b'{');
     let storage = reagentic_protocol::storage::open(&args.output)?;
+    // The storage's own name for it: a database URL without its password.
+    let name = reagentic_protocol::Storage::describe(&storage);
     let ingest = ProtocolIngest::builder(storage)
         .with_config(protocol_config)
         .build()?;
@@ -92,8 +94,7 @@ pub fn run(args: Args, _global: &Global) -> CliResult {
     finished?;
     closed?;
     eprintln!(
-        "imported {spans} span(s) into {} ({rejected} rejected for invalid ids, {skipped} undecodable record(s) skipped)",
-        args.output.display()
+        "imported {spans} span(s) into {name} ({rejected} rejected for invalid ids, {skipped} undecodable record(s) skipped)"
     );
     Ok(ExitCode::SUCCESS)
 }

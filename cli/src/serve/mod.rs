@@ -160,6 +160,8 @@ async fn serve(
     let http_address = http_listener.local_addr()?;
     let grpc_address = grpc_listener.local_addr()?;
     let storage = reagentic_protocol::storage::open(&args.file)?;
+    // The storage's own name for it: a database URL without its password.
+    let name = reagentic_protocol::Storage::describe(&storage);
     let ingest = ProtocolIngest::builder(storage)
         .with_config(protocol_config)
         .with_max_queued_spans(args.max_queued_spans)
@@ -173,8 +175,7 @@ async fn serve(
     progress::log(
         "info",
         &format!(
-            "receiving OTLP into {}: HTTP at http://{http_address} (/v1/traces), gRPC at {grpc_address} ({how}; Ctrl-C stops)",
-            args.file.display()
+            "receiving OTLP into {name}: HTTP at http://{http_address} (/v1/traces), gRPC at {grpc_address} ({how}; Ctrl-C stops)"
         ),
     );
 
@@ -246,7 +247,7 @@ async fn serve(
             counters.refused.load(Relaxed),
         ),
     );
-    closed.map_err(|e| Failure::new(format!("closing {} failed: {e}", args.file.display())))?;
+    closed.map_err(|e| Failure::new(format!("closing {name} failed: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,11 +12,11 @@ mod cost;
 mod diff;
 mod done_means;
 mod help;
+mod import;
 mod postgres;
 #[path = "../../../tests/integration/support/postgres.rs"]
 mod postgres_server;
 mod prune;
-mod import;
 mod query_filters;
 mod run_page;
 mod serve_clients;

@@ -152,3 +152,35 @@ fn the_sdk_exporter_over_http_protobuf_http_json_and_grpc_writes_whole_runs() {
     );
     assert_eq!(read_all(&file).len(), 18);
 }
+
+#[test]
+fn serve_writes_into_postgresql_and_never_prints_the_password() {
+    const PASSWORD: &str = "pw-Serve-SECRET-2718";
+    // The test server does not check the password; it must still appear
+    // nowhere the server writes.
+    let url = crate::postgres_server::database("serve_into_postgres").replacen(
+        "postgres://postgres@",
+        &format!("postgres://postgres:{PASSWORD}@"),
+        1,
+    );
+    let mut server = Serve::start(std::path::Path::new(&url), &[]);
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("http://{}/v1/traces", server.http))
+        .build()
+        .unwrap();
+    let provider = provider(exporter, "svc-postgres");
+    // One span per request, children before their agent: the fill rule
+    // completes them in the database.
+    agent_run(&provider, "conv-postgres");
+    provider.shutdown().unwrap();
+
+    let entries = read_all(std::path::Path::new(&url));
+    assert_run(&entries, "conv-postgres", "svc-postgres");
+    let (status, _) = server.signal_and_wait("TERM");
+    assert!(status.success(), "{status}");
+    let log = server.log();
+    assert!(log.contains("postgres://postgres@"), "{log}");
+    assert!(!log.contains(PASSWORD), "{log}");
+}
