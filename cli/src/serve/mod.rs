@@ -159,7 +159,12 @@ async fn serve(
     let grpc_listener = bind(args.grpc_listen, "OTLP/gRPC").await?;
     let http_address = http_listener.local_addr()?;
     let grpc_address = grpc_listener.local_addr()?;
-    let storage = reagentic_protocol::storage::open(&args.file)?;
+    // Opened off the async threads: the PostgreSQL client is synchronous
+    // and runs a runtime of its own, which may not start inside this one.
+    let file = args.file.clone();
+    let storage = tokio::task::spawn_blocking(move || reagentic_protocol::storage::open(file))
+        .await
+        .map_err(|e| Failure::new(format!("opening the protocol failed: {e}")))??;
     // The storage's own name for it: a database URL without its password.
     let name = reagentic_protocol::Storage::describe(&storage);
     let ingest = ProtocolIngest::builder(storage)
