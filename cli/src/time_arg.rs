@@ -47,6 +47,13 @@ pub fn age_value(text: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("invalid age {text:?}: expected a time span like 12h, 30d, 2w"))
 }
 
+/// A clap value parser for a duration (`30d`, `12h`).
+pub fn duration_value(text: &str) -> Result<std::time::Duration, String> {
+    relative(text.trim())
+        .and_then(|age| age.to_std().ok())
+        .ok_or_else(|| format!("invalid duration {text:?}: expected a time span like 12h, 30d, 2w"))
+}
+
 /// A clap value parser: the time, relative to when the command started.
 pub fn time_value(text: &str) -> Result<DateTime<Utc>, String> {
     parse_time(text, Utc::now())

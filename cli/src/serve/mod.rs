@@ -96,6 +96,11 @@ pub struct Args {
     /// requests are answered "retry later".
     #[arg(long, value_name = "SPANS", default_value_t = 65_536)]
     max_queued_spans: usize,
+    /// Keep runs active within this long (30d, 12h, 2w): older ones are
+    /// deleted whole, a bounded step at a time, while the file is written.
+    /// SQLite files only.
+    #[arg(long, value_name = "AGE", value_parser = crate::time_arg::duration_value)]
+    pub retention: Option<std::time::Duration>,
     /// How long, after Ctrl-C or SIGTERM, requests in flight may take to
     /// finish and the file to be closed.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
@@ -161,8 +166,8 @@ async fn serve(
     let grpc_address = grpc_listener.local_addr()?;
     // Opened off the async threads: the PostgreSQL client is synchronous
     // and runs a runtime of its own, which may not start inside this one.
-    let file = args.file.clone();
-    let storage = tokio::task::spawn_blocking(move || reagentic_protocol::storage::open(file))
+    let (file, retention) = (args.file.clone(), args.retention);
+    let storage = tokio::task::spawn_blocking(move || open_storage(&file, retention))
         .await
         .map_err(|e| Failure::new(format!("opening the protocol failed: {e}")))??;
     // The storage's own name for it: a database URL without its password.
@@ -294,4 +299,30 @@ async fn guard(State(access): State<Access>, request: Request, next: Next) -> Re
         _ => "this server needs its token: send Authorization: Bearer <token> (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>)",
     };
     (StatusCode::UNAUTHORIZED, format!("{message}\n")).into_response()
+}
+
+/// The storage `serve` writes: the protocol at `file`, with retention in the
+/// writer when asked for (SQLite only: the one storage that prunes while
+/// writing).
+fn open_storage(
+    file: &std::path::Path,
+    retention: Option<std::time::Duration>,
+) -> Result<Box<dyn reagentic_protocol::Storage>, Failure> {
+    let Some(age) = retention else {
+        return Ok(reagentic_protocol::storage::open(file)?);
+    };
+    if reagentic_protocol::read::ProtocolFormat::from_path(file)?
+        != reagentic_protocol::read::ProtocolFormat::Sqlite
+    {
+        // The path is not repeated: a database URL may hold a password.
+        return Err(Failure::new(
+            "--retention works on SQLite files (.db); prune other protocols with \
+             `reagentic-protocol prune` on a schedule",
+        ));
+    }
+    Ok(Box::new(
+        reagentic_protocol::SqliteStorage::builder(file)
+            .with_retention(age)
+            .open()?,
+    ))
 }

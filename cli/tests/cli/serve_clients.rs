@@ -184,3 +184,66 @@ fn serve_writes_into_postgresql_and_never_prints_the_password() {
     assert!(log.contains("postgres://postgres@"), "{log}");
     assert!(!log.contains(PASSWORD), "{log}");
 }
+
+#[test]
+fn retention_prunes_old_runs_while_serving_and_keeps_recent_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("protocol.db");
+    let mut server = Serve::start(&file, &["--retention", "1d"]);
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("http://{}/v1/traces", server.http))
+        .build()
+        .unwrap();
+    let provider = provider(exporter, "svc-retention");
+    let tracer = provider.tracer("retention-test");
+    // A run that ended three days ago (a backfill), then one of today.
+    let old = std::time::SystemTime::now() - Duration::from_secs(3 * 86_400);
+    for (conversation, at) in [("conv-old", Some(old)), ("conv-new", None)] {
+        let mut builder = tracer
+            .span_builder("invoke_agent planner")
+            .with_attributes([
+                KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+                KeyValue::new("gen_ai.agent.name", "planner"),
+                KeyValue::new("gen_ai.conversation.id", conversation),
+            ]);
+        if let Some(at) = at {
+            builder = builder.with_start_time(at);
+        }
+        let mut span = builder.start(&tracer);
+        match at {
+            Some(at) => span.end_with_timestamp(at + Duration::from_secs(2)),
+            None => span.end(),
+        }
+    }
+    provider.shutdown().unwrap();
+
+    // The writer prunes while it has nothing to write: the old run goes
+    // within seconds, the recent one stays.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let sessions = |entries: &[ProtocolEntry], id: &str| {
+        entries
+            .iter()
+            .filter(|e| e.session_id.as_deref() == Some(id))
+            .count()
+    };
+    loop {
+        let entries = read_all(&file);
+        assert_eq!(sessions(&entries, "conv-new"), 2, "{entries:#?}");
+        if sessions(&entries, "conv-old") == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old run is still there: {entries:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, _) = server.signal_and_wait("TERM");
+    assert!(status.success(), "{status}");
+    // Both runs were received and committed: the old one was pruned, not
+    // refused.
+    let log = server.log();
+    assert!(log.contains("stopped: 2 spans committed"), "{log}");
+}
