@@ -177,6 +177,15 @@ async fn serve(
         .with_max_queued_spans(args.max_queued_spans)
         .build()?;
     let receiver = Arc::new(Receiver::new(ingest, DECODERS, args.max_body_bytes));
+    // The run pages of `ui`, live, on the same port: opened off the async
+    // threads for the same reason as the storage.
+    let file = args.file.clone();
+    let state = tokio::task::spawn_blocking(move || {
+        crate::ui::UiState::open_path(&file, crate::ui::SESSIONS_SHOWN)
+    })
+    .await
+    .map_err(|e| Failure::new(format!("opening the run pages failed: {e}")))??;
+    let signalled = stop_signal();
     let how = match &access {
         Access::Loopback => "this machine only",
         Access::Token(_) => "token required",
@@ -185,7 +194,7 @@ async fn serve(
     progress::log(
         "info",
         &format!(
-            "receiving OTLP into {name}: HTTP at http://{http_address} (/v1/traces), gRPC at {grpc_address} ({how}; Ctrl-C stops)"
+            "receiving OTLP into {name}: HTTP at http://{http_address} (/v1/traces), gRPC at {grpc_address} ({how}; Ctrl-C stops); run pages at http://{http_address}/"
         ),
     );
 
@@ -198,7 +207,8 @@ async fn serve(
         }
     };
     let app = http::router(Arc::clone(&receiver))
-        .layer(axum::middleware::from_fn_with_state(access.clone(), guard));
+        .layer(axum::middleware::from_fn_with_state(access.clone(), guard))
+        .merge(crate::ui::guarded_router(state, access.clone()));
     let mut http_server = tokio::spawn(
         axum::serve(http_listener, app)
             .with_graceful_shutdown(on_stop())
@@ -218,7 +228,7 @@ async fn serve(
 
     // The HTTP server ends by itself only on an error; then stop as well.
     let (why, http_ended) = tokio::select! {
-        signal = stop_signal() => (signal, false),
+        signal = signalled => (signal, false),
         _ = &mut http_server => ("the HTTP server stopped".to_owned(), true),
     };
     progress::log("info", &format!("{why}: finishing the requests in flight"));
@@ -261,26 +271,40 @@ async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGINT or SIGTERM, naming it.
-async fn stop_signal() -> String {
+/// Resolves on SIGINT or SIGTERM, naming it. The handlers are registered
+/// when this is called, not when it is first awaited: a signal that comes
+/// right after the startup line is then ours, never the default action's
+/// (which would end the process without closing the file).
+fn stop_signal() -> impl std::future::Future<Output = String> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "interrupted".to_owned(),
-                _ = term.recv() => "terminated".to_owned(),
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "interrupted".to_owned()
+        let terminate = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            let (mut terminate, mut interrupt) = (terminate, interrupt);
+            tokio::select! {
+                Some(()) = next(interrupt.as_mut()) => "interrupted".to_owned(),
+                Some(()) = next(terminate.as_mut()) => "terminated".to_owned(),
+                else => "the signal handlers failed".to_owned(),
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupted".to_owned()
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted".to_owned()
+        }
+    }
+}
+
+/// The next signal of `stream`; never, without one.
+#[cfg(unix)]
+async fn next(stream: Option<&mut tokio::signal::unix::Signal>) -> Option<()> {
+    match stream {
+        Some(stream) => stream.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -88,9 +88,12 @@ pub struct Args {
     #[arg(long)]
     insecure_no_token: bool,
     /// How many of the newest sessions the list shows.
-    #[arg(long, short = 'n', default_value_t = 200)]
+    #[arg(long, short = 'n', default_value_t = SESSIONS_SHOWN)]
     limit: usize,
 }
+
+/// How many of the newest sessions the list shows by default.
+pub const SESSIONS_SHOWN: usize = 200;
 
 /// What the routes share.
 pub struct UiState {
@@ -108,8 +111,26 @@ impl UiState {
     /// Opens `file` for reading and starts following it for changes (on a
     /// thread of its own that ends when the state is dropped).
     pub fn open(file: &ProtocolFile, limit: usize) -> Result<Arc<UiState>, Failure> {
-        let reader = file.open()?;
-        let followed = watch::follow(file.open()?)?;
+        Self::from_readers(file.open()?, file.open()?, limit)
+    }
+
+    /// The same for the protocol at `path` with the built-in prices (what
+    /// `serve` shows beside the file it writes).
+    pub fn open_path(path: &std::path::Path, limit: usize) -> Result<Arc<UiState>, Failure> {
+        Self::from_readers(
+            crate::failure::open(path)?,
+            crate::failure::open(path)?,
+            limit,
+        )
+    }
+
+    /// One reader answers the pages, the other is followed for changes.
+    fn from_readers(
+        reader: reagentic_protocol::ProtocolReader,
+        followed: reagentic_protocol::ProtocolReader,
+        limit: usize,
+    ) -> Result<Arc<UiState>, Failure> {
+        let followed = watch::follow(followed)?;
         // The reader's path, which for a database URL has no password: it
         // is shown on the pages.
         let path = reader.path().to_path_buf();
@@ -126,6 +147,12 @@ impl UiState {
     fn generation(&self) -> u64 {
         *self.generation.borrow()
     }
+}
+
+/// The run pages behind the access rule (a token in `?token=` once, then a
+/// cookie), for `serve` to mount beside its OTLP routes.
+pub fn guarded_router(state: Arc<UiState>, access: Access) -> Router {
+    router(state).layer(axum::middleware::from_fn_with_state(access, auth::guard))
 }
 
 /// The routes of the run pages, relative to where they are mounted.
@@ -171,7 +198,7 @@ async fn serve(args: Args, state: Arc<UiState>, access: Access) -> CliResult {
         "serving {} at http://{address}/ ({how}; read-only; Ctrl-C stops)\n",
         state.path.display()
     ))?;
-    let app = router(state).layer(axum::middleware::from_fn_with_state(access, auth::guard));
+    let app = guarded_router(state, access);
     tokio::select! {
         served = axum::serve(listener, app) => {
             served.map_err(|e| Failure::new(format!("the server stopped: {e}")))?;

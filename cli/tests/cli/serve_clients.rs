@@ -142,6 +142,16 @@ fn the_sdk_exporter_over_http_protobuf_http_json_and_grpc_writes_whole_runs() {
     assert_run(&entries, "conv-grpc", "svc-grpc");
     assert_eq!(entries.len(), 18, "nothing else, nothing twice");
 
+    // The run pages are served on the same port, from the same file.
+    let listed = server.request("GET", "/api/sessions", &[], b"");
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    for conversation in ["conv-protobuf", "conv-json", "conv-grpc"] {
+        assert!(listed.text().contains(conversation), "{}", listed.text());
+    }
+    let page = server.request("GET", "/run/conv-grpc", &[], b"");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<html"), "{}", page.text());
+
     let (status, took) = server.signal_and_wait("TERM");
     assert!(status.success(), "{status:?}\n{}", server.log());
     assert!(took < Duration::from_secs(10));
