@@ -169,3 +169,73 @@ fn an_unreachable_endpoint_and_a_refused_token_are_one_line_errors() {
     assert!(message.contains("answered 401"), "{message}");
     assert!(!message.contains("wrong-token"), "{message}");
 }
+
+#[test]
+fn cache_and_reasoning_tokens_finish_reasons_and_a_reported_cost_come_back() {
+    use chrono::{DateTime, Utc};
+    use reagentic_protocol::entry::CostSource;
+    use reagentic_protocol::{Content, EntryStatus, EventType};
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(1_764_558_000_000 + ms).unwrap();
+    let entry = |event_type, span: &str, name: &str, ms| {
+        let mut e = ProtocolEntry::new(event_type, TRACE, span, name, at(ms));
+        e.session_id = Some("conv-cost".into());
+        e.service_name = Some("costly".into());
+        e.agent_name = Some("planner".into());
+        e
+    };
+    let agent = "00f067aa0ba902b7";
+    let mut call_end = entry(EventType::LlmEnd, "00f067aa0ba902b8", "chat gpt-4o", 1600);
+    call_end.parent_span_id = Some(agent.into());
+    call_end.model = Some("gpt-4o".into());
+    call_end.provider = Some("openai".into());
+    call_end.input_tokens = Some(100);
+    call_end.output_tokens = Some(20);
+    call_end.cache_read_input_tokens = Some(40);
+    call_end.cache_creation_input_tokens = Some(10);
+    call_end.reasoning_tokens = Some(5);
+    call_end.finish_reasons = Some(vec!["stop".into()]);
+    call_end.cost_usd = Some(0.0123);
+    call_end.cost_source = Some(CostSource::Reported);
+    call_end.time_to_first_chunk_ms = Some(250.0);
+    call_end.duration_ms = Some(1500.0);
+    call_end.status = EntryStatus::Ok;
+    call_end.output =
+        Some(Content::from_json(r#"[{"role":"assistant","content":"done"}]"#).unwrap());
+    call_end.operation = Some("chat".into());
+    let mut agent_end = entry(EventType::AgentEnd, agent, "planner", 2000);
+    agent_end.duration_ms = Some(2000.0);
+    agent_end.status = EntryStatus::Ok;
+    agent_end.operation = Some("invoke_agent".into());
+    // A tool that never ended: left out, and counted.
+    let running = entry(EventType::ToolStart, "00f067aa0ba902b9", "lookup", 1700);
+    let lines: String = [call_end.clone(), agent_end, running]
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("costly.jsonl");
+    std::fs::write(&source, lines).unwrap();
+
+    let received = dir.path().join("received.jsonl");
+    let serve = Serve::start(&received, &["--token", TOKEN]);
+    let report = export(source.to_str().unwrap(), &serve, &[]);
+    assert_eq!(
+        (report["spans"].as_u64(), report["unfinished"].as_u64()),
+        (Some(2), Some(1))
+    );
+    // Each span without its start entry gives a start and an end entry.
+    wait_for(&received, 4);
+    let back = read_all(&received);
+    let got = back
+        .iter()
+        .find(|e| e.event_type == EventType::LlmEnd)
+        .expect("the model call came back");
+    assert_eq!(essence(got), essence(&call_end));
+    let started = back
+        .iter()
+        .find(|e| e.event_type == EventType::LlmStart)
+        .expect("its start");
+    assert_eq!(started.timestamp, at(100));
+}
