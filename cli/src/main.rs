@@ -10,6 +10,7 @@ mod check;
 mod convert;
 mod cost;
 mod diff;
+mod export;
 mod failure;
 mod import;
 mod output;
@@ -44,6 +45,7 @@ use clap::{Parser, Subcommand};
   reagentic-protocol ui protocol.db
   reagentic-protocol prune protocol.db --older-than 30d
   reagentic-protocol serve protocol.db
+  reagentic-protocol export protocol.db --otlp http://localhost:4318
 
 Every command prints JSON with --json; `reagentic-protocol <COMMAND> --help`
 describes its shape. Exit codes: 0 done, 1 `check` found problems, 2 the
@@ -71,6 +73,7 @@ enum Command {
     Vacuum(prune::VacuumArgs),
     Serve(serve::Args),
     Import(import::Args),
+    Export(export::Args),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Vacuum(args) => prune::vacuum(args, global),
         Command::Serve(args) => serve::run(args, global),
         Command::Import(args) => import::run(args, global),
+        Command::Export(args) => export::run(args, global),
     };
     match result {
         Ok(code) => code,

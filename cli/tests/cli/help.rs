@@ -86,7 +86,7 @@ fn each_command_describes_the_fields_of_its_json() {
 fn short_help_keeps_to_the_examples() {
     for command in [
         "sessions", "show", "query", "stats", "tail", "convert", "check", "diff", "ui", "serve",
-        "import",
+        "import", "export",
     ] {
         let help = ok(&run(&[command, "-h"]));
         assert!(help.contains("Examples:"), "{command}: {help}");

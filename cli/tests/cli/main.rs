@@ -11,6 +11,7 @@ mod convert;
 mod cost;
 mod diff;
 mod done_means;
+mod export;
 mod help;
 mod import;
 mod postgres;

@@ -1,0 +1,385 @@
+//! `export`: the runs of a protocol sent as OTLP spans to an OTLP/HTTP
+//! receiver (a Collector, Jaeger, Phoenix, Langfuse, another `serve`), with
+//! the GenAI attributes that show them as agent runs there. The span ids are
+//! the recorded ones, so a receiver that stores by id (as `serve` does)
+//! stores a run sent twice once.
+
+mod spans;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use reagentic_protocol::EntryFilter;
+use serde::Serialize;
+
+use crate::args::{Global, TimeWindow};
+use crate::failure::{open, warn_skipped, CliResult, Failure};
+use crate::output;
+
+macro_rules! examples {
+    () => {
+        "Examples:
+  reagentic-protocol export protocol.db --otlp http://localhost:4318
+  reagentic-protocol export protocol.db --otlp http://collector:4318 --session conv-42
+  reagentic-protocol export protocol.db --otlp http://team-box:4318 --header 'authorization=Bearer TOKEN'"
+    };
+}
+
+/// Send a protocol's runs as OTLP spans to an OTLP/HTTP receiver.
+///
+/// Each step (its start and end entries) becomes one span with the
+/// OpenTelemetry GenAI attributes (`gen_ai.operation.name`, agent, model,
+/// tokens, tool, conversation id, messages, error), under a `service.name`
+/// resource per recorded service; a handoff becomes a `handoff` span. Steps
+/// that never ended are left out (OTLP carries finished spans only). The
+/// recorded trace and span ids are kept, so sending a run twice to a
+/// receiver that stores by id (`serve`) stores it once. Plain HTTP
+/// (protobuf); send through a local Collector to reach a TLS endpoint.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = examples!(),
+    after_long_help = concat!(examples!(), "
+
+JSON (--json): one object
+  endpoint     where the spans went (without credentials)
+  spans        how many spans were sent
+  requests     how many requests carried them
+  rejected     spans the receiver reported rejecting (partial success)
+  unfinished   steps left out because they never ended
+  bad_ids      steps left out because their trace or span id is not hex")
+)]
+pub struct Args {
+    /// The protocol file (.db, .sqlite, .jsonl) or PostgreSQL database
+    /// (postgres://…; its password is never printed).
+    #[arg(value_name = "FILE")]
+    file: std::path::PathBuf,
+    /// The OTLP/HTTP endpoint; `/v1/traces` is added when the URL has no path.
+    #[arg(long, value_name = "URL")]
+    otlp: String,
+    /// Only this session.
+    #[arg(long, value_name = "ID")]
+    session: Option<String>,
+    #[command(flatten)]
+    window: TimeWindow,
+    /// A header on every request, as NAME=VALUE (repeat for more), such as
+    /// `authorization=Bearer …` for a `serve --token`.
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    headers: Vec<String>,
+    /// Compress the requests with gzip.
+    #[arg(long)]
+    gzip: bool,
+    /// How many spans one request carries.
+    #[arg(long, value_name = "SPANS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    batch: u32,
+    /// How long one request may take, connecting included, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+}
+
+/// `export --json`.
+#[derive(Debug, Serialize)]
+struct Report {
+    endpoint: String,
+    spans: u64,
+    requests: u64,
+    rejected: i64,
+    unfinished: u64,
+    bad_ids: u64,
+}
+
+/// Runs `export`: reads the entries, makes the spans, sends them in batches.
+pub fn run(args: Args, global: &Global) -> CliResult {
+    let endpoint = Endpoint::parse(&args.otlp)?;
+    let headers = parse_headers(&args.headers)?;
+    let reader = open(&args.file)?;
+    let mut filter = args.window.apply(EntryFilter::default())?;
+    if let Some(session) = &args.session {
+        filter = filter.with_session(session);
+    }
+    let entries = reader.query(&filter)?;
+    warn_skipped(&reader);
+    if entries.is_empty() {
+        if let Some(session) = &args.session {
+            let path = reader.path().display();
+            return Err(Failure::new(format!(
+                "no session {session:?} in {path} (`reagentic-protocol sessions {path}` lists them)"
+            )));
+        }
+    }
+    let spans = spans::spans_of(entries);
+    let mut report = Report {
+        endpoint: endpoint.shown.clone(),
+        spans: spans.len() as u64,
+        requests: 0,
+        rejected: 0,
+        unfinished: spans.unfinished,
+        bad_ids: spans.bad_ids,
+    };
+    let requests = spans::batches(spans, args.batch as usize);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the HTTP client: {e}")))?;
+    let sender = Sender {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        endpoint: &endpoint,
+        headers: &headers,
+        gzip: args.gzip,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    for resource_spans in requests {
+        let request = ExportTraceServiceRequest { resource_spans };
+        report.rejected += runtime.block_on(sender.send(&request))?;
+        report.requests += 1;
+    }
+    if global.json {
+        output::print_json(&report)?;
+    } else {
+        let mut line = format!(
+            "exported {} span(s) from {} to {} in {} request(s)",
+            report.spans,
+            reader.path().display(),
+            report.endpoint,
+            report.requests
+        );
+        if report.rejected > 0 {
+            line.push_str(&format!("; the receiver rejected {}", report.rejected));
+        }
+        if report.unfinished > 0 {
+            line.push_str(&format!(
+                "; {} unfinished step(s) left out",
+                report.unfinished
+            ));
+        }
+        if report.bad_ids > 0 {
+            line.push_str(&format!(
+                "; {} entr(ies) with invalid ids left out",
+                report.bad_ids
+            ));
+        }
+        output::print(&format!("{line}\n"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the spans go.
+#[derive(Debug)]
+struct Endpoint {
+    uri: Uri,
+    /// `http://host:port/path`, without any credentials the URL held.
+    shown: String,
+}
+
+impl Endpoint {
+    fn parse(text: &str) -> Result<Endpoint, Failure> {
+        let bad = |why: &str| Failure::new(format!("--otlp: {why} (expected http://host:port)"));
+        let uri: Uri = text.trim().parse().map_err(|_| bad("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported; send to a local Collector over http, which forwards with TLS",
+                ))
+            }
+            _ => return Err(bad("the URL must start with http://")),
+        }
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        // A password in the URL is never printed; the host and port are
+        // what the user needs to see.
+        let host_port = match authority.port_u16() {
+            Some(port) => format!("{}:{port}", authority.host()),
+            None => authority.host().to_owned(),
+        };
+        let path = match uri.path() {
+            "" | "/" => "/v1/traces",
+            path => path,
+        };
+        let path_and_query = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        };
+        let shown = format!("http://{host_port}{path}");
+        let uri = Uri::builder()
+            .scheme("http")
+            .authority(authority.as_str())
+            .path_and_query(path_and_query)
+            .build()
+            .map_err(|_| bad("not a URL"))?;
+        Ok(Endpoint { uri, shown })
+    }
+}
+
+/// `NAME=VALUE` headers; a bad value is reported by its name only, as it
+/// may be a token.
+fn parse_headers(given: &[String]) -> Result<Vec<(HeaderName, HeaderValue)>, Failure> {
+    given
+        .iter()
+        .map(|text| {
+            let (name, value) = text.split_once('=').ok_or_else(|| {
+                Failure::new("--header: expected NAME=VALUE, such as authorization=Bearer TOKEN")
+            })?;
+            let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                Failure::new(format!("--header: {:?} is not a header name", name.trim()))
+            })?;
+            let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+                Failure::new(format!(
+                    "--header: the value of {name} is not a valid header value"
+                ))
+            })?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+struct Sender<'a> {
+    client: HttpClient,
+    endpoint: &'a Endpoint,
+    headers: &'a [(HeaderName, HeaderValue)],
+    gzip: bool,
+    timeout: Duration,
+}
+
+impl Sender<'_> {
+    /// Sends one request; the spans the receiver rejected (partial success).
+    async fn send(&self, request: &ExportTraceServiceRequest) -> Result<i64, Failure> {
+        let where_to = &self.endpoint.shown;
+        let mut body = request.encode_to_vec();
+        if self.gzip {
+            body = gzip(&body)?;
+        }
+        let mut http = Request::builder()
+            .method(Method::POST)
+            .uri(self.endpoint.uri.clone())
+            .header(CONTENT_TYPE, "application/x-protobuf");
+        if self.gzip {
+            http = http.header(CONTENT_ENCODING, "gzip");
+        }
+        for (name, value) in self.headers {
+            http = http.header(name, value);
+        }
+        let http = http
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| Failure::new(format!("cannot make the request to {where_to}: {e}")))?;
+        let exchange = async {
+            let response = self.client.request(http).await.map_err(|e| {
+                let what = if e.is_connect() {
+                    "cannot connect to"
+                } else {
+                    "request failed at"
+                };
+                Failure::new(format!("{what} {where_to}: {}", chain(&e)))
+            })?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| Failure::new(format!("{where_to} broke off its answer: {e}")))?
+                .to_bytes();
+            Ok::<_, Failure>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| {
+                Failure::new(format!(
+                    "{where_to} did not answer within {} s (--timeout)",
+                    self.timeout.as_secs()
+                ))
+            })??;
+        if !status.is_success() {
+            return Err(Failure::new(format!(
+                "{where_to} answered {}{}",
+                status_text(status),
+                answer_text(&body)
+            )));
+        }
+        // An empty or unreadable answer means every span was taken.
+        Ok(ExportTraceServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map_or(0, |p| p.rejected_spans))
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, Failure> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| Failure::new(format!("cannot compress the request: {e}")))
+}
+
+/// `401 Unauthorized`.
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// `: ` and the start of a text answer, which usually says why.
+fn answer_text(body: &[u8]) -> String {
+    match std::str::from_utf8(body) {
+        Ok(text) if !text.trim().is_empty() => {
+            let text: String = text.trim().chars().take(200).collect();
+            format!(": {text}")
+        }
+        _ => String::new(),
+    }
+}
+
+/// An error and its causes (`connection refused` is a cause of hyper's
+/// "client error (Connect)").
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_gets_the_traces_path_and_never_shows_a_password() {
+        let e = Endpoint::parse("http://localhost:4318").unwrap();
+        assert_eq!(e.uri.to_string(), "http://localhost:4318/v1/traces");
+        let e = Endpoint::parse("http://user:secret@collector:4318/custom").unwrap();
+        assert_eq!(e.shown, "http://collector:4318/custom");
+        assert!(Endpoint::parse("https://x:4318").is_err());
+        assert!(Endpoint::parse("localhost:4318").is_err());
+        assert!(Endpoint::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn headers_are_name_equals_value_and_a_bad_value_is_not_printed() {
+        let h = parse_headers(&["authorization=Bearer a=b".into()]).unwrap();
+        assert_eq!(h[0].0.as_str(), "authorization");
+        assert_eq!(h[0].1.to_str().unwrap(), "Bearer a=b");
+        assert!(parse_headers(&["no-equals".into()]).is_err());
+        let Err(Failure::Message(m)) = parse_headers(&["x=bad\nsecret".into()]) else {
+            panic!("a bad value is an error")
+        };
+        assert!(!m.contains("secret"));
+    }
+}

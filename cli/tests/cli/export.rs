@@ -1,0 +1,241 @@
+//! `export` into a real `serve`: the recorded runs go out as OTLP spans and
+//! come back as the same entries; `--session` sends one run; sending twice
+//! stores nothing twice; an unreachable endpoint is a one-line error.
+
+use reagentic_protocol::ProtocolEntry;
+
+use crate::serve_support::{Serve, WAIT};
+use crate::support::{json, read_all, run, stderr, travel_protocol, Format, SMALL_TALK, TRAVEL};
+
+const TOKEN: &str = "export-test-token-0123456789";
+
+/// What must survive the round trip, entry by entry.
+fn essence(entry: &ProtocolEntry) -> serde_json::Value {
+    serde_json::json!({
+        "entry_id": entry.entry_id,
+        "timestamp": entry.timestamp,
+        "event_type": entry.event_type.as_str(),
+        "parent_span_id": entry.parent_span_id,
+        "session_id": entry.session_id,
+        "service_name": entry.service_name,
+        "agent_name": entry.agent_name,
+        "name": entry.name,
+        "model": entry.model,
+        "provider": entry.provider,
+        "tool_name": entry.tool_name,
+        "tool_call_id": entry.tool_call_id,
+        "input": entry.input.as_ref().map(|c| c.to_value()),
+        "output": entry.output.as_ref().map(|c| c.to_value()),
+        "input_tokens": entry.input_tokens,
+        "output_tokens": entry.output_tokens,
+        "duration_ms": entry.duration_ms,
+        "status": entry.status.as_str(),
+        "error": entry.error,
+        "operation": entry.operation,
+        "cost_usd": entry.cost_usd,
+        "cost_source": entry.cost_source.map(|s| s.as_str()),
+        "cache_read_input_tokens": entry.cache_read_input_tokens,
+        "cache_creation_input_tokens": entry.cache_creation_input_tokens,
+        "reasoning_tokens": entry.reasoning_tokens,
+        "finish_reasons": entry.finish_reasons,
+        "time_to_first_chunk_ms": entry.time_to_first_chunk_ms,
+    })
+}
+
+fn sorted(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut entries: Vec<serde_json::Value> = read_all(path).iter().map(essence).collect();
+    entries.sort_by_key(|e| e["entry_id"].as_str().unwrap_or_default().to_owned());
+    entries
+}
+
+/// Waits until `path` holds `count` entries (the receiver commits in the
+/// background after answering).
+fn wait_for(path: &std::path::Path, count: usize) {
+    let started = std::time::Instant::now();
+    loop {
+        if path.exists() && read_all(path).len() >= count {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "{count} entries never arrived");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn export(source: &str, serve: &Serve, extra: &[&str]) -> serde_json::Value {
+    let endpoint = format!("http://{}", serve.http);
+    let header = format!("authorization=Bearer {TOKEN}");
+    let mut args = vec![
+        "export", source, "--otlp", &endpoint, "--header", &header, "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&run(&args))
+}
+
+#[test]
+fn an_exported_protocol_comes_back_entry_for_entry_and_twice_is_once() {
+    let protocol = travel_protocol(Format::Sqlite);
+    protocol.shut_down();
+    let received = protocol.dir.path().join("received.db");
+    let serve = Serve::start(&received, &["--token", TOKEN]);
+
+    let report = export(protocol.arg(), &serve, &[]);
+    let expected = sorted(&protocol.path);
+    // The run has what the comparison is about: content, tokens, a handoff,
+    // a failure.
+    for field in ["input", "output", "input_tokens", "error", "model"] {
+        assert!(expected.iter().any(|e| !e[field].is_null()), "{field}");
+    }
+    assert!(expected.iter().any(|e| e["event_type"] == "handoff"));
+    assert_eq!(report["spans"], 11, "{report}");
+    assert_eq!(report["requests"], 1);
+    assert_eq!(report["rejected"], 0);
+    assert_eq!(report["unfinished"], 0);
+    wait_for(&received, expected.len());
+    let got = sorted(&received);
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!(got, expected);
+    }
+
+    // Again, in batches of three: the same ids, so nothing new is stored.
+    let again = export(protocol.arg(), &serve, &["--batch", "3", "--gzip"]);
+    assert_eq!(again["requests"], 4, "{again}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(sorted(&received), expected);
+}
+
+#[test]
+fn session_sends_only_that_run() {
+    let protocol = travel_protocol(Format::Jsonl);
+    let received = protocol.dir.path().join("received.jsonl");
+    let serve = Serve::start(&received, &["--token", TOKEN]);
+    let report = export(protocol.arg(), &serve, &["--session", SMALL_TALK]);
+    assert_eq!(report["spans"], 2, "{report}");
+    wait_for(&received, 4);
+    let entries = read_all(&received);
+    assert_eq!(entries.len(), 4);
+    assert!(entries
+        .iter()
+        .all(|e| e.session_id.as_deref() == Some(SMALL_TALK)));
+    assert!(!entries
+        .iter()
+        .any(|e| e.session_id.as_deref() == Some(TRAVEL)));
+
+    let missing = run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &format!("http://{}", serve.http),
+        "--session",
+        "no-such-run",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no session \"no-such-run\""));
+}
+
+#[test]
+fn an_unreachable_endpoint_and_a_refused_token_are_one_line_errors() {
+    let protocol = travel_protocol(Format::Sqlite);
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = run(&["export", protocol.arg(), "--otlp", &endpoint]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "error: cannot connect to http://127.0.0.1:{port}/v1/traces"
+        )),
+        "{message}"
+    );
+
+    let received = protocol.dir.path().join("received.db");
+    let serve = Serve::start(&received, &["--token", TOKEN]);
+    let out = run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &format!("http://{}", serve.http),
+        "--header",
+        "authorization=Bearer wrong-token-0123456789",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(message.contains("answered 401"), "{message}");
+    assert!(!message.contains("wrong-token"), "{message}");
+}
+
+#[test]
+fn cache_and_reasoning_tokens_finish_reasons_and_a_reported_cost_come_back() {
+    use chrono::{DateTime, Utc};
+    use reagentic_protocol::entry::CostSource;
+    use reagentic_protocol::{Content, EntryStatus, EventType};
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(1_764_558_000_000 + ms).unwrap();
+    let entry = |event_type, span: &str, name: &str, ms| {
+        let mut e = ProtocolEntry::new(event_type, TRACE, span, name, at(ms));
+        e.session_id = Some("conv-cost".into());
+        e.service_name = Some("costly".into());
+        e.agent_name = Some("planner".into());
+        e
+    };
+    let agent = "00f067aa0ba902b7";
+    let mut call_end = entry(EventType::LlmEnd, "00f067aa0ba902b8", "chat gpt-4o", 1600);
+    call_end.parent_span_id = Some(agent.into());
+    call_end.model = Some("gpt-4o".into());
+    call_end.provider = Some("openai".into());
+    call_end.input_tokens = Some(100);
+    call_end.output_tokens = Some(20);
+    call_end.cache_read_input_tokens = Some(40);
+    call_end.cache_creation_input_tokens = Some(10);
+    call_end.reasoning_tokens = Some(5);
+    call_end.finish_reasons = Some(vec!["stop".into()]);
+    call_end.cost_usd = Some(0.0123);
+    call_end.cost_source = Some(CostSource::Reported);
+    call_end.time_to_first_chunk_ms = Some(250.0);
+    call_end.duration_ms = Some(1500.0);
+    call_end.status = EntryStatus::Ok;
+    call_end.output =
+        Some(Content::from_json(r#"[{"role":"assistant","content":"done"}]"#).unwrap());
+    call_end.operation = Some("chat".into());
+    let mut agent_end = entry(EventType::AgentEnd, agent, "planner", 2000);
+    agent_end.duration_ms = Some(2000.0);
+    agent_end.status = EntryStatus::Ok;
+    agent_end.operation = Some("invoke_agent".into());
+    // A tool that never ended: left out, and counted.
+    let running = entry(EventType::ToolStart, "00f067aa0ba902b9", "lookup", 1700);
+    let lines: String = [call_end.clone(), agent_end, running]
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("costly.jsonl");
+    std::fs::write(&source, lines).unwrap();
+
+    let received = dir.path().join("received.jsonl");
+    let serve = Serve::start(&received, &["--token", TOKEN]);
+    let report = export(source.to_str().unwrap(), &serve, &[]);
+    assert_eq!(
+        (report["spans"].as_u64(), report["unfinished"].as_u64()),
+        (Some(2), Some(1))
+    );
+    // Each span without its start entry gives a start and an end entry.
+    wait_for(&received, 4);
+    let back = read_all(&received);
+    let got = back
+        .iter()
+        .find(|e| e.event_type == EventType::LlmEnd)
+        .expect("the model call came back");
+    assert_eq!(essence(got), essence(&call_end));
+    let started = back
+        .iter()
+        .find(|e| e.event_type == EventType::LlmStart)
+        .expect("its start");
+    assert_eq!(started.timestamp, at(100));
+}
