@@ -42,6 +42,9 @@ use serde_json::{json, Value};
 use tracing::field::Empty;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
+use workload::{agent_run, INPUT_MESSAGES, OUTPUT_MESSAGES};
+
+mod workload;
 
 /// Spans per unit of the realistic workload: an agent run with one model
 /// call and two tools.
@@ -90,65 +93,7 @@ impl Workload {
     }
 }
 
-const INPUT_MESSAGES: &str = r#"[{"role":"system","parts":[{"type":"text","content":"You are a travel planner. Answer briefly and call tools when you need facts."}]},{"role":"user","parts":[{"type":"text","content":"Find me a flight from Berlin to Lisbon next Friday, morning departure, and tell me the weather there."}]}]"#;
-const OUTPUT_MESSAGES: &str = r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"search_flights","arguments":{"from":"BER","to":"LIS","date":"2026-12-04"}}],"finish_reason":"tool_call"}]"#;
-
 // ---------------------------------------------------------------- workload
-
-/// One agent run, made the way agent code makes it: `tracing` spans with
-/// GenAI fields, some recorded after the span started.
-fn agent_run(i: u64) {
-    let session = format!("sess-{}", i % 1_000);
-    let agent = tracing::info_span!(
-        "invoke_agent",
-        otel.name = "invoke_agent planner",
-        gen_ai.operation.name = "invoke_agent",
-        gen_ai.agent.name = "planner",
-        gen_ai.conversation.id = session.as_str(),
-    );
-    let _a = agent.enter();
-    {
-        let llm = tracing::info_span!(
-            "chat",
-            otel.name = "chat gpt-4o",
-            gen_ai.operation.name = "chat",
-            gen_ai.provider.name = "openai",
-            gen_ai.request.model = "gpt-4o",
-            gen_ai.input.messages = INPUT_MESSAGES,
-            gen_ai.output.messages = Empty,
-            gen_ai.usage.input_tokens = Empty,
-            gen_ai.usage.output_tokens = Empty,
-        );
-        let _l = llm.enter();
-        llm.record("gen_ai.usage.input_tokens", 412_u64);
-        llm.record("gen_ai.usage.output_tokens", 37_u64);
-        llm.record("gen_ai.output.messages", OUTPUT_MESSAGES);
-    }
-    for (tool, args, result) in [
-        (
-            "search_flights",
-            r#"{"from":"BER","to":"LIS","date":"2026-12-04"}"#,
-            r#"[{"flight":"TP 537","dep":"07:10","price_eur":129},{"flight":"FR 1234","dep":"09:45","price_eur":64}]"#,
-        ),
-        (
-            "get_weather",
-            r#"{"city":"Lisbon","date":"2026-12-04"}"#,
-            "18°C, sunny, light wind from the north-west",
-        ),
-    ] {
-        let span = tracing::info_span!(
-            "execute_tool",
-            otel.name = format!("execute_tool {tool}"),
-            gen_ai.operation.name = "execute_tool",
-            gen_ai.tool.name = tool,
-            gen_ai.tool.call.id = "call_1",
-            gen_ai.tool.call.arguments = args,
-            gen_ai.tool.call.result = Empty,
-        );
-        let _t = span.enter();
-        span.record("gen_ai.tool.call.result", result);
-    }
-}
 
 /// One tool call as its own trace: a GenAI `execute_tool` span with
 /// arguments and a result, in one of a thousand conversations.
