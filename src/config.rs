@@ -44,7 +44,11 @@ pub struct ProtocolConfig {
 }
 
 /// An entry field that span attributes supply, for [`ProtocolConfig::with_alias`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Deserializes from the field's name in the protocol (`"session_id"`), so a
+/// settings file can name it the way `FORMAT.md` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Field {
     /// `session_id`.
@@ -346,5 +350,40 @@ impl ProtocolConfig {
     /// How many spans the writer remembers for inheritance.
     pub fn max_tracked_spans(&self) -> usize {
         self.max_tracked_spans
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Field;
+    use crate::ProtocolEntry;
+
+    #[test]
+    fn fields_deserialize_from_their_protocol_names() {
+        let fields = [
+            ("session_id", Field::SessionId),
+            ("agent_name", Field::AgentName),
+            ("model", Field::Model),
+            ("provider", Field::Provider),
+            ("tool_name", Field::ToolName),
+            ("tool_call_id", Field::ToolCallId),
+            ("input_tokens", Field::InputTokens),
+            ("output_tokens", Field::OutputTokens),
+            ("cache_read_input_tokens", Field::CacheReadInputTokens),
+            (
+                "cache_creation_input_tokens",
+                Field::CacheCreationInputTokens,
+            ),
+            ("reasoning_tokens", Field::ReasoningTokens),
+            ("cost_usd", Field::CostUsd),
+            ("input", Field::Input),
+            ("output", Field::Output),
+        ];
+        for (name, field) in fields {
+            assert!(ProtocolEntry::field_names().any(|n| n == name), "{name}");
+            let parsed: Field = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(parsed, field, "{name}");
+        }
+        assert!(serde_json::from_value::<Field>(serde_json::json!("trace_id")).is_err());
     }
 }

@@ -50,48 +50,8 @@ impl From<Detail> for DetailLevel {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Alias {
-    field: AliasField,
+    field: Field,
     key: String,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum AliasField {
-    SessionId,
-    AgentName,
-    Model,
-    Provider,
-    ToolName,
-    ToolCallId,
-    InputTokens,
-    OutputTokens,
-    CacheReadInputTokens,
-    CacheCreationInputTokens,
-    ReasoningTokens,
-    CostUsd,
-    Input,
-    Output,
-}
-
-impl From<AliasField> for Field {
-    fn from(field: AliasField) -> Self {
-        match field {
-            AliasField::SessionId => Field::SessionId,
-            AliasField::AgentName => Field::AgentName,
-            AliasField::Model => Field::Model,
-            AliasField::Provider => Field::Provider,
-            AliasField::ToolName => Field::ToolName,
-            AliasField::ToolCallId => Field::ToolCallId,
-            AliasField::InputTokens => Field::InputTokens,
-            AliasField::OutputTokens => Field::OutputTokens,
-            AliasField::CacheReadInputTokens => Field::CacheReadInputTokens,
-            AliasField::CacheCreationInputTokens => Field::CacheCreationInputTokens,
-            AliasField::ReasoningTokens => Field::ReasoningTokens,
-            AliasField::CostUsd => Field::CostUsd,
-            AliasField::Input => Field::Input,
-            AliasField::Output => Field::Output,
-        }
-    }
 }
 
 /// A span rule: one way of matching, and the kind of step it makes.
@@ -183,7 +143,7 @@ impl ConfigFile {
             config = config.with_redaction_pattern(pattern);
         }
         for alias in &self.aliases {
-            config = config.with_alias(alias.field.into(), &alias.key);
+            config = config.with_alias(alias.field, &alias.key);
         }
         for rule in &self.span_rules {
             config = config.with_span_rule(rule.matcher().map_err(Failure::new)?, rule.kind.into());
