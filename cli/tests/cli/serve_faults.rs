@@ -162,6 +162,14 @@ fn every_bad_request_gets_its_status_and_the_good_ones_are_kept() {
     assert!(entries
         .iter()
         .all(|e| e.service_name.as_deref() == Some("faults")));
+    // The server's stderr is read by a thread of the test: give the line a
+    // moment to arrive before counting it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.log().contains("metrics are accepted and dropped")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let log = server.log();
     assert_eq!(
         log.matches("metrics are accepted and dropped").count(),

@@ -21,6 +21,9 @@ pub struct Serve {
     /// `127.0.0.1:port` of OTLP/gRPC.
     pub grpc: String,
     log: Arc<Mutex<String>>,
+    /// The thread reading stderr into `log`: joined once the server has
+    /// exited, so the log then holds its last lines.
+    drain: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Serve {
@@ -55,7 +58,7 @@ impl Serve {
         let log = Arc::new(Mutex::new(first.clone()));
         let sink = Arc::clone(&log);
         // Drained all along, so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
+        let drain = std::thread::spawn(move || {
             let mut rest = String::new();
             while lines.read_line(&mut rest).is_ok_and(|n| n > 0) {
                 sink.lock().unwrap().push_str(&rest);
@@ -67,6 +70,7 @@ impl Serve {
             http,
             grpc,
             log,
+            drain: Some(drain),
         }
     }
 
@@ -85,6 +89,9 @@ impl Serve {
         assert!(sent.success());
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
+                if let Some(drain) = self.drain.take() {
+                    let _ = drain.join();
+                }
                 return (status, started.elapsed());
             }
             assert!(
