@@ -27,7 +27,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -41,8 +40,7 @@ use reagentic_protocol::{
 use serde_json::{json, Value};
 use tracing::field::Empty;
 use tracing::Dispatch;
-use tracing_subscriber::layer::SubscriberExt;
-use workload::{agent_run, INPUT_MESSAGES, OUTPUT_MESSAGES};
+use workload::{agent_run, dispatch_for, CollectingProcessor, INPUT_MESSAGES, OUTPUT_MESSAGES};
 
 mod workload;
 
@@ -114,11 +112,6 @@ fn tool_call(i: u64) {
         "gen_ai.tool.call.result",
         "18°C, sunny, light wind from the north-west",
     );
-}
-
-fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-    Dispatch::new(tracing_subscriber::registry().with(layer))
 }
 
 /// Produces `units` agent runs on `threads` threads; returns the summed time
@@ -439,34 +432,6 @@ impl SpanProcessor for NaiveHandoff {
         while !self.sender.is_empty() {
             std::thread::yield_now();
         }
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-}
-
-/// Extracts on the application thread into memory: how the storage-limit
-/// scenario gets the very rows the pipeline would write.
-#[derive(Debug)]
-struct CollectingProcessor {
-    state: Arc<Mutex<(Extractor, Vec<ProtocolEntry>)>>,
-}
-
-impl SpanProcessor for CollectingProcessor {
-    fn on_start(&self, span: &mut Span, _cx: &Context) {
-        if let (Some(data), Ok(mut state)) = (span.exported_data(), self.state.lock()) {
-            let (extractor, entries) = &mut *state;
-            extractor.on_start(&data, entries);
-        }
-    }
-    fn on_end(&self, span: SpanData) {
-        if let Ok(mut state) = self.state.lock() {
-            let (extractor, entries) = &mut *state;
-            extractor.on_end(&span, entries);
-        }
-    }
-    fn force_flush(&self) -> OTelSdkResult {
         Ok(())
     }
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {

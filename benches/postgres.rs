@@ -35,19 +35,14 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::Context;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use reagentic_protocol::pipeline::ThreadPriority;
 use reagentic_protocol::unstable::Extractor;
 use reagentic_protocol::{
     PostgresStorage, ProtocolConfig, ProtocolEntry, ProtocolProcessor, Storage,
 };
 use serde_json::{json, Value};
-use tracing::Dispatch;
-use tracing_subscriber::layer::SubscriberExt;
-use workload::agent_run;
+use workload::{agent_run, dispatch_for, CollectingProcessor};
 
 mod workload;
 
@@ -59,44 +54,7 @@ const SPANS_PER_UNIT: u64 = 4;
 /// Protocol entries per unit: a start and an end for each span.
 const ENTRIES_PER_UNIT: u64 = 8;
 
-fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-    Dispatch::new(tracing_subscriber::registry().with(layer))
-}
-
 // ------------------------------------------------------------ storage limit
-
-/// Collects the entries the workload makes, extracted on this thread.
-struct CollectingProcessor {
-    state: Arc<Mutex<(Extractor, Vec<ProtocolEntry>)>>,
-}
-
-impl std::fmt::Debug for CollectingProcessor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CollectingProcessor")
-    }
-}
-
-impl SpanProcessor for CollectingProcessor {
-    fn on_start(&self, span: &mut Span, _cx: &Context) {
-        if let (Some(data), Ok(mut state)) = (span.exported_data(), self.state.lock()) {
-            let (extractor, entries) = &mut *state;
-            extractor.on_start(&data, entries);
-        }
-    }
-    fn on_end(&self, span: SpanData) {
-        if let Ok(mut state) = self.state.lock() {
-            let (extractor, entries) = &mut *state;
-            extractor.on_end(&span, entries);
-        }
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-}
 
 fn collected_entries(units: u64) -> Vec<ProtocolEntry> {
     let state = Arc::new(Mutex::new((

@@ -3,7 +3,18 @@
 //! the way agent code makes them. One file, so the PostgreSQL figures and
 //! the SQLite and JSON Lines figures rest on the same spans.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use reagentic_protocol::unstable::Extractor;
+use reagentic_protocol::ProtocolEntry;
 use tracing::field::Empty;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// The model call's input: a system and a user message, as GenAI JSON.
 pub const INPUT_MESSAGES: &str = r#"[{"role":"system","parts":[{"type":"text","content":"You are a travel planner. Answer briefly and call tools when you need facts."}]},{"role":"user","parts":[{"type":"text","content":"Find me a flight from Berlin to Lisbon next Friday, morning departure, and tell me the weather there."}]}]"#;
@@ -62,5 +73,41 @@ pub fn agent_run(i: u64) {
         );
         let _t = span.enter();
         span.record("gen_ai.tool.call.result", result);
+    }
+}
+
+/// A `tracing` dispatch that records into `provider` through
+/// `tracing-opentelemetry`, as an application would.
+pub fn dispatch_for(provider: &SdkTracerProvider) -> Dispatch {
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+/// Extracts on the application thread into memory: how the storage-limit
+/// scenario gets the very rows the pipeline would write.
+#[derive(Debug)]
+pub struct CollectingProcessor {
+    /// The extractor and the entries it made so far.
+    pub state: Arc<Mutex<(Extractor, Vec<ProtocolEntry>)>>,
+}
+
+impl SpanProcessor for CollectingProcessor {
+    fn on_start(&self, span: &mut Span, _cx: &Context) {
+        if let (Some(data), Ok(mut state)) = (span.exported_data(), self.state.lock()) {
+            let (extractor, entries) = &mut *state;
+            extractor.on_start(&data, entries);
+        }
+    }
+    fn on_end(&self, span: SpanData) {
+        if let Ok(mut state) = self.state.lock() {
+            let (extractor, entries) = &mut *state;
+            extractor.on_end(&span, entries);
+        }
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 }
