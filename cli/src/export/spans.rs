@@ -25,8 +25,11 @@ use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 use reagentic_protocol::entry::CostSource;
 use reagentic_protocol::{Content, EntryStatus, EventType, ProtocolEntry};
 
-/// Cache writes: the GenAI name the conventions crate has no constant for.
-const CACHE_CREATION_INPUT_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+/// Cache writes. The conventions crate marks its constant deprecated (the
+/// GenAI names moved to a repository of their own; the name itself is
+/// current), so it is read once here rather than allowed everywhere.
+#[allow(deprecated)]
+const CACHE_CREATION_INPUT_TOKENS: &str = semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS;
 /// A reported cost in US dollars, as the extraction reads it back.
 const COST: &str = "gen_ai.usage.cost";
 /// The agents of a handoff span, as the library's own `handoff` records them.
