@@ -33,8 +33,10 @@ macro_rules! examples {
 JSON (--json): one object
   schema_version      the entry format version the file records
   entries             readable entries, each id counted once
-  unreadable          records that cannot be read, as {line, reason}: the
-                      JSON Lines line number or SQLite rowid (the first 10 000)
+  unreadable          records that cannot be read, as {line, reason, file}:
+                      the JSON Lines line number or SQLite rowid (the first
+                      10 000); file names the rotated JSON Lines file the
+                      line is in (null: the protocol file itself)
   unreadable_total    how many records cannot be read
   unfinished          steps started without an end (crashed, or still
                       running), oldest first, as {entry_id, event_type, name,
@@ -74,6 +76,7 @@ struct CheckJson<'a> {
 struct UnreadableJson<'a> {
     line: u64,
     reason: &'a str,
+    file: Option<std::borrow::Cow<'a, str>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +106,7 @@ impl<'a> From<&'a CheckReport> for CheckJson<'a> {
                 .map(|u| UnreadableJson {
                     line: u.line,
                     reason: &u.reason,
+                    file: u.file.as_deref().map(|f| f.to_string_lossy()),
                 })
                 .collect(),
             unreadable_total: report.unreadable_total,
@@ -162,7 +166,11 @@ pub fn run(args: Args, global: &Global) -> CliResult {
             )));
             out.push('\n');
             for bad in &report.unreadable {
-                out.push_str(&format!("  line {}: {}\n", bad.line, one_line(&bad.reason)));
+                let place = match &bad.file {
+                    Some(file) => format!("{} line {}", file.display(), bad.line),
+                    None => format!("line {}", bad.line),
+                };
+                out.push_str(&format!("  {place}: {}\n", one_line(&bad.reason)));
             }
         }
         if report.unfinished_total > 0 {

@@ -80,11 +80,14 @@ pub fn warn_skipped(reader: &ProtocolReader) {
         reagentic_protocol::read::ProtocolFormat::Jsonl => "line",
         _ => "row",
     };
+    let place = match &first.file {
+        Some(file) => format!("{} {what} {}", file.display(), first.line_number),
+        None => format!("{what} {}", first.line_number),
+    };
     eprintln!(
-        "warning: skipped {} unreadable {what}(s) in {} (first: {what} {}: {}); `reagentic-protocol check` lists them",
+        "warning: skipped {} unreadable {what}(s) in {} (first: {place}: {}); `reagentic-protocol check` lists them",
         skipped.len(),
         reader.path().display(),
-        first.line_number,
         first.reason
     );
 }

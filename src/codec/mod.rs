@@ -8,6 +8,7 @@ pub(crate) mod columns;
 #[cfg(test)]
 mod format_document;
 pub(crate) mod jsonl;
+pub(crate) mod jsonl_set;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub(crate) mod sqlite;

@@ -49,10 +49,14 @@ pub struct CheckReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct UnreadableRecord {
-    /// JSON Lines: the 1-based line number. SQLite: the rowid.
+    /// JSON Lines: the 1-based line number (in [`file`](Self::file) when
+    /// that is set). SQLite: the rowid.
     pub line: u64,
     /// Why it could not be read.
     pub reason: String,
+    /// JSON Lines: the rotated file the line is in, when it is not the
+    /// protocol file itself.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// A step that began but has no end entry.
@@ -148,6 +152,7 @@ impl ProtocolReader {
                 .into_iter()
                 .map(|s| UnreadableRecord {
                     line: s.line_number,
+                    file: s.file,
                     reason: s.reason,
                 })
                 .collect(),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::conditions::Conditions;
+use super::jsonl::FileMark;
 use super::reader::ProtocolReader;
 use super::scan::Scan;
 use crate::entry::ProtocolEntry;
@@ -36,6 +37,9 @@ pub struct ReadPosition {
     /// had (`read::jsonl::field_mask`), so a later copy that fills one is
     /// returned again.
     seen: HashMap<String, u64>,
+    /// Which file of a rotated JSON Lines set `offset` is in (`None`:
+    /// nothing read yet).
+    file: Option<FileMark>,
 }
 
 impl std::fmt::Debug for ReadPosition {
@@ -58,16 +62,37 @@ impl ReadPosition {
     }
 
     /// How far reading has come: the last rowid read (SQLite), the bytes
-    /// read (JSON Lines) or the id of the last writing transaction read
-    /// (PostgreSQL). Compare with [`ProtocolReader::end_position`] for
-    /// progress.
+    /// read (JSON Lines; over a rotated set, counting the files before this
+    /// one) or the id of the last writing transaction read (PostgreSQL).
+    /// Compare with [`ProtocolReader::end_position`] for progress.
     ///
     /// ```
     /// let position = reagentic_protocol::read::ReadPosition::start();
     /// assert_eq!(position.offset(), 0);
     /// ```
     pub fn offset(&self) -> u64 {
+        let before = self.file.as_ref().map_or(0, |file| file.bytes_before);
+        self.offset.saturating_add(before)
+    }
+
+    /// The JSON Lines byte offset within the file [`Self::file`] names.
+    pub(crate) fn file_offset(&self) -> u64 {
         self.offset
+    }
+
+    /// Which file of a JSON Lines set the position is in.
+    pub(crate) fn file(&self) -> Option<&FileMark> {
+        self.file.as_ref()
+    }
+
+    /// Moves to `offset` in the JSON Lines file `file`; at its start, line
+    /// numbers begin again.
+    pub(crate) fn enter_file(&mut self, file: FileMark, offset: u64) {
+        if offset == 0 {
+            self.line = 0;
+        }
+        self.file = Some(file);
+        self.offset = offset;
     }
 
     /// Just after SQLite row `rowid`.

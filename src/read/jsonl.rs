@@ -13,6 +13,7 @@ use super::reader::{ProtocolFormat, ProtocolMeta};
 use super::scan::{Duplicates, Order, Record, Scan, Skips, Source};
 use crate::codec::columns::{Cell, COLUMNS};
 use crate::codec::jsonl;
+use crate::codec::jsonl_set::{rotated_files, RotatedFile, RotatedKey};
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
 
@@ -20,13 +21,48 @@ use crate::error::{ProtocolError, Result};
 /// memory: a protocol line is at most a few MiB even at `DetailLevel::Full`.
 const MAX_LINE_BYTES: usize = 64 << 20;
 
-/// A JSON Lines protocol. Nothing is kept open between scans, so every scan
-/// sees the lines written since the last.
+/// A JSON Lines protocol: the file, and the files rotated from it
+/// (`codec/jsonl_set.rs`), read as one, oldest first. Nothing is kept open
+/// between scans, so every scan sees the lines (and files) written since the
+/// last.
 #[derive(Debug)]
 pub(crate) struct JsonlSource {
     path: PathBuf,
     max_line_bytes: usize,
 }
+
+/// One file of the set, open for one scan. An open file stays readable
+/// when a writer renames it (rotation) or a retention removes it.
+struct SetFile {
+    /// `None` for the protocol file itself, the one writers append to.
+    key: Option<RotatedKey>,
+    path: PathBuf,
+    file: File,
+}
+
+/// Where in a rotated set a [`ReadPosition`] is: which file, how to know
+/// it again once a rotation renamed it, and how many bytes the files
+/// before it hold (for [`ReadPosition::offset`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FileMark {
+    /// The rotated file's key; `None` for the protocol file itself.
+    rotated: Option<RotatedKey>,
+    /// The file's first bytes when it was read (fewer while it was short):
+    /// files only grow, so this names the file after a rename too.
+    head: Vec<u8>,
+    /// The newest rotated file there was then: any newer one was rotated
+    /// since.
+    newest_rotated: Option<RotatedKey>,
+    pub(crate) bytes_before: u64,
+}
+
+/// This many leading bytes tell files apart (each begins with an entry,
+/// and entry ids are unique).
+const HEAD_BYTES: usize = 256;
+
+/// Reading a set is retried this often when a rotation moves the files
+/// while they are being opened.
+const OPEN_SET_ATTEMPTS: usize = 4;
 
 impl JsonlSource {
     pub(crate) fn open(path: &Path) -> Result<Self> {
@@ -42,16 +78,126 @@ impl JsonlSource {
         })
     }
 
-    fn io_error(&self, source: std::io::Error) -> ProtocolError {
+    fn io_error(&self, path: &Path, source: std::io::Error) -> ProtocolError {
         ProtocolError::Io {
-            path: self.path.clone(),
+            path: path.to_path_buf(),
             source,
         }
     }
 
-    /// Reads lines from `position` on, handing each entry to `visit` in file
-    /// order, until the end, an unfinished last line (when `following`: it is
-    /// still being written), or `visit` breaks.
+    /// Opens the rotated files and the protocol file, oldest first. A
+    /// rotation between listing the files and opening the protocol file
+    /// would leave out the file it renamed, so the listing is checked again
+    /// afterwards and the whole retried when it changed.
+    fn open_set(&self) -> Result<Vec<SetFile>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let listed = rotated_files(&self.path)?;
+            let mut files = Vec::with_capacity(listed.len() + 1);
+            for rotated in &listed {
+                match File::open(&rotated.path) {
+                    Ok(file) => files.push(SetFile {
+                        key: Some(rotated.key),
+                        path: rotated.path.clone(),
+                        file,
+                    }),
+                    // Removed by retention since the listing.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => {
+                        return Err(ProtocolError::Open {
+                            path: rotated.path.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+            let active = File::open(&self.path);
+            let newest = |files: &[RotatedFile]| files.last().map(|f| f.key);
+            let moved = newest(&rotated_files(&self.path)?) != newest(&listed);
+            match active {
+                Ok(file) if !moved || attempt >= OPEN_SET_ATTEMPTS => {
+                    files.push(SetFile {
+                        key: None,
+                        path: self.path.clone(),
+                        file,
+                    });
+                    return Ok(files);
+                }
+                // Renamed and not yet started again: a writer is rotating.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound && attempt < OPEN_SET_ATTEMPTS =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(source) => {
+                    return Err(ProtocolError::Open {
+                        path: self.path.clone(),
+                        source,
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The first bytes of `file`, up to [`HEAD_BYTES`].
+    fn head(&self, set_file: &SetFile) -> Result<Vec<u8>> {
+        let mut head = Vec::with_capacity(HEAD_BYTES);
+        let mut file = &set_file.file;
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.take(HEAD_BYTES as u64).read_to_end(&mut head))
+            .map_err(|e| self.io_error(&set_file.path, e))?;
+        Ok(head)
+    }
+
+    /// Which file of `files` `position` is in, and where in it: the file
+    /// it names, or, when a rotation renamed the protocol file since, the
+    /// rotated file that begins as it did; when retention removed it, the
+    /// start of the next.
+    fn locate(&self, position: &ReadPosition, files: &[SetFile]) -> Result<(usize, u64)> {
+        let Some(mark) = position.file() else {
+            return Ok((0, 0));
+        };
+        let offset = position.file_offset();
+        let next_after = |key: RotatedKey| {
+            files
+                .iter()
+                .position(|f| f.key.is_none_or(|k| k > key))
+                .unwrap_or(files.len() - 1)
+        };
+        if let Some(key) = mark.rotated {
+            return Ok(match files.iter().position(|f| f.key == Some(key)) {
+                Some(index) => (index, offset),
+                None => (next_after(key), 0),
+            });
+        }
+        let rotated_since: Vec<usize> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                f.key
+                    .is_some_and(|k| mark.newest_rotated.is_none_or(|n| k > n))
+            })
+            .map(|(index, _)| index)
+            .collect();
+        let Some(&first_new) = rotated_since.first() else {
+            return Ok((files.len() - 1, offset));
+        };
+        if !mark.head.is_empty() {
+            for &index in &rotated_since {
+                if self.head(&files[index])?.starts_with(&mark.head) {
+                    return Ok((index, offset));
+                }
+            }
+        }
+        Ok((first_new, 0))
+    }
+
+    /// Reads lines from `position` on, through the rest of the set,
+    /// handing each entry to `visit` in the order written, until the end,
+    /// an unfinished last line of the protocol file (when `following`: it
+    /// is still being written), or `visit` breaks.
     fn read_lines(
         &self,
         position: &mut ReadPosition,
@@ -59,17 +205,61 @@ impl JsonlSource {
         skips: &mut Skips,
         mut visit: impl FnMut(u64, ProtocolEntry) -> ControlFlow<()>,
     ) -> Result<()> {
-        let mut file = File::open(&self.path).map_err(|source| ProtocolError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
-        let len = file.metadata().map_err(|e| self.io_error(e))?.len();
-        if len < position.offset() {
-            // Shorter than what was read: the file was replaced or truncated.
-            *position = ReadPosition::start();
+        let files = self.open_set()?;
+        let newest_rotated = files.iter().rev().find_map(|f| f.key);
+        let (first, mut offset) = self.locate(position, &files)?;
+        let mut bytes_before = 0u64;
+        for (index, set_file) in files.iter().enumerate() {
+            let len = set_file
+                .file
+                .metadata()
+                .map_err(|e| self.io_error(&set_file.path, e))?
+                .len();
+            if index < first {
+                bytes_before = bytes_before.saturating_add(len);
+                continue;
+            }
+            if len < offset {
+                // Shorter than what was read: the file was replaced or
+                // truncated.
+                offset = 0;
+            }
+            let mark = FileMark {
+                rotated: set_file.key,
+                head: self.head(set_file)?,
+                newest_rotated,
+                bytes_before,
+            };
+            position.enter_file(mark, offset);
+            let last = index + 1 == files.len();
+            let flow =
+                self.read_file_lines(set_file, position, following && last, skips, &mut visit)?;
+            if flow.is_break() {
+                return Ok(());
+            }
+            bytes_before = bytes_before.saturating_add(len);
+            offset = 0;
         }
-        file.seek(SeekFrom::Start(position.offset()))
-            .map_err(|e| self.io_error(e))?;
+        Ok(())
+    }
+
+    /// Reads the lines of one file of the set from `position` on; breaks
+    /// when `visit` does.
+    fn read_file_lines(
+        &self,
+        set_file: &SetFile,
+        position: &mut ReadPosition,
+        following: bool,
+        skips: &mut Skips,
+        visit: &mut impl FnMut(u64, ProtocolEntry) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>> {
+        let path = &set_file.path;
+        let io_error = |e| self.io_error(path, e);
+        // Lines of a rotated file are reported with its name.
+        let skipped_in = set_file.key.map(|_| path.as_path());
+        let mut file = &set_file.file;
+        file.seek(SeekFrom::Start(position.file_offset()))
+            .map_err(io_error)?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut line = Vec::new();
         let cap = u64::try_from(self.max_line_bytes)
@@ -82,58 +272,53 @@ impl JsonlSource {
             let read = (&mut reader)
                 .take(cap)
                 .read_until(b'\n', &mut line)
-                .map_err(|e| self.io_error(e))?;
+                .map_err(io_error)?;
             if read == 0 {
-                return Ok(());
+                return Ok(ControlFlow::Continue(()));
             }
             let terminated = line.last() == Some(&b'\n');
             if !terminated && line.len() > self.max_line_bytes {
-                let Some(rest) = skip_rest_of_line(&mut reader).map_err(|e| self.io_error(e))?
-                else {
+                let too_long = format!("line longer than {} bytes", self.max_line_bytes);
+                let Some(rest) = skip_rest_of_line(&mut reader).map_err(io_error)? else {
                     // Not finished yet: a follower comes back for it.
                     if following {
-                        return Ok(());
+                        return Ok(ControlFlow::Continue(()));
                     }
                     position.advance_line(read as u64);
-                    skips.push(
-                        position.line(),
-                        format!("line longer than {} bytes", self.max_line_bytes),
-                    );
-                    return Ok(());
+                    skips.push_in(skipped_in, position.line(), too_long);
+                    return Ok(ControlFlow::Continue(()));
                 };
                 position.advance_line(read as u64 + rest);
-                skips.push(
-                    position.line(),
-                    format!("line longer than {} bytes", self.max_line_bytes),
-                );
+                skips.push_in(skipped_in, position.line(), too_long);
                 line = Vec::new();
                 continue;
             }
             if !terminated && following {
                 // The last line, still being written (or torn): not yet.
-                return Ok(());
+                return Ok(ControlFlow::Continue(()));
             }
-            let first_in_file = position.offset() == 0;
+            let first_in_file = position.file_offset() == 0;
             position.advance_line(read as u64);
             let number = position.line();
             match jsonl::decode(&line, first_in_file) {
                 Ok(None) => {}
                 Ok(Some(entry)) => {
                     if visit(number, entry).is_break() {
-                        return Ok(());
+                        return Ok(ControlFlow::Break(()));
                     }
                 }
                 // Only the last line can lack its newline: a write cut short
                 // by a crash.
                 Err(reason) if !terminated => {
-                    tracing::warn!(path = %self.path.display(), line = number, %reason,
+                    tracing::warn!(path = %path.display(), line = number, %reason,
                         "skipping a torn last line");
-                    skips.push(
+                    skips.push_in(
+                        skipped_in,
                         number,
                         format!("torn last line (no trailing newline): {reason}"),
                     );
                 }
-                Err(reason) => skips.push(number, reason),
+                Err(reason) => skips.push_in(skipped_in, number, reason),
             }
             // Do not keep a rare huge line's allocation for the rest of the file.
             if line.capacity() > 1 << 20 {
@@ -265,12 +450,36 @@ impl Source for JsonlSource {
     }
 
     fn end_position(&self) -> Result<ReadPosition> {
-        let file = File::open(&self.path).map_err(|e| self.io_error(e))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        let files = self.open_set()?;
+        let Some((active, rotated)) = files.split_last() else {
+            return Ok(ReadPosition::start());
+        };
+        let mut bytes_before = 0u64;
+        for set_file in rotated {
+            let len = set_file
+                .file
+                .metadata()
+                .map_err(|e| self.io_error(&set_file.path, e))?
+                .len();
+            bytes_before = bytes_before.saturating_add(len);
+        }
         let mut end = ReadPosition::start();
+        end.enter_file(
+            FileMark {
+                rotated: None,
+                head: self.head(active)?,
+                newest_rotated: rotated.last().and_then(|f| f.key),
+                bytes_before,
+            },
+            0,
+        );
+        let io_error = |e| self.io_error(&active.path, e);
+        let mut file = &active.file;
+        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
         let mut read = 0u64;
         loop {
-            let buffer = reader.fill_buf().map_err(|e| self.io_error(e))?;
+            let buffer = reader.fill_buf().map_err(io_error)?;
             if buffer.is_empty() {
                 return Ok(end);
             }
@@ -278,7 +487,7 @@ impl Source for JsonlSource {
             for (i, byte) in buffer.iter().enumerate() {
                 if *byte == b'\n' {
                     let next = read + i as u64 + 1;
-                    end.advance_line(next - end.offset());
+                    end.advance_line(next - end.file_offset());
                 }
             }
             let len = buffer.len();
@@ -347,82 +556,104 @@ struct LineId<'a> {
 }
 
 impl JsonlSource {
-    /// Reads the file once for the ids written more than once, and returns,
+    /// Reads the set once for the ids written more than once, and returns,
     /// for each whose later copies fill fields the first left empty, the
     /// merged entry. Only the ids are parsed for most lines; the copies of a
     /// repeated id are decoded whole (the first re-read by its offset).
     fn merged_copies(&self) -> Result<HashMap<String, ProtocolEntry>> {
-        let open = || {
-            File::open(&self.path).map_err(|source| ProtocolError::Open {
-                path: self.path.clone(),
-                source,
-            })
-        };
-        let mut reader = BufReader::with_capacity(64 * 1024, open()?);
-        let mut first_file = open()?;
+        let files = self.open_set()?;
         let cap = u64::try_from(self.max_line_bytes)
             .unwrap_or(u64::MAX)
             .saturating_add(1);
-        let mut first_at: HashMap<String, (u64, usize)> = HashMap::new();
+        // Where each id was first seen: its file, offset and length.
+        let mut first_at: HashMap<String, (usize, u64, usize)> = HashMap::new();
         let mut merged: HashMap<String, ProtocolEntry> = HashMap::new();
         let mut line = Vec::new();
-        let mut offset = 0u64;
-        loop {
-            line.clear();
-            let read = (&mut reader)
-                .take(cap)
-                .read_until(b'\n', &mut line)
-                .map_err(|e| self.io_error(e))?;
-            if read == 0 {
-                return Ok(merged);
-            }
-            let at = offset;
-            offset += read as u64;
-            if line.last() != Some(&b'\n') && line.len() > self.max_line_bytes {
-                match skip_rest_of_line(&mut reader).map_err(|e| self.io_error(e))? {
-                    Some(rest) => offset += rest,
-                    None => return Ok(merged),
+        for (index, set_file) in files.iter().enumerate() {
+            let io_error = |e| self.io_error(&set_file.path, e);
+            let mut file = &set_file.file;
+            file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+            let mut reader = BufReader::with_capacity(64 * 1024, file);
+            let mut offset = 0u64;
+            loop {
+                line.clear();
+                let read = (&mut reader)
+                    .take(cap)
+                    .read_until(b'\n', &mut line)
+                    .map_err(io_error)?;
+                if read == 0 {
+                    break;
                 }
-                continue;
-            }
-            let body = trim_line(&line, at == 0);
-            let Ok(LineId { entry_id }) = serde_json::from_slice::<LineId<'_>>(body) else {
-                continue;
-            };
-            let Some(&(first_offset, first_len)) = first_at.get(entry_id.as_ref()) else {
-                first_at.insert(entry_id.into_owned(), (at, read));
-                continue;
-            };
-            let id = entry_id.into_owned();
-            let Ok(Some(later)) = jsonl::decode(&line, at == 0) else {
-                continue;
-            };
-            let (base, merged_before) = match merged.remove(&id) {
-                Some(base) => (base, true),
-                None => {
-                    let mut first = vec![0; first_len];
-                    first_file
-                        .seek(SeekFrom::Start(first_offset))
-                        .and_then(|_| first_file.read_exact(&mut first))
-                        .map_err(|e| self.io_error(e))?;
-                    match jsonl::decode(&first, first_offset == 0) {
-                        Ok(Some(first)) => (first, false),
-                        _ => continue,
+                let at = offset;
+                offset += read as u64;
+                if line.last() != Some(&b'\n') && line.len() > self.max_line_bytes {
+                    match skip_rest_of_line(&mut reader).map_err(io_error)? {
+                        Some(rest) => offset += rest,
+                        None => break,
                     }
+                    continue;
                 }
-            };
-            // Only ids whose copies fill something are kept: a plain repeat
-            // (a retried batch) costs nothing.
-            match merge_copy(&base, &later) {
-                Some(fuller) => {
-                    merged.insert(id, fuller);
+                let body = trim_line(&line, at == 0);
+                let Ok(LineId { entry_id }) = serde_json::from_slice::<LineId<'_>>(body) else {
+                    continue;
+                };
+                let Some(&(first_file, first_offset, first_len)) = first_at.get(entry_id.as_ref())
+                else {
+                    first_at.insert(entry_id.into_owned(), (index, at, read));
+                    continue;
+                };
+                let id = entry_id.into_owned();
+                let Ok(Some(later)) = jsonl::decode(&line, at == 0) else {
+                    continue;
+                };
+                let (base, merged_before) = match merged.remove(&id) {
+                    Some(base) => (base, true),
+                    None => {
+                        let first_in = &files[first_file];
+                        let mut first = vec![0; first_len];
+                        if let Err(e) = read_exact_at(first_in, first_offset, &mut first) {
+                            // Removed by retention meanwhile: nothing to merge into.
+                            tracing::debug!(path = %first_in.path.display(), error = %e,
+                                "cannot re-read an entry's first copy");
+                            continue;
+                        }
+                        match jsonl::decode(&first, first_offset == 0) {
+                            Ok(Some(first)) => (first, false),
+                            _ => continue,
+                        }
+                    }
+                };
+                // Only ids whose copies fill something are kept: a plain repeat
+                // (a retried batch) costs nothing.
+                match merge_copy(&base, &later) {
+                    Some(fuller) => {
+                        merged.insert(id, fuller);
+                    }
+                    None if merged_before => {
+                        merged.insert(id, base);
+                    }
+                    None => {}
                 }
-                None if merged_before => {
-                    merged.insert(id, base);
-                }
-                None => {}
             }
         }
+        Ok(merged)
+    }
+}
+
+/// Reads `buffer.len()` bytes of a set file at `offset` without moving the
+/// reader that is going through it: by position where the system offers
+/// that, elsewhere through a second handle.
+fn read_exact_at(set_file: &SetFile, offset: u64, buffer: &mut [u8]) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        set_file.file.read_exact_at(buffer, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = File::open(&set_file.path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(buffer)
     }
 }
 

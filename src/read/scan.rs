@@ -128,10 +128,14 @@ pub(crate) struct Record {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SkippedLine {
-    /// JSON Lines: the 1-based line number. SQLite: the row's `rowid`.
+    /// JSON Lines: the 1-based line number (in [`file`](Self::file) when
+    /// that is set). SQLite: the row's `rowid`.
     pub line_number: u64,
     /// Why it was skipped.
     pub reason: String,
+    /// JSON Lines: the rotated file the line is in, when it is not the
+    /// protocol file itself.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// What a scan skipped: the first [`MAX_REPORTED_SKIPS`] listed, all counted.
@@ -150,11 +154,22 @@ impl Skips {
     }
 
     pub(crate) fn push(&mut self, line_number: u64, reason: String) {
+        self.push_in(None, line_number, reason);
+    }
+
+    /// Adds a skipped line of the rotated JSON Lines file `file`.
+    pub(crate) fn push_in(
+        &mut self,
+        file: Option<&std::path::Path>,
+        line_number: u64,
+        reason: String,
+    ) {
         self.total += 1;
         if self.listed.len() < MAX_REPORTED_SKIPS {
             self.listed.push(SkippedLine {
                 line_number,
                 reason,
+                file: file.map(std::path::Path::to_path_buf),
             });
         }
     }

@@ -7,11 +7,19 @@
 //! stored twice; readers dedupe by `entry_id`, the first occurrence winning.
 //! The dropped-entries count lives in a side file `<path>.meta.json`, since a
 //! JSONL file has no place for it.
+//!
+//! With a [`Rotation`], a batch that is due goes into a new file after the
+//! old one is renamed to its dated name (`rotation.rs`); with retention,
+//! rotated files past their age are removed whole.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use chrono::Utc;
+
+use super::rotation::{self, Rotation};
 use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
 use crate::codec::jsonl;
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
@@ -42,6 +50,10 @@ pub struct JsonlStorage {
     recorded_dropped: u64,
     /// Whether the "cannot lock" warning was already logged.
     lock_warned: bool,
+    rotation: Option<Rotation>,
+    retention: Option<Duration>,
+    /// Whether the "cannot rotate" warning was already logged.
+    rotate_warned: bool,
     /// Makes the next appends write only this many bytes and then fail as a
     /// full disk would, to test the truncate-on-failure path on a real file.
     #[cfg(test)]
@@ -64,6 +76,8 @@ pub struct JsonlStorage {
 pub struct JsonlStorageBuilder {
     path: PathBuf,
     durability: Durability,
+    rotation: Option<Rotation>,
+    retention: Option<Duration>,
 }
 
 impl JsonlStorage {
@@ -93,6 +107,8 @@ impl JsonlStorage {
         JsonlStorageBuilder {
             path: path.as_ref().to_path_buf(),
             durability: Durability::Normal,
+            rotation: None,
+            retention: None,
         }
     }
 
@@ -104,6 +120,9 @@ impl JsonlStorage {
     /// truncates the file back to its length before the call, so nothing of
     /// the batch stays visible and a retry starts on a clean line.
     fn append(&mut self, payload: &[u8]) -> Result<()> {
+        if !payload.is_empty() {
+            self.rotate_if_due(payload.len());
+        }
         let file = self.file.as_ref().ok_or_else(|| closed_error(&self.path))?;
         let _lock = AppendLock::acquire(file, &self.path, &mut self.lock_warned);
         let io_error = |source| ProtocolError::Io {
@@ -142,6 +161,77 @@ impl JsonlStorage {
         Err(io_error(source))
     }
 
+    /// Before `incoming` bytes are appended: moves to the file another
+    /// writer rotated to, or rotates the file when it is due, then removes
+    /// what retention lets go. Never fails the batch: a file that cannot be
+    /// rotated takes the batch as it is, with one warning, so nothing is
+    /// lost over a rename.
+    fn rotate_if_due(&mut self, incoming: usize) {
+        let Some(rotation) = self.rotation else {
+            return;
+        };
+        let Some(file) = self.file.as_ref() else {
+            return;
+        };
+        let now = Utc::now();
+        let rotated = {
+            let _lock = AppendLock::acquire(file, &self.path, &mut self.lock_warned);
+            // Checked under the lock: a writer that rotates holds it too.
+            if rotation::still_at_path(file, &self.path) {
+                match file.metadata() {
+                    Ok(metadata) if rotation.is_due(&metadata, incoming, now) => {
+                        rotation::rotate(&self.path, file, now).map(|()| true)
+                    }
+                    Ok(_) => Ok(false),
+                    Err(source) => Err(ProtocolError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }),
+                }
+            } else {
+                // Rotated by another writer: follow it to the new file.
+                Ok(true)
+            }
+        };
+        let reopened = rotated.and_then(|rotated| {
+            if !rotated {
+                return Ok(false);
+            }
+            let file = open_owner_only(&self.path, true).map_err(|source| ProtocolError::Open {
+                path: self.path.clone(),
+                source,
+            })?;
+            self.file = Some(file);
+            if self.durability == Durability::Full {
+                sync_parent_dir(&self.path)?;
+            }
+            Ok(true)
+        });
+        match reopened {
+            Ok(true) => self.remove_expired(),
+            Ok(false) => {}
+            Err(e) => {
+                if !self.rotate_warned {
+                    self.rotate_warned = true;
+                    tracing::warn!(path = %self.path.display(), error = %e,
+                        "cannot rotate the protocol file; appending to it as it is");
+                }
+            }
+        }
+    }
+
+    /// Removes the rotated files retention lets go; a failure is a warning,
+    /// tried again at the next rotation.
+    fn remove_expired(&mut self) {
+        let Some(age) = self.retention else {
+            return;
+        };
+        if let Err(e) = rotation::remove_expired(&self.path, age, Utc::now()) {
+            tracing::warn!(path = %self.path.display(), error = %e,
+                "cannot remove old rotated protocol files");
+        }
+    }
+
     /// Writes the payload; in tests, can instead write a prefix and fail.
     fn write_payload(&self, mut out: &File, payload: &[u8]) -> io::Result<()> {
         #[cfg(test)]
@@ -167,6 +257,38 @@ impl JsonlStorageBuilder {
     /// ```
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Starts a new file when `rotation` says (default: never). The old file
+    /// keeps its entries under a dated name beside the new one, and readers
+    /// of this path read them all, oldest first.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use reagentic_protocol::{storage::Rotation, JsonlStorage};
+    /// let builder = JsonlStorage::builder(dir.path().join("p.jsonl"))
+    ///     .with_rotation(Rotation::daily().with_max_bytes(1 << 30));
+    /// ```
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
+    }
+
+    /// Removes rotated files whose last write is older than `age`, whole,
+    /// at open and after each rotation. Retention works on rotated files, so
+    /// without [`with_rotation`](Self::with_rotation) it rotates daily. A
+    /// run that spans two files keeps its newer part until that file is old
+    /// too.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use std::time::Duration;
+    /// let builder = reagentic_protocol::JsonlStorage::builder(dir.path().join("p.jsonl"))
+    ///     .with_retention(Duration::from_secs(30 * 24 * 3600));
+    /// ```
+    pub fn with_retention(mut self, age: Duration) -> Self {
+        self.retention = Some(age);
         self
     }
 
@@ -205,11 +327,18 @@ impl JsonlStorageBuilder {
             buffer: Vec::new(),
             recorded_dropped: 0,
             lock_warned: false,
+            rotation: match (self.rotation, self.retention) {
+                (None, Some(_)) => Some(Rotation::daily()),
+                (rotation, _) => rotation,
+            },
+            retention: self.retention,
+            rotate_warned: false,
             #[cfg(test)]
             fail_after: None,
         };
         // An empty append only repairs a torn tail, if there is one.
         storage.append(&[])?;
+        storage.remove_expired();
         Ok(storage)
     }
 }

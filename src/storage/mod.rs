@@ -8,6 +8,7 @@ mod jsonl;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod retention;
+mod rotation;
 mod sqlite;
 
 pub use jsonl::{JsonlStorage, JsonlStorageBuilder};
@@ -17,6 +18,7 @@ pub use postgres::{PostgresStorage, PostgresStorageBuilder};
 pub use retention::{
     sqlite_storage_report, PruneReport, PruneRule, ReclaimReport, StorageReport, RECLAIM_STEP_PAGES,
 };
+pub use rotation::Rotation;
 pub use sqlite::{SqliteStorage, SqliteStorageBuilder, RETENTION_UNDER_LOAD_AFTER_BATCHES};
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,456 @@
+//! Rotating a JSON Lines protocol: when the file grows past a size or a new
+//! day begins, it is renamed to a dated name beside it and a new file is
+//! started; retention then removes whole rotated files once they are old.
+//! The names and the set are `codec/jsonl_set.rs`; readers read the set as
+//! one protocol.
+
+use std::fs::{File, Metadata};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::codec::jsonl_set::{free_rotated_path, rotated_files};
+use crate::error::{ProtocolError, Result};
+
+/// When a JSON Lines protocol starts a new file.
+///
+/// The file is renamed for the time of its last write
+/// (`protocol.jsonl` → `protocol.2026-11-30T23-59-58Z.jsonl`) and a new
+/// `protocol.jsonl` begins; a reader opening `protocol.jsonl` reads the
+/// rotated files with it, oldest first, as one protocol.
+///
+/// ```
+/// use reagentic_protocol::storage::Rotation;
+/// let daily = Rotation::daily();
+/// let by_size = Rotation::max_bytes(256 << 20);
+/// let both = Rotation::daily().with_max_bytes(1 << 30);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rotation {
+    /// Rotate before a batch would take the file past this many bytes (a
+    /// single batch larger than this still goes whole into one file).
+    pub max_bytes: Option<u64>,
+    /// Rotate at the first write of a new day (UTC).
+    pub daily: bool,
+}
+
+impl Rotation {
+    /// A new file every day (UTC), at the day's first write.
+    ///
+    /// ```
+    /// assert!(reagentic_protocol::storage::Rotation::daily().daily);
+    /// ```
+    pub fn daily() -> Self {
+        Rotation {
+            max_bytes: None,
+            daily: true,
+        }
+    }
+
+    /// A new file before a batch would take the file past `bytes`.
+    ///
+    /// ```
+    /// let rotation = reagentic_protocol::storage::Rotation::max_bytes(64 << 20);
+    /// assert_eq!(rotation.max_bytes, Some(64 << 20));
+    /// ```
+    pub fn max_bytes(bytes: u64) -> Self {
+        Rotation {
+            max_bytes: Some(bytes),
+            daily: false,
+        }
+    }
+
+    /// Also rotates before the file passes `bytes`.
+    ///
+    /// ```
+    /// let rotation = reagentic_protocol::storage::Rotation::daily().with_max_bytes(1 << 30);
+    /// assert!(rotation.daily && rotation.max_bytes == Some(1 << 30));
+    /// ```
+    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Whether a file described by `metadata` is due for rotation before
+    /// `incoming` more bytes are appended to it at `now`. An empty file
+    /// never is: rotating it would only make an empty dated file.
+    pub(crate) fn is_due(&self, metadata: &Metadata, incoming: usize, now: DateTime<Utc>) -> bool {
+        let len = metadata.len();
+        if len == 0 {
+            return false;
+        }
+        let too_big = self
+            .max_bytes
+            .is_some_and(|max| len.saturating_add(incoming as u64) > max);
+        let new_day = self.daily
+            && last_write(metadata).is_some_and(|last| last.date_naive() < now.date_naive());
+        too_big || new_day
+    }
+}
+
+/// When the file was last written to, by its modification time.
+fn last_write(metadata: &Metadata) -> Option<DateTime<Utc>> {
+    metadata.modified().ok().map(DateTime::<Utc>::from)
+}
+
+/// Renames the active file at `path` (open as `file`, whose append lock the
+/// caller holds) to its dated name. The caller then opens a new active file.
+pub(crate) fn rotate(path: &Path, file: &File, now: DateTime<Utc>) -> Result<()> {
+    let io_error = |source| ProtocolError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let closed = last_write(&file.metadata().map_err(io_error)?).unwrap_or(now);
+    let target = free_rotated_path(path, closed).ok_or_else(|| {
+        io_error(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "no free name for the rotated file",
+        ))
+    })?;
+    std::fs::rename(path, &target).map_err(|source| ProtocolError::Io {
+        path: target,
+        source,
+    })
+}
+
+/// Removes the rotated files of `path` whose last write is older than
+/// `age`: whole files, so a run that began in one continues, with its newer
+/// entries, in the next. Returns how many went; a file that cannot be
+/// removed is warned about and tried again at the next rotation.
+pub(crate) fn remove_expired(path: &Path, age: Duration, now: DateTime<Utc>) -> Result<u64> {
+    let age = chrono::TimeDelta::from_std(age).unwrap_or(chrono::TimeDelta::MAX);
+    let Some(cutoff) = now.checked_sub_signed(age) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for file in rotated_files(path)? {
+        if file.key.closed >= cutoff {
+            // Oldest first: every later file is newer still.
+            break;
+        }
+        match std::fs::remove_file(&file.path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %file.path.display(), error = %e,
+                "cannot remove a rotated protocol file past its retention"),
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether `file` is still the file at `path`: another writer may have
+/// rotated it away, and appending to the renamed file would put entries
+/// where retention removes them early. Only Unix can tell (by device and
+/// inode); elsewhere the file is assumed to be in place.
+pub(crate) fn still_at_path(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+            // The path is gone (rotated, nothing new yet): follow it.
+            (Ok(_), Err(_)) => false,
+            // Cannot tell: keep the file we have.
+            (Err(_), _) => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::codec::jsonl_set::{rotated_path, RotatedKey};
+    use crate::entry::ProtocolEntry;
+    use crate::read::{EntryFilter, ProtocolReader, ReadPosition};
+    use crate::storage::{JsonlStorage, Storage};
+    use crate::test_entries::full_entry;
+
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
+    fn protocol(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("protocol.jsonl")
+    }
+
+    fn everything(path: &Path) -> Vec<ProtocolEntry> {
+        ProtocolReader::open(path)
+            .unwrap()
+            .query(&EntryFilter::default())
+            .unwrap()
+    }
+
+    fn rotated_names(path: &Path) -> Vec<String> {
+        rotated_files(path)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Makes the file look last written `age` ago.
+    fn age_file(path: &Path, age: Duration) {
+        let file = File::options().append(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    fn line_bytes(n: u32) -> u64 {
+        full_entry(n).to_json_line().unwrap().len() as u64 + 1
+    }
+
+    #[test]
+    fn a_file_past_its_size_rotates_and_the_set_reads_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        // Room for two entries a file.
+        let max = line_bytes(10) * 2 + 10;
+        let mut storage = JsonlStorage::builder(&path)
+            .with_rotation(Rotation::max_bytes(max))
+            .open()
+            .unwrap();
+        let written: Vec<ProtocolEntry> = (10..20).map(full_entry).collect();
+        for entry in &written {
+            storage.write_batch(std::slice::from_ref(entry)).unwrap();
+        }
+        // 10 entries, 2 a file: 4 rotated files and the protocol file.
+        assert_eq!(rotated_names(&path).len(), 4, "{:?}", rotated_names(&path));
+        for file in rotated_files(&path).unwrap() {
+            assert!(std::fs::metadata(&file.path).unwrap().len() <= max);
+        }
+        assert!(std::fs::metadata(&path).unwrap().len() <= max);
+        // Written order runs across the files, oldest first.
+        let reader = ProtocolReader::open(&path).unwrap();
+        let mut position = ReadPosition::start();
+        assert_eq!(reader.read_from(&mut position, 100).unwrap(), written);
+        assert_eq!(everything(&path), written);
+        let end = reader.end_position().unwrap();
+        let total: u64 = (10..20).map(line_bytes).sum();
+        assert_eq!((end.offset(), position.offset()), (total, total));
+        // A batch bigger than the limit still goes whole into one file.
+        let big: Vec<ProtocolEntry> = (20..25).map(full_entry).collect();
+        storage.write_batch(&big).unwrap();
+        let content = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(content.lines().count(), 5, "the big batch alone");
+        assert_eq!(everything(&path).len(), 15);
+    }
+
+    #[test]
+    fn the_first_write_of_a_new_day_rotates_and_names_the_old_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let mut storage = JsonlStorage::builder(&path)
+            .with_rotation(Rotation::daily())
+            .open()
+            .unwrap();
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        storage.write_batch(&[full_entry(2)]).unwrap();
+        assert!(rotated_names(&path).is_empty(), "same day: no rotation");
+        age_file(&path, DAY);
+        let yesterday = (Utc::now() - DAY).date_naive().to_string();
+        storage.write_batch(&[full_entry(3)]).unwrap();
+        let names = rotated_names(&path);
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(
+            names[0].starts_with(&format!("protocol.{yesterday}T")),
+            "{names:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().lines().count(),
+            1,
+            "the new day's file holds the new entry"
+        );
+        assert_eq!(
+            everything(&path),
+            vec![full_entry(1), full_entry(2), full_entry(3)]
+        );
+    }
+
+    #[test]
+    fn retention_removes_whole_old_files_at_open_and_after_rotating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let now = Utc::now();
+        let old = rotated_path(
+            &path,
+            RotatedKey {
+                closed: now - chrono::TimeDelta::days(40),
+                sequence: 0,
+            },
+        );
+        let recent = rotated_path(
+            &path,
+            RotatedKey {
+                closed: now - chrono::TimeDelta::days(2),
+                sequence: 0,
+            },
+        );
+        std::fs::write(&old, full_entry(1).to_json_line().unwrap() + "\n").unwrap();
+        std::fs::write(&recent, full_entry(2).to_json_line().unwrap() + "\n").unwrap();
+        let mut storage = JsonlStorage::builder(&path)
+            .with_retention(30 * DAY)
+            .open()
+            .unwrap();
+        assert!(!old.exists(), "past its retention at open");
+        assert!(recent.exists());
+        storage.write_batch(&[full_entry(3)]).unwrap();
+        assert_eq!(everything(&path), vec![full_entry(2), full_entry(3)]);
+
+        // Retention without a rotation rotates daily; a file rotated today
+        // is kept, the recent one goes once it is past a shorter retention.
+        let mut storage = JsonlStorage::builder(&path)
+            .with_retention(DAY)
+            .open()
+            .unwrap();
+        assert!(!recent.exists(), "two days old against one day");
+        age_file(&path, DAY);
+        storage.write_batch(&[full_entry(4)]).unwrap();
+        assert_eq!(
+            rotated_names(&path).len(),
+            0,
+            "rotated a day ago, then removed"
+        );
+        assert_eq!(everything(&path), vec![full_entry(4)]);
+    }
+
+    #[test]
+    fn a_follower_reads_across_a_rotation_each_entry_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let max = line_bytes(1) * 3 + 10;
+        let mut storage = JsonlStorage::builder(&path)
+            .with_rotation(Rotation::max_bytes(max))
+            .open()
+            .unwrap();
+        storage.write_batch(&[full_entry(1)]).unwrap();
+        let reader = ProtocolReader::open(&path).unwrap();
+        let mut position = reader.end_position().unwrap();
+        let mut expected = Vec::new();
+        let mut read = Vec::new();
+        for n in 2..40 {
+            storage.write_batch(&[full_entry(n)]).unwrap();
+            expected.push(full_entry(n));
+            // Read now and then: sometimes several rotations happened since.
+            if n % 7 == 0 {
+                read.extend(reader.read_from(&mut position, 1_000).unwrap());
+            }
+        }
+        read.extend(reader.read_from(&mut position, 1_000).unwrap());
+        assert_eq!(read, expected);
+        assert!(reader.read_from(&mut position, 1_000).unwrap().is_empty());
+        // Small steps from the start: each file's end is crossed mid-batch.
+        let mut position = ReadPosition::start();
+        let mut stepped = Vec::new();
+        loop {
+            let batch = reader.read_from(&mut position, 2).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            stepped.extend(batch);
+        }
+        assert_eq!(stepped, [vec![full_entry(1)], expected].concat());
+    }
+
+    #[test]
+    fn a_follower_whose_file_was_removed_goes_on_with_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let max = line_bytes(1) * 2 + 10;
+        let mut storage = JsonlStorage::builder(&path)
+            .with_rotation(Rotation::max_bytes(max))
+            .open()
+            .unwrap();
+        for n in 1..=6 {
+            storage.write_batch(&[full_entry(n)]).unwrap();
+        }
+        let reader = ProtocolReader::open(&path).unwrap();
+        let mut position = ReadPosition::start();
+        assert_eq!(
+            reader.read_from(&mut position, 1).unwrap(),
+            vec![full_entry(1)]
+        );
+        // Retention takes the file the follower is in.
+        let oldest = rotated_files(&path).unwrap().remove(0);
+        std::fs::remove_file(oldest.path).unwrap();
+        assert_eq!(
+            reader.read_from(&mut position, 100).unwrap(),
+            (3..=6).map(full_entry).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn an_unreadable_line_in_a_rotated_file_is_reported_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let rotated = rotated_path(
+            &path,
+            RotatedKey {
+                closed: Utc::now(),
+                sequence: 0,
+            },
+        );
+        std::fs::write(
+            &rotated,
+            format!("{}\nnot json\n", full_entry(1).to_json_line().unwrap()),
+        )
+        .unwrap();
+        let mut storage = JsonlStorage::open(&path).unwrap();
+        storage.write_batch(&[full_entry(2)]).unwrap();
+        let reader = ProtocolReader::open(&path).unwrap();
+        assert_eq!(
+            reader.query(&EntryFilter::default()).unwrap(),
+            vec![full_entry(1), full_entry(2)]
+        );
+        let skipped = reader.skipped_lines();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(
+            (skipped[0].line_number, skipped[0].file.as_deref()),
+            (2, Some(rotated.as_path()))
+        );
+        let report = reader.check().unwrap();
+        assert_eq!(
+            report.unreadable[0].file.as_deref(),
+            Some(rotated.as_path())
+        );
+    }
+
+    #[test]
+    fn two_writers_rotating_one_protocol_keep_every_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let max = line_bytes(1) * 5;
+        let threads: Vec<_> = [0u32, 1000]
+            .into_iter()
+            .map(|base| {
+                let mut storage = JsonlStorage::builder(&path)
+                    .with_rotation(Rotation::max_bytes(max))
+                    .open()
+                    .unwrap();
+                std::thread::spawn(move || {
+                    for i in 0..60 {
+                        storage.write_batch(&[full_entry(base + i)]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let reader = ProtocolReader::open(&path).unwrap();
+        let entries = reader.query(&EntryFilter::default()).unwrap();
+        assert_eq!(entries.len(), 120);
+        assert!(reader.skipped_lines().is_empty());
+        assert!(
+            rotated_names(&path).len() >= 20,
+            "{:?}",
+            rotated_names(&path)
+        );
+    }
+}
