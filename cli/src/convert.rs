@@ -171,7 +171,12 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         _ => {}
     }
     if reader.format() == ProtocolFormat::Jsonl {
-        let len = std::fs::metadata(&args.input).map_or(0, |m| m.len());
+        // Over a rotated set, the offset counts every file's bytes.
+        let len: u64 = reader
+            .files()?
+            .iter()
+            .map(|file| std::fs::metadata(file).map_or(0, |m| m.len()))
+            .sum();
         if len > position.offset() {
             eprintln!(
                 "warning: the last {} byte(s) of {} are an unfinished line (still being written, or torn by a crash) and were not converted",

@@ -17,6 +17,7 @@ mod output;
 mod page;
 mod prune;
 mod query;
+mod rotation_arg;
 mod run_view;
 mod serve;
 mod sessions;

@@ -9,7 +9,7 @@ use reagentic_protocol::read::ProtocolFormat;
 use reagentic_protocol::storage::{
     sqlite_storage_report, PruneReport, PruneRule, ReclaimReport, SqliteStorage,
 };
-use reagentic_protocol::{PostgresStorage, Storage};
+use reagentic_protocol::{JsonlStorage, PostgresStorage, Storage};
 use serde::Serialize;
 
 use crate::args::{Format, Global, Output};
@@ -24,13 +24,15 @@ macro_rules! examples {
   reagentic-protocol prune protocol.db --older-than 30d
   reagentic-protocol prune protocol.db --keep-last 1000
   reagentic-protocol prune protocol.db --session conv-42
-  reagentic-protocol prune protocol.db --before 2026-11-01"
+  reagentic-protocol prune protocol.db --before 2026-11-01
+  reagentic-protocol prune protocol.jsonl --older-than 30d   # whole rotated files"
     };
 }
 
 /// Delete whole sessions (and traces without a session) from a SQLite
 /// protocol, then give the freed space back to the file system; or from a
-/// PostgreSQL database.
+/// PostgreSQL database; or remove whole rotated files of a JSON Lines
+/// protocol (--older-than, --before).
 ///
 /// A session is judged by its last entry: one still going on is kept whole,
 /// however long ago it began. Everything goes in one transaction (a crash
@@ -46,16 +48,17 @@ JSON (--json): one object
   dry_run            true when nothing was deleted
   runs, entries      sessions and session-less traces, and their entries,
                      deleted (or that would be)
-  bytes              the bytes their values take
+  bytes              the bytes their values take (JSON Lines: the files')
+  files              JSON Lines: rotated files removed (or that would be)
   reclaimed_bytes    bytes given back to the file system (0 on a dry run)
   free_pages_left    free pages the file keeps: all of them when it was
                      created without incremental auto-vacuum (see `vacuum`)
   file_bytes_before, file_bytes_after   the file's size")
 )]
 pub struct Args {
-    /// The SQLite protocol (.db, .sqlite, .sqlite3), or a PostgreSQL
+    /// The SQLite protocol (.db, .sqlite, .sqlite3), a PostgreSQL
     /// database (postgres://user@host:port/database; its password is never
-    /// printed).
+    /// printed), or a rotated JSON Lines protocol (.jsonl).
     #[arg(value_name = "FILE")]
     file: PathBuf,
     #[command(flatten)]
@@ -148,8 +151,10 @@ fn file_bytes(path: &Path) -> u64 {
 }
 
 pub fn run(args: Args, global: &Global) -> CliResult {
-    if ProtocolFormat::from_path(&args.file)? == ProtocolFormat::Postgres {
-        return run_postgres(args, global);
+    match ProtocolFormat::from_path(&args.file)? {
+        ProtocolFormat::Postgres => return run_postgres(args, global),
+        ProtocolFormat::Jsonl => return run_jsonl(args, global),
+        _ => {}
     }
     let timeout = std::time::Duration::from_secs(args.busy_timeout);
     let mut storage = open_sqlite(&args.file, timeout)?;
@@ -214,7 +219,7 @@ fn run_postgres(args: Args, global: &Global) -> CliResult {
     let pruned = storage.prune(&args.rule.rule(), args.dry_run)?;
     storage.close()?;
     if args.output.resolve(global) == Format::Json {
-        output::print_json(&PostgresPruneJson { file: name, pruned })?;
+        output::print_json(&PlainPruneJson { file: name, pruned })?;
         return Ok(ExitCode::SUCCESS);
     }
     let what = format!(
@@ -231,10 +236,41 @@ fn run_postgres(args: Args, global: &Global) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `prune --json` on PostgreSQL: no file sizes, the database without its
+/// `prune` on a JSON Lines protocol: whole rotated files, by their age.
+fn run_jsonl(args: Args, global: &Global) -> CliResult {
+    if !args.file.is_file() {
+        return Err(Failure::new(format!(
+            "cannot open {}: no such file",
+            args.file.display()
+        )));
+    }
+    let pruned = JsonlStorage::prune(&args.file, &args.rule.rule(), args.dry_run)?;
+    if args.output.resolve(global) == Format::Json {
+        output::print_json(&PlainPruneJson {
+            file: args.file.display().to_string(),
+            pruned,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let what = format!(
+        "{} rotated file(s): {} entries of {} session(s) or trace(s), {}",
+        pruned.files,
+        pruned.entries,
+        pruned.runs,
+        bytes(pruned.bytes)
+    );
+    output::print(&if args.dry_run {
+        format!("would remove {what} (dry run: nothing was deleted)\n")
+    } else {
+        format!("removed {what}\n")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prune --json` on PostgreSQL and JSON Lines: no file sizes, the database without its
 /// password.
 #[derive(Debug, Serialize)]
-struct PostgresPruneJson {
+struct PlainPruneJson {
     file: String,
     #[serde(flatten)]
     pruned: PruneReport,

@@ -51,6 +51,7 @@ pub use otlp::{OtlpExport, OtlpProtocol};
 use crate::config::ProtocolConfig;
 use crate::error::{ProtocolError, Result};
 use crate::pipeline::{ProtocolProcessor, ProtocolProcessorBuilder};
+use crate::storage::Rotation;
 
 /// The layer [`ProtocolInstallBuilder::build`] returns: the
 /// `tracing-opentelemetry` layer (and the `fmt` layer, when on), boxed so
@@ -72,6 +73,8 @@ pub fn builder(path: impl AsRef<Path>) -> ProtocolInstallBuilder {
         shutdown_timeout: Duration::from_secs(5),
         fmt_layer: true,
         span_level: LevelFilter::INFO,
+        retention: None,
+        rotation: None,
         #[cfg(feature = "otlp")]
         otlp: None,
     }
@@ -89,6 +92,8 @@ pub struct ProtocolInstallBuilder {
     shutdown_timeout: Duration,
     fmt_layer: bool,
     span_level: LevelFilter,
+    retention: Option<Duration>,
+    rotation: Option<Rotation>,
     #[cfg(feature = "otlp")]
     otlp: Option<OtlpExport>,
 }
@@ -139,6 +144,40 @@ impl ProtocolInstallBuilder {
     /// also records, and exports, the spans libraries open at those levels.
     pub fn with_span_level(mut self, level: tracing::Level) -> Self {
         self.span_level = LevelFilter::from_level(level);
+        self
+    }
+
+    /// Keeps the protocol to the runs of the last `age`, pruning while it
+    /// records (see [`StorageBuilder::with_retention`]: whole runs in
+    /// SQLite and PostgreSQL, whole rotated files in JSON Lines).
+    ///
+    /// [`StorageBuilder::with_retention`]: crate::storage::StorageBuilder::with_retention
+    ///
+    /// ```no_run
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let _guard = reagentic_protocol::install::builder("protocol.db")
+    ///     .with_retention(std::time::Duration::from_secs(30 * 24 * 3600))
+    ///     .init()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_retention(mut self, age: Duration) -> Self {
+        self.retention = Some(age);
+        self
+    }
+
+    /// Rotates a JSON Lines protocol by size or day (see [`Rotation`]); on
+    /// another form, building fails with `InvalidConfig`.
+    ///
+    /// ```no_run
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// use reagentic_protocol::storage::Rotation;
+    /// let _guard = reagentic_protocol::install::builder("protocol.jsonl")
+    ///     .with_rotation(Rotation::daily())
+    ///     .init()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
         self
     }
 
@@ -200,7 +239,8 @@ impl ProtocolInstallBuilder {
         #[cfg(feature = "otlp")]
         let otlp = self.otlp.as_ref().map(OtlpExport::build).transpose()?;
 
-        let mut processor = storage_builder(&self.path.0)?.with_config(self.config);
+        let mut processor =
+            storage_builder(&self.path.0, self.retention, self.rotation)?.with_config(self.config);
         if let Some(timeout) = self.flush_timeout {
             processor = processor.with_flush_timeout(timeout);
         }
@@ -280,6 +320,17 @@ impl std::fmt::Debug for Target {
 }
 
 /// A processor builder over the storage the path's extension names.
-fn storage_builder(path: &Path) -> Result<ProtocolProcessorBuilder> {
-    Ok(ProtocolProcessor::builder(crate::storage::open(path)?))
+fn storage_builder(
+    path: &Path,
+    retention: Option<Duration>,
+    rotation: Option<Rotation>,
+) -> Result<ProtocolProcessorBuilder> {
+    let mut storage = crate::storage::builder(path);
+    if let Some(age) = retention {
+        storage = storage.with_retention(age);
+    }
+    if let Some(rotation) = rotation {
+        storage = storage.with_rotation(rotation);
+    }
+    Ok(ProtocolProcessor::builder(storage.open()?))
 }

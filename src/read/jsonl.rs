@@ -503,6 +503,15 @@ impl Source for JsonlSource {
     fn integrity_problems(&self) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+
+    fn files(&self) -> Result<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = rotated_files(&self.path)?
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        files.push(self.path.clone());
+        Ok(files)
+    }
 }
 
 /// Sorts `(line, entry)` pairs into the scan's order.

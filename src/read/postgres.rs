@@ -271,4 +271,8 @@ impl Source for PostgresSource {
         // The server checks its own pages; there is no cheap check to run.
         Ok(Vec::new())
     }
+
+    fn files(&self) -> Result<Vec<std::path::PathBuf>> {
+        Ok(Vec::new())
+    }
 }

@@ -226,6 +226,22 @@ impl ProtocolReader {
         &self.path
     }
 
+    /// The files this protocol is read from, oldest first: for JSON Lines
+    /// the files rotated from it (see [`Rotation`]) and then the file
+    /// itself; for SQLite the file; for PostgreSQL none.
+    ///
+    /// [`Rotation`]: crate::storage::Rotation
+    ///
+    /// ```no_run
+    /// # let reader = reagentic_protocol::ProtocolReader::open("protocol.jsonl").unwrap();
+    /// for file in reader.files().unwrap() {
+    ///     println!("{}", file.display());
+    /// }
+    /// ```
+    pub fn files(&self) -> Result<Vec<PathBuf>> {
+        self.source.files()
+    }
+
     /// The file's format.
     ///
     /// ```no_run

@@ -202,4 +202,7 @@ pub(crate) trait Source: std::fmt::Debug + Send {
     /// Damage the storage engine itself finds in the file (none for forms
     /// without such a check).
     fn integrity_problems(&self) -> Result<Vec<String>>;
+
+    /// The files read, oldest first (none for a database server).
+    fn files(&self) -> Result<Vec<std::path::PathBuf>>;
 }

@@ -180,6 +180,10 @@ impl Source for SqliteSource {
         true
     }
 
+    fn files(&self) -> Result<Vec<std::path::PathBuf>> {
+        Ok(vec![self.path.clone()])
+    }
+
     fn integrity_problems(&self) -> Result<Vec<String>> {
         let on = |e| sqlite_error(&self.path, e);
         let mut stmt = self.conn.prepare("PRAGMA quick_check").map_err(on)?;

@@ -20,7 +20,10 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::rotation::{self, Rotation};
-use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, Storage};
+use super::{
+    closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durability, PruneReport,
+    PruneRule, Storage,
+};
 use crate::codec::jsonl;
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
@@ -53,11 +56,14 @@ pub struct JsonlStorage {
     rotation: Option<Rotation>,
     retention: Option<Duration>,
     /// Whether the "cannot rotate" warning was already logged.
-    rotate_warned: bool,
+    pub(super) rotate_warned: bool,
     /// Makes the next appends write only this many bytes and then fail as a
     /// full disk would, to test the truncate-on-failure path on a real file.
     #[cfg(test)]
     fail_after: Option<usize>,
+    /// Makes rotations fail as a refused rename would.
+    #[cfg(test)]
+    pub(super) fail_rotation: bool,
 }
 
 /// Options for opening a [`JsonlStorage`].
@@ -110,6 +116,31 @@ impl JsonlStorage {
             rotation: None,
             retention: None,
         }
+    }
+
+    /// Removes the rotated files of the protocol at `path` (see
+    /// [`JsonlStorageBuilder::with_rotation`]) whose last write is before
+    /// [`PruneRule::Before`]'s time (or [`PruneRule::older_than`]'s) —
+    /// whole files, the protocol file itself never — or, with `dry_run`,
+    /// only says what would go. The report counts the files, their entries
+    /// and bytes, and the runs with entries in them. Safe while writers
+    /// append: they only ever write to the protocol file. The other rules
+    /// need a database: [`ProtocolError::InvalidConfig`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use std::time::Duration;
+    /// use reagentic_protocol::{storage::PruneRule, JsonlStorage};
+    /// let path = dir.path().join("protocol.jsonl");
+    /// # JsonlStorage::open(&path)?;
+    /// let rule = PruneRule::older_than(Duration::from_secs(30 * 24 * 3600));
+    /// let gone = JsonlStorage::prune(&path, &rule, false)?;
+    /// println!("{} files, {} entries", gone.files, gone.entries);
+    /// # Ok(()) }
+    /// ```
+    pub fn prune(path: impl AsRef<Path>, rule: &PruneRule, dry_run: bool) -> Result<PruneReport> {
+        rotation::prune_rotated(path.as_ref(), rule, dry_run)
     }
 
     /// Appends `payload` (whole lines) at the end of the file.
@@ -174,13 +205,27 @@ impl JsonlStorage {
             return;
         };
         let now = Utc::now();
+        #[cfg(test)]
+        let injected_failure = self.fail_rotation;
+        #[cfg(not(test))]
+        let injected_failure = false;
         let rotated = {
             let _lock = AppendLock::acquire(file, &self.path, &mut self.lock_warned);
             // Checked under the lock: a writer that rotates holds it too.
             if rotation::still_at_path(file, &self.path) {
                 match file.metadata() {
                     Ok(metadata) if rotation.is_due(&metadata, incoming, now) => {
-                        rotation::rotate(&self.path, file, now).map(|()| true)
+                        if injected_failure {
+                            Err(ProtocolError::Io {
+                                path: self.path.clone(),
+                                source: io::Error::new(
+                                    io::ErrorKind::PermissionDenied,
+                                    "injected: cannot rename",
+                                ),
+                            })
+                        } else {
+                            rotation::rotate(&self.path, file, now).map(|()| true)
+                        }
                     }
                     Ok(_) => Ok(false),
                     Err(source) => Err(ProtocolError::Io {
@@ -210,13 +255,17 @@ impl JsonlStorage {
         match reopened {
             Ok(true) => self.remove_expired(),
             Ok(false) => {}
-            Err(e) => {
-                if !self.rotate_warned {
-                    self.rotate_warned = true;
-                    tracing::warn!(path = %self.path.display(), error = %e,
-                        "cannot rotate the protocol file; appending to it as it is");
-                }
-            }
+            Err(e) => self.warn_rotation_failed(&e),
+        }
+    }
+
+    /// Warns, once, that the file could not be rotated: the batch goes into
+    /// it as it is.
+    fn warn_rotation_failed(&mut self, error: &ProtocolError) {
+        if !self.rotate_warned {
+            self.rotate_warned = true;
+            tracing::warn!(path = %self.path.display(), %error,
+                "cannot rotate the protocol file; appending to it as it is");
         }
     }
 
@@ -335,6 +384,8 @@ impl JsonlStorageBuilder {
             rotate_warned: false,
             #[cfg(test)]
             fail_after: None,
+            #[cfg(test)]
+            fail_rotation: false,
         };
         // An empty append only repairs a torn tail, if there is one.
         storage.append(&[])?;

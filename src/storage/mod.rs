@@ -1,6 +1,7 @@
 //! Where entries go: the [`Storage`] trait and its SQLite, JSON Lines and
 //! (with the feature `postgres`) PostgreSQL forms.
 
+mod by_path;
 mod checkpoint;
 mod fill;
 mod index_runs;
@@ -11,6 +12,7 @@ mod retention;
 mod rotation;
 mod sqlite;
 
+pub use by_path::{builder, open, StorageBuilder};
 pub use jsonl::{JsonlStorage, JsonlStorageBuilder};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -25,7 +27,6 @@ use std::path::{Path, PathBuf};
 
 use crate::entry::ProtocolEntry;
 use crate::error::{ProtocolError, Result};
-use crate::read::ProtocolFormat;
 
 /// How hard a commit works to survive a crash.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -98,33 +99,6 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     fn describe(&self) -> String {
         (**self).describe()
     }
-}
-
-/// Opens (creating if needed) the protocol at `path` for writing, in the
-/// form its extension names (see [`ProtocolFormat::from_path`]), with
-/// default settings. With the feature `postgres`, `path` may also be a
-/// `postgres://` URL (see [`PostgresStorage::connect`]).
-///
-/// [`PostgresStorage::connect`]: crate::storage::PostgresStorage::connect
-///
-/// ```
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let dir = tempfile::tempdir()?;
-/// let mut storage = reagentic_protocol::storage::open(dir.path().join("protocol.jsonl"))?;
-/// storage.write_batch(&[])?;
-/// storage.close()?;
-/// # Ok(()) }
-/// ```
-///
-/// [`ProtocolFormat::from_path`]: crate::read::ProtocolFormat::from_path
-pub fn open(path: impl AsRef<Path>) -> Result<Box<dyn Storage>> {
-    let path = path.as_ref();
-    Ok(match ProtocolFormat::from_path(path)? {
-        ProtocolFormat::Sqlite => Box::new(SqliteStorage::open(path)?),
-        ProtocolFormat::Jsonl => Box::new(JsonlStorage::open(path)?),
-        #[cfg(feature = "postgres")]
-        ProtocolFormat::Postgres => Box::new(PostgresStorage::connect(&path.to_string_lossy())?),
-    })
 }
 
 /// How messages name the protocol at `path`: the path itself, or for a

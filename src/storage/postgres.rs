@@ -72,6 +72,9 @@ pub struct PostgresStorage {
     recorded_dropped: u64,
     /// Rows this storage added (entries not already stored).
     inserted: u64,
+    retention: Option<retention::Retention>,
+    /// Batches written since the last retention step.
+    batches_since_retention: u32,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -102,6 +105,7 @@ pub struct PostgresStorageBuilder {
     url: Result<Target>,
     connect_timeout: Option<Duration>,
     statement_timeout: Duration,
+    retention: Option<Duration>,
 }
 
 impl std::fmt::Debug for PostgresStorageBuilder {
@@ -114,6 +118,7 @@ impl std::fmt::Debug for PostgresStorageBuilder {
             .field("target", &target)
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -150,6 +155,7 @@ impl PostgresStorage {
             url: Target::parse(url),
             connect_timeout: None,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            retention: None,
         }
     }
 
@@ -388,6 +394,27 @@ impl PostgresStorageBuilder {
         self
     }
 
+    /// Prunes, from the writer, the runs whose last entry is older than
+    /// `age`: whole sessions and session-less traces, a few hundred entries'
+    /// runs per step in one transaction, between batches (and every
+    /// [`RETENTION_UNDER_LOAD_AFTER_BATCHES`] batches under steady load), so
+    /// writes never wait long. Once nothing is old, the server is asked
+    /// again a minute later. The same rule as
+    /// [`prune`](PostgresStorage::prune) with [`PruneRule::older_than`].
+    ///
+    /// [`RETENTION_UNDER_LOAD_AFTER_BATCHES`]: crate::storage::RETENTION_UNDER_LOAD_AFTER_BATCHES
+    /// [`PruneRule::older_than`]: crate::storage::PruneRule::older_than
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let builder = reagentic_protocol::PostgresStorage::builder("postgres://localhost/protocol")
+    ///     .with_retention(Duration::from_secs(30 * 24 * 3600));
+    /// ```
+    pub fn with_retention(mut self, age: Duration) -> Self {
+        self.retention = Some(age);
+        self
+    }
+
     /// Connects and creates (or migrates) the protocol's tables; see
     /// [`PostgresStorage::connect`] for the errors.
     ///
@@ -412,6 +439,8 @@ impl PostgresStorageBuilder {
             days: HashMap::new(),
             recorded_dropped: 0,
             inserted: 0,
+            retention: self.retention.map(retention::Retention::new),
+            batches_since_retention: 0,
         })
     }
 }
@@ -554,10 +583,37 @@ impl Storage for PostgresStorage {
         match result {
             Ok(inserted) => {
                 self.inserted += inserted;
+                // A steady producer leaves the writer no idle moment for
+                // retention: a step every so many batches, as SQLite does.
+                if self.retention.is_some() {
+                    self.batches_since_retention = self.batches_since_retention.saturating_add(1);
+                    if self.batches_since_retention >= super::RETENTION_UNDER_LOAD_AFTER_BATCHES {
+                        self.batches_since_retention = 0;
+                        // The batch is committed: a failed step is only
+                        // warned about, and tried again later.
+                        if let Err(e) = self.maintain() {
+                            tracing::warn!(target_db = self.target.redacted(), error = %e,
+                                "a retention step failed; it is tried again later");
+                        }
+                    }
+                }
                 Ok(())
             }
             Err(err) => Err(self.after_error(err)),
         }
+    }
+
+    /// One step of retention, if asked for and due.
+    fn maintain(&mut self) -> Result<bool> {
+        let Some(mut retention) = self.retention.take() else {
+            return Ok(false);
+        };
+        let target = self.target.clone();
+        let result = self
+            .client()
+            .and_then(|client| retention.step(client).map_err(|e| target.error(e)));
+        self.retention = Some(retention);
+        result.map_err(|err| self.after_error(err))
     }
 
     fn record_dropped(&mut self, total_dropped: u64) -> Result<()> {

@@ -76,13 +76,18 @@ impl PruneRule {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PruneReport {
-    /// Sessions and session-less traces.
+    /// Sessions and session-less traces (JSON Lines: those with entries in
+    /// the files removed; a run that continues in a newer file keeps that
+    /// part).
     pub runs: u64,
     /// Entries.
     pub entries: u64,
     /// The bytes their values take (the file's pages they free are a little
-    /// more: row headers, index entries).
+    /// more: row headers, index entries). JSON Lines: the removed files'
+    /// size.
     pub bytes: u64,
+    /// JSON Lines: the rotated files removed (0 for the other forms).
+    pub files: u64,
     /// Whether nothing was deleted (a dry run).
     pub dry_run: bool,
 }
@@ -234,6 +239,7 @@ impl SqliteStorage {
             runs: u64::try_from(runs).unwrap_or(0),
             entries: u64::try_from(entries).unwrap_or(0),
             bytes: u64::try_from(bytes).unwrap_or(0),
+            files: 0,
             dry_run,
         };
         if dry_run || entries == 0 {

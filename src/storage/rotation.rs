@@ -10,8 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use std::collections::HashSet;
+
+use super::{PruneReport, PruneRule};
 use crate::codec::jsonl_set::{free_rotated_path, rotated_files};
 use crate::error::{ProtocolError, Result};
+use crate::read::{ProtocolFormat, ProtocolReader, ReadPosition};
 
 /// When a JSON Lines protocol starts a new file.
 ///
@@ -138,6 +142,58 @@ pub(crate) fn remove_expired(path: &Path, age: Duration, now: DateTime<Utc>) -> 
         }
     }
     Ok(removed)
+}
+
+/// Removes (or, with `dry_run`, only counts) the rotated files of the JSON
+/// Lines protocol at `path` whose last write is before `rule`'s time:
+/// [`JsonlStorage::prune`](super::JsonlStorage::prune).
+pub(crate) fn prune_rotated(path: &Path, rule: &PruneRule, dry_run: bool) -> Result<PruneReport> {
+    let PruneRule::Before(cutoff) = rule else {
+        return Err(ProtocolError::InvalidConfig(format!(
+            "{} is a JSON Lines protocol: it is pruned by whole rotated files, by their age              (older than, before); keeping the last N runs or removing one session needs              SQLite or PostgreSQL",
+            path.display()
+        )));
+    };
+    let mut report = PruneReport {
+        dry_run,
+        ..PruneReport::default()
+    };
+    let mut runs = HashSet::new();
+    for file in rotated_files(path)? {
+        if file.key.closed >= *cutoff {
+            break;
+        }
+        let reader = ProtocolReader::open_as(&file.path, ProtocolFormat::Jsonl)?;
+        let mut position = ReadPosition::start();
+        loop {
+            let batch = reader.read_from(&mut position, 10_000)?;
+            if batch.is_empty() {
+                break;
+            }
+            report.entries += batch.len() as u64;
+            for entry in batch {
+                runs.insert(entry.session_id.unwrap_or(entry.trace_id));
+            }
+        }
+        let bytes = std::fs::metadata(&file.path).map_or(0, |m| m.len());
+        if !dry_run {
+            match std::fs::remove_file(&file.path) {
+                Ok(()) => {}
+                // Gone meanwhile (another prune, a writer's retention).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(ProtocolError::Io {
+                        path: file.path,
+                        source,
+                    })
+                }
+            }
+        }
+        report.files += 1;
+        report.bytes += bytes;
+    }
+    report.runs = runs.len() as u64;
+    Ok(report)
 }
 
 /// Whether `file` is still the file at `path`: another writer may have
@@ -419,6 +475,31 @@ mod tests {
             report.unreadable[0].file.as_deref(),
             Some(rotated.as_path())
         );
+    }
+
+    #[test]
+    fn a_rotation_that_fails_leaves_the_batch_in_the_file_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let mut storage = JsonlStorage::builder(&path)
+            .with_rotation(Rotation::max_bytes(1))
+            .open()
+            .unwrap();
+        storage.fail_rotation = true;
+        for n in 0..3 {
+            storage.write_batch(&[full_entry(n)]).unwrap();
+        }
+        assert!(rotated_names(&path).is_empty());
+        assert_eq!(
+            everything(&path),
+            (0..3).map(full_entry).collect::<Vec<_>>()
+        );
+        assert!(storage.rotate_warned, "warned");
+        // Once the rename works again, rotation resumes.
+        storage.fail_rotation = false;
+        storage.write_batch(&[full_entry(3)]).unwrap();
+        assert_eq!(rotated_names(&path).len(), 1);
+        assert_eq!(everything(&path).len(), 4);
     }
 
     #[test]

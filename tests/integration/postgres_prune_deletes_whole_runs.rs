@@ -2,7 +2,8 @@
 //! on SQLite: the same entries written to both, each rule applied to both,
 //! the same report and the same entries left — whole sessions and
 //! session-less traces judged by their last entry, a long session kept
-//! whole, a dry run changing nothing, and the password never in an error.
+//! whole, a dry run changing nothing, and the password never in an error;
+//! and retention in the writer, under a steady producer, as on SQLite.
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use reagentic_protocol::storage::{PruneReport, PruneRule};
@@ -134,4 +135,19 @@ fn a_session_still_going_on_is_kept_whole_and_runs_go_whole() {
     let again = storage.prune(&PruneRule::Before(cutoff), false).unwrap();
     assert_eq!((again.runs, again.entries), (0, 0));
     storage.close().unwrap();
+}
+
+/// The writer prunes as it goes, on PostgreSQL as on SQLite: the same
+/// dataset, the same steady producer, the same runs left.
+#[test]
+fn retention_in_the_writer_under_a_steady_producer_keeps_what_should_stay() {
+    let url = database("writer_retention");
+    let storage = PostgresStorage::builder(&url)
+        .with_retention(std::time::Duration::from_secs(7 * 86_400))
+        .connect()
+        .unwrap();
+    crate::prune_deletes_whole_runs::retention_under_a_steady_producer(
+        Box::new(storage),
+        std::path::Path::new(&url),
+    );
 }

@@ -406,17 +406,29 @@ fn a_prune_killed_midway_leaves_every_run_whole() {
 /// writes through the same pipeline, idle or not.
 #[test]
 fn retention_in_the_writer_under_a_steady_producer_keeps_what_should_stay() {
-    const SPANS: u64 = 4_000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.db");
-    let now = Utc::now();
-    // 40 sessions a day apart (day-00 … day-39), ten old traces,
-    // long-running (begun 50 days ago, last entry 5 minutes ago).
-    write(&path, &dataset(now));
     let storage = SqliteStorage::builder(&path)
         .with_retention(Duration::from_secs(7 * 86_400))
         .open()
         .unwrap();
+    retention_under_a_steady_producer(Box::new(storage), &path);
+    assert_eq!(dangling_pairs(&path), 0);
+}
+
+/// Writes [`dataset`] through `storage` (opened with a 7-day retention),
+/// then has a steady producer write through a pipeline over it, and checks,
+/// reading `target`, that the old runs went whole and nothing else did.
+pub(crate) fn retention_under_a_steady_producer(
+    mut storage: Box<dyn reagentic_protocol::Storage>,
+    target: &Path,
+) {
+    const SPANS: u64 = 4_000;
+    // 40 sessions a day apart (day-00 … day-39), ten old traces,
+    // long-running (begun 50 days ago, last entry 5 minutes ago).
+    for batch in dataset(Utc::now()).chunks(64) {
+        storage.write_batch(batch).unwrap();
+    }
     let (provider, handle) = crate::support::provider_for(
         reagentic_protocol::ProtocolProcessor::builder(storage).with_max_batch_entries(32),
     );
@@ -429,19 +441,19 @@ fn retention_in_the_writer_under_a_steady_producer_keeps_what_should_stay() {
     provider.force_flush().unwrap();
     // And idle time: the writer finishes the job between writes.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while runs(&path).contains_key("day-39") && std::time::Instant::now() < deadline {
+    while runs(target).contains_key("day-39") && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     provider.shutdown().unwrap();
     let dropped = handle.stats().dropped_queue_full;
 
-    let entries = read_all(&path);
+    let entries = read_all(target);
     assert_eq!(
         count_calls(&entries, "steady-") as u64 + dropped,
         2 * SPANS,
         "every span written or counted as dropped"
     );
-    let left = runs(&path);
+    let left = runs(target);
     for day in 0..40 {
         let key = format!("day-{day:02}");
         // day-06 ended 6 days and ~50 minutes ago: kept; day-07 is past.
@@ -462,5 +474,4 @@ fn retention_in_the_writer_under_a_steady_producer_keeps_what_should_stay() {
             "old trace {n}"
         );
     }
-    assert_eq!(dangling_pairs(&path), 0);
 }

@@ -97,10 +97,16 @@ pub struct Args {
     #[arg(long, value_name = "SPANS", default_value_t = 65_536)]
     max_queued_spans: usize,
     /// Keep runs active within this long (30d, 12h, 2w): older ones are
-    /// deleted whole, a bounded step at a time, while the file is written.
-    /// SQLite files only.
+    /// deleted whole, a bounded step at a time, while the protocol is
+    /// written. A JSON Lines protocol removes whole rotated files instead
+    /// (rotating daily unless --rotate says otherwise).
     #[arg(long, value_name = "AGE", value_parser = crate::time_arg::duration_value)]
     pub retention: Option<std::time::Duration>,
+    /// Start a new JSON Lines file daily, past a size (256MiB, 1GB), or
+    /// both (daily,1GiB); the old one keeps a dated name beside it, and
+    /// every command reads the set as one protocol.
+    #[arg(long, value_name = "WHEN", value_parser = crate::rotation_arg::rotation_value)]
+    rotate: Option<reagentic_protocol::storage::Rotation>,
     /// How long, after Ctrl-C or SIGTERM, requests in flight may take to
     /// finish and the file to be closed.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
@@ -166,8 +172,8 @@ async fn serve(
     let grpc_address = grpc_listener.local_addr()?;
     // Opened off the async threads: the PostgreSQL client is synchronous
     // and runs a runtime of its own, which may not start inside this one.
-    let (file, retention) = (args.file.clone(), args.retention);
-    let storage = tokio::task::spawn_blocking(move || open_storage(&file, retention))
+    let (file, retention, rotation) = (args.file.clone(), args.retention, args.rotate);
+    let storage = tokio::task::spawn_blocking(move || open_storage(&file, retention, rotation))
         .await
         .map_err(|e| Failure::new(format!("opening the protocol failed: {e}")))??;
     // The storage's own name for it: a database URL without its password.
@@ -326,27 +332,18 @@ async fn guard(State(access): State<Access>, request: Request, next: Next) -> Re
 }
 
 /// The storage `serve` writes: the protocol at `file`, with retention in the
-/// writer when asked for (SQLite only: the one storage that prunes while
-/// writing).
+/// writer and rotation (JSON Lines) when asked for.
 fn open_storage(
     file: &std::path::Path,
     retention: Option<std::time::Duration>,
+    rotation: Option<reagentic_protocol::storage::Rotation>,
 ) -> Result<Box<dyn reagentic_protocol::Storage>, Failure> {
-    let Some(age) = retention else {
-        return Ok(reagentic_protocol::storage::open(file)?);
-    };
-    if reagentic_protocol::read::ProtocolFormat::from_path(file)?
-        != reagentic_protocol::read::ProtocolFormat::Sqlite
-    {
-        // The path is not repeated: a database URL may hold a password.
-        return Err(Failure::new(
-            "--retention works on SQLite files (.db); prune other protocols with \
-             `reagentic-protocol prune` on a schedule",
-        ));
+    let mut storage = reagentic_protocol::storage::builder(file);
+    if let Some(age) = retention {
+        storage = storage.with_retention(age);
     }
-    Ok(Box::new(
-        reagentic_protocol::SqliteStorage::builder(file)
-            .with_retention(age)
-            .open()?,
-    ))
+    if let Some(rotation) = rotation {
+        storage = storage.with_rotation(rotation);
+    }
+    Ok(storage.open()?)
 }

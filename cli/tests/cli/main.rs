@@ -14,6 +14,7 @@ mod done_means;
 mod export;
 mod help;
 mod import;
+mod jsonl_rotation;
 mod postgres;
 #[path = "../../../tests/integration/support/postgres.rs"]
 mod postgres_server;

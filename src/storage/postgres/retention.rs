@@ -8,7 +8,11 @@
 //! without rows costs a catalogue entry. The space deleted rows took is
 //! reused by new rows after PostgreSQL's autovacuum has passed.
 
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 use postgres::types::ToSql;
+use postgres::Client;
 
 use super::PostgresStorage;
 use crate::codec::postgres::ENTRIES;
@@ -42,6 +46,117 @@ fn planned_entries(what: &str) -> String {
          SELECT {what} FROM {ENTRIES} AS e JOIN prune_runs AS r
              ON r.field = 'trace_id' AND e.trace_id = r.key AND e.session_id IS NULL"
     )
+}
+
+/// Deletes the planned runs' entries: a session's by the session index, a
+/// session-less trace's by the trace index.
+fn delete_planned() -> String {
+    format!(
+        "DELETE FROM {ENTRIES} AS e USING prune_runs AS r
+             WHERE r.field = 'session_id' AND e.session_id = r.key;
+         DELETE FROM {ENTRIES} AS e USING prune_runs AS r
+             WHERE r.field = 'trace_id' AND e.trace_id = r.key AND e.session_id IS NULL;"
+    )
+}
+
+/// Pruning from the writer (`PostgresStorageBuilder::with_retention`):
+/// runs whose last entry is older than `age` go, whole, a bounded number
+/// per step, the way SQLite's writer does it (`storage/retention.rs`).
+#[derive(Debug)]
+pub(in crate::storage) struct Retention {
+    age: Duration,
+    /// The oldest entries not yet looked at, after a step that found old
+    /// entries of runs still going on.
+    cursor: Option<(DateTime<Utc>, String)>,
+    /// No step before this: once everything old is gone, the server is
+    /// asked again only after [`RETENTION_PAUSE`].
+    next_step: Instant,
+}
+
+/// Old entries looked at per step: their runs (at most this many) are
+/// checked and the finished ones deleted whole.
+const RETENTION_STEP_ENTRIES: i64 = 256;
+
+/// How long the writer waits, once nothing is past the age, before it
+/// looks again: the age moves on slowly, and every look is a query.
+const RETENTION_PAUSE: Duration = Duration::from_secs(60);
+
+impl Retention {
+    pub(in crate::storage) fn new(age: Duration) -> Self {
+        Retention {
+            age,
+            cursor: None,
+            next_step: Instant::now(),
+        }
+    }
+
+    /// One bounded step, when one is due: deletes the finished runs among
+    /// the oldest entries past the age, in one transaction. Returns whether
+    /// more may remain.
+    pub(in crate::storage) fn step(
+        &mut self,
+        client: &mut Client,
+    ) -> Result<bool, postgres::Error> {
+        if Instant::now() < self.next_step {
+            return Ok(false);
+        }
+        let age = chrono::TimeDelta::from_std(self.age).unwrap_or(chrono::TimeDelta::MAX);
+        let Some(cutoff) = Utc::now().checked_sub_signed(age) else {
+            self.next_step = Instant::now() + RETENTION_PAUSE;
+            return Ok(false);
+        };
+        let mut tx = client.transaction()?;
+        tx.batch_execute(PLAN_TABLE)?;
+        // The oldest entries past the age, through the primary key.
+        let oldest = match &self.cursor {
+            Some((after_time, after_id)) => tx.query(
+                &format!(
+                    "SELECT timestamp, entry_id, session_id, trace_id FROM {ENTRIES}
+                     WHERE timestamp < $1 AND (timestamp, entry_id) > ($2, $3)
+                     ORDER BY timestamp, entry_id LIMIT $4"
+                ),
+                &[&cutoff, after_time, after_id, &RETENTION_STEP_ENTRIES],
+            )?,
+            None => tx.query(
+                &format!(
+                    "SELECT timestamp, entry_id, session_id, trace_id FROM {ENTRIES}
+                     WHERE timestamp < $1 ORDER BY timestamp, entry_id LIMIT $2"
+                ),
+                &[&cutoff, &RETENTION_STEP_ENTRIES],
+            )?,
+        };
+        let Some(last) = oldest.last() else {
+            // Nothing (more) past the age: from the oldest, after a pause.
+            self.cursor = None;
+            self.next_step = Instant::now() + RETENTION_PAUSE;
+            return Ok(false);
+        };
+        let last_seen = (last.get(0), last.get(1));
+        let (fields, keys): (Vec<&str>, Vec<String>) = oldest
+            .iter()
+            .map(|row| match row.get::<_, Option<String>>(2) {
+                Some(session) => ("session_id", session),
+                None => ("trace_id", row.get(3)),
+            })
+            .unzip();
+        tx.execute(
+            "INSERT INTO prune_runs (field, key)
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            &[&fields, &keys],
+        )?;
+        // Keep only runs that are over: their last entry is past the age too.
+        tx.batch_execute(&format!(
+            "UPDATE prune_runs AS r SET last = (SELECT max(timestamp) FROM {ENTRIES} AS e
+                 WHERE e.session_id = r.key) WHERE r.field = 'session_id';
+             UPDATE prune_runs AS r SET last = (SELECT max(timestamp) FROM {ENTRIES} AS e
+                 WHERE e.trace_id = r.key AND e.session_id IS NULL) WHERE r.field = 'trace_id';"
+        ))?;
+        tx.execute("DELETE FROM prune_runs WHERE last >= $1", &[&cutoff])?;
+        tx.batch_execute(&delete_planned())?;
+        tx.commit()?;
+        self.cursor = Some(last_seen);
+        Ok(true)
+    }
 }
 
 impl PostgresStorage {
@@ -113,6 +228,7 @@ impl PostgresStorage {
             runs: u64::try_from(runs).unwrap_or(0),
             entries: u64::try_from(entries).unwrap_or(0),
             bytes: u64::try_from(bytes).unwrap_or(0),
+            files: 0,
             dry_run,
         };
         if dry_run || entries == 0 {
@@ -120,13 +236,7 @@ impl PostgresStorage {
             drop(tx);
             return Ok(report);
         }
-        tx.batch_execute(&format!(
-            "DELETE FROM {ENTRIES} AS e USING prune_runs AS r
-                 WHERE r.field = 'session_id' AND e.session_id = r.key;
-             DELETE FROM {ENTRIES} AS e USING prune_runs AS r
-                 WHERE r.field = 'trace_id' AND e.trace_id = r.key AND e.session_id IS NULL;"
-        ))
-        .map_err(on)?;
+        tx.batch_execute(&delete_planned()).map_err(on)?;
         tx.commit().map_err(on)?;
         Ok(report)
     }
