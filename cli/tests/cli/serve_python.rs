@@ -1,14 +1,17 @@
 //! `serve` with Python agents traced the way their users trace them: the
-//! OpenAI Agents SDK through OpenInference's instrumentor and the
-//! OpenTelemetry SDK's OTLP exporters, over HTTP and gRPC, with batch and
-//! simple span processors (`tests/python/agents_run.py`, against a scripted
-//! fake OpenAI-compatible server). The stack is installed from PyPI into a
+//! OpenAI Agents SDK through OpenInference's instrumentor
+//! (`tests/python/agents_run.py`), and the OpenAI client through the
+//! official OpenTelemetry instrumentation with the app's own agent and tool
+//! spans (`tests/python/openai_instrumentation_run.py`), exported by the
+//! OpenTelemetry SDK over HTTP and gRPC with batch and simple span
+//! processors, against a scripted fake OpenAI-compatible server. The stack is installed from PyPI into a
 //! virtualenv under the target directory, reused while its pinned
 //! requirements stay the same; without python3 and its venv module the test
 //! fails, saying what to install.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use reagentic_protocol::{EntryStatus, EventType, ProtocolEntry};
 
@@ -17,12 +20,21 @@ use crate::support::read_all;
 
 const REQUIREMENTS: &str = include_str!("../python/requirements.txt");
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/agents_run.py")
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
 }
 
-/// The virtualenv's python, made (or reused) with the pinned requirements.
+/// The virtualenv's python, made (or reused) with the pinned requirements;
+/// once per test process, so tests running at once never install into it
+/// together.
 fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-python-venv");
     let python = venv.join("bin/python");
     let stamp = venv.join("requirements.installed");
@@ -139,23 +151,29 @@ fn assert_runs(entries: &[ProtocolEntry], prefix: &str) {
     );
 }
 
-#[test]
-fn openai_agents_through_openinference_over_http_and_grpc_batch_and_simple() {
-    let python = python();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("protocol.db");
-    let server = Serve::start(&file, &[]);
-    let clients = [
+/// Every transport and processor: (transport, processor, endpoint).
+fn clients(server: &Serve) -> [(&'static str, &'static str, String); 4] {
+    [
         ("http", "simple", format!("http://{}", server.http)),
         ("http", "batch", format!("http://{}", server.http)),
         ("grpc", "simple", format!("http://{}", server.grpc)),
         ("grpc", "batch", format!("http://{}", server.grpc)),
-    ];
-    for (transport, processor, endpoint) in &clients {
+    ]
+}
+
+/// Runs the Python agent `script_name` once per client into a new `serve`,
+/// and returns the entries and the prefixes the runs were given.
+fn run_agents(script_name: &str) -> (Vec<ProtocolEntry>, Vec<String>) {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("protocol.db");
+    let server = Serve::start(&file, &[]);
+    let mut prefixes = Vec::new();
+    for (transport, processor, endpoint) in clients(&server) {
         let prefix = format!("{transport}-{processor}");
         let out = Command::new(&python)
-            .arg(script())
-            .args([*transport, *processor, endpoint.as_str(), prefix.as_str()])
+            .arg(script(script_name))
+            .args([transport, processor, endpoint.as_str(), prefix.as_str()])
             // The exporters must not pick up endpoints from the environment.
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -167,9 +185,80 @@ fn openai_agents_through_openinference_over_http_and_grpc_batch_and_simple() {
             String::from_utf8_lossy(&out.stderr),
             server.log()
         );
+        prefixes.push(prefix);
     }
-    let entries = read_all(&file);
-    for (transport, processor, _) in &clients {
-        assert_runs(&entries, &format!("{transport}-{processor}"));
+    (read_all(&file), prefixes)
+}
+
+#[test]
+fn openai_agents_through_openinference_over_http_and_grpc_batch_and_simple() {
+    let (entries, prefixes) = run_agents("agents_run.py");
+    for prefix in &prefixes {
+        assert_runs(&entries, prefix);
+    }
+}
+
+/// The official OpenTelemetry OpenAI instrumentation writes model calls
+/// only; the agent and tool spans are the app's. The protocol joins them
+/// into one run: the calls get the agent and the conversation, their tokens
+/// and messages, and a refused call is a failure.
+#[test]
+fn the_official_openai_instrumentation_over_http_and_grpc_batch_and_simple() {
+    let (entries, prefixes) = run_agents("openai_instrumentation_run.py");
+    for prefix in &prefixes {
+        let service = format!("py-{prefix}");
+        let ok = session(&entries, &format!("{prefix}-ok"));
+        assert_eq!(
+            find(&ok, EventType::AgentEnd, "planner").len(),
+            1,
+            "{ok:#?}"
+        );
+        let calls: Vec<_> = ok
+            .iter()
+            .filter(|e| e.event_type == EventType::LlmEnd)
+            .collect();
+        assert_eq!(calls.len(), 2, "{ok:#?}");
+        for call in &calls {
+            assert_eq!(call.model.as_deref(), Some("gpt-4o-mini"), "{call:?}");
+            assert_eq!(call.provider.as_deref(), Some("openai"), "{call:?}");
+            assert_eq!((call.input_tokens, call.output_tokens), (Some(21), Some(7)));
+            assert_eq!(call.agent_name.as_deref(), Some("planner"), "{call:?}");
+            assert_eq!(call.service_name.as_deref(), Some(service.as_str()));
+            assert_eq!(call.status, EntryStatus::Ok);
+        }
+        let content = |c: &Option<reagentic_protocol::Content>| {
+            c.as_ref().map(|c| c.to_string()).unwrap_or_default()
+        };
+        // The messages sent are on the call's start, the answer on its end.
+        let asked = find(&ok, EventType::LlmStart, "chat gpt-4o-mini");
+        assert_eq!(asked.len(), 2, "{ok:#?}");
+        assert!(
+            content(&asked[0].input).contains("where should I fly"),
+            "{:?}",
+            asked[0]
+        );
+        assert!(
+            content(&calls[0].output).contains("Berlin, 21 degrees"),
+            "{:?}",
+            calls[0]
+        );
+        let tool = find(&ok, EventType::ToolEnd, "get_weather");
+        assert_eq!(tool.len(), 1, "{ok:#?}");
+        assert_eq!(tool[0].agent_name.as_deref(), Some("planner"));
+
+        let failure = session(&entries, &format!("{prefix}-failure"));
+        let refused: Vec<_> = failure
+            .iter()
+            .filter(|e| e.event_type == EventType::LlmEnd)
+            .collect();
+        assert_eq!(refused.len(), 1, "{failure:#?}");
+        assert_eq!(refused[0].status, EntryStatus::Error, "{:?}", refused[0]);
+        let error = refused[0].error.as_ref().expect("the refusal's error");
+        assert!(
+            format!("{error:?}").contains("model overloaded"),
+            "{error:?}"
+        );
+        let agent = find(&failure, EventType::AgentEnd, "planner");
+        assert_eq!(agent[0].status, EntryStatus::Error, "{failure:#?}");
     }
 }

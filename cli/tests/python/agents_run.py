@@ -31,9 +31,7 @@ from agents import (
 from openai import AsyncOpenAI
 from openinference.instrumentation import using_session
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from otlp_setup import tracer_provider
 
 TRANSPORT, PROCESSOR, ENDPOINT, PREFIX = sys.argv[1:5]
 
@@ -112,16 +110,6 @@ async def no_secrets(ctx, agent, text):
     return GuardrailFunctionOutput(output_info={"tripped": tripped}, tripwire_triggered=tripped)
 
 
-def exporter():
-    if TRANSPORT == "http":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter(endpoint=f"{ENDPOINT}/v1/traces")
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-    return OTLPSpanExporter(endpoint=ENDPOINT, insecure=True)
-
-
 async def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -130,9 +118,7 @@ async def main():
     )
     set_default_openai_api("chat_completions")
 
-    provider = TracerProvider(resource=Resource.create({"service.name": f"py-{PREFIX}"}))
-    processor = BatchSpanProcessor if PROCESSOR == "batch" else SimpleSpanProcessor
-    provider.add_span_processor(processor(exporter()))
+    provider = tracer_provider(TRANSPORT, PROCESSOR, ENDPOINT, f"py-{PREFIX}")
     OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
 
     travel = Agent(
