@@ -8,6 +8,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use reagentic_protocol::read::ProtocolFormat;
 use reagentic_protocol::ProtocolReader;
 use tokio::sync::watch;
 
@@ -54,10 +55,22 @@ pub struct Followed {
     pub touched: Arc<Mutex<Touched>>,
 }
 
+/// Records which runs `generation` touched (`None`: maybe any).
+fn remember(record: &Mutex<Touched>, generation: u64, runs: Option<HashSet<String>>) {
+    let mut touched = record.lock().unwrap_or_else(PoisonError::into_inner);
+    touched.recent.push_back((generation, runs));
+    while touched.recent.len() > REMEMBERED {
+        touched.recent.pop_front();
+    }
+}
+
 /// Starts following; the generation goes up by one for every look that
 /// found new entries. The thread ends when every receiver is gone.
 pub fn follow(reader: ProtocolReader) -> Result<Followed, Failure> {
     let mut position = reader.end_position()?;
+    // Where the end is one look-up (a row id, a transaction id), news can be
+    // told without reading it; a JSON Lines end is found by reading the file.
+    let skips_cheaply = reader.format() != ProtocolFormat::Jsonl;
     let (sender, receiver) = watch::channel(1u64);
     let touched = Arc::new(Mutex::new(Touched::default()));
     let record = Arc::clone(&touched);
@@ -66,6 +79,23 @@ pub fn follow(reader: ProtocolReader) -> Result<Followed, Failure> {
         .spawn(move || {
             while !sender.is_closed() {
                 std::thread::sleep(POLL);
+                if sender.receiver_count() <= 1 && skips_cheaply {
+                    // No page is waiting for news (only the server's own
+                    // receiver is left): say that something changed without
+                    // reading what, which would cost as much CPU as the
+                    // writing itself under `serve`'s full load. A page that
+                    // asks later about a run reloads it to be sure.
+                    match reader.end_position() {
+                        Ok(end) if end.offset() != position.offset() => {
+                            position = end;
+                            let generation = *sender.borrow() + 1;
+                            remember(&record, generation, None);
+                            sender.send_replace(generation);
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
                 // Nothing new, or the file cannot be read right now (a
                 // writer holds a lock): look again later.
                 let Ok(batch) = reader.read_from(&mut position, BATCH) else {
@@ -83,13 +113,7 @@ pub fn follow(reader: ProtocolReader) -> Result<Followed, Failure> {
                 }
                 let runs = (runs.len() <= RUNS_PER_GENERATION).then_some(runs);
                 let generation = *sender.borrow() + 1;
-                {
-                    let mut touched = record.lock().unwrap_or_else(PoisonError::into_inner);
-                    touched.recent.push_back((generation, runs));
-                    while touched.recent.len() > REMEMBERED {
-                        touched.recent.pop_front();
-                    }
-                }
+                remember(&record, generation, runs);
                 sender.send_replace(generation);
             }
         })
