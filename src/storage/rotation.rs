@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{PruneReport, PruneRule};
 use crate::codec::jsonl_set::{free_rotated_path, rotated_files};
@@ -158,11 +158,14 @@ pub(crate) fn prune_rotated(path: &Path, rule: &PruneRule, dry_run: bool) -> Res
         dry_run,
         ..PruneReport::default()
     };
-    let mut runs = HashSet::new();
+    // Entry id → its run (session, else trace).
+    let mut runs: HashMap<String, String> = HashMap::new();
     for file in rotated_files(path)? {
         if file.key.closed >= *cutoff {
             break;
         }
+        // Each entry once, with the session any of its copies names (a
+        // later copy may fill it in, in this file or another going too).
         let reader = ProtocolReader::open_as(&file.path, ProtocolFormat::Jsonl)?;
         let mut position = ReadPosition::start();
         loop {
@@ -170,9 +173,11 @@ pub(crate) fn prune_rotated(path: &Path, rule: &PruneRule, dry_run: bool) -> Res
             if batch.is_empty() {
                 break;
             }
-            report.entries += batch.len() as u64;
             for entry in batch {
-                runs.insert(entry.session_id.unwrap_or(entry.trace_id));
+                let run = runs.entry(entry.entry_id).or_insert(entry.trace_id);
+                if let Some(session) = entry.session_id {
+                    *run = session;
+                }
             }
         }
         let bytes = std::fs::metadata(&file.path).map_or(0, |m| m.len());
@@ -192,7 +197,8 @@ pub(crate) fn prune_rotated(path: &Path, rule: &PruneRule, dry_run: bool) -> Res
         report.files += 1;
         report.bytes += bytes;
     }
-    report.runs = runs.len() as u64;
+    report.entries = runs.len() as u64;
+    report.runs = runs.into_values().collect::<HashSet<_>>().len() as u64;
     Ok(report)
 }
 
@@ -500,6 +506,50 @@ mod tests {
         storage.write_batch(&[full_entry(3)]).unwrap();
         assert_eq!(rotated_names(&path).len(), 1);
         assert_eq!(everything(&path).len(), 4);
+    }
+
+    #[test]
+    fn prune_counts_each_entry_once_with_the_session_a_later_copy_fills_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = protocol(&dir);
+        let old = |days: i64, sequence| {
+            rotated_path(
+                &path,
+                RotatedKey {
+                    closed: Utc::now() - chrono::TimeDelta::days(days),
+                    sequence,
+                },
+            )
+        };
+        let mut first = full_entry(1);
+        first.session_id = None;
+        let filled = full_entry(1);
+        let other = full_entry(3);
+        assert_eq!(filled.session_id, other.session_id);
+        let lines = |entries: &[&ProtocolEntry]| -> String {
+            entries
+                .iter()
+                .map(|e| e.to_json_line().unwrap() + "\n")
+                .collect()
+        };
+        std::fs::write(old(40, 0), lines(&[&first])).unwrap();
+        std::fs::write(old(39, 0), lines(&[&filled, &other])).unwrap();
+        let kept = old(1, 0);
+        std::fs::write(&kept, lines(&[&full_entry(2)])).unwrap();
+        std::fs::write(&path, "").unwrap();
+        let rule = PruneRule::older_than(30 * DAY);
+        let dry = prune_rotated(&path, &rule, true).unwrap();
+        assert_eq!(
+            (dry.files, dry.entries, dry.runs, dry.dry_run),
+            (2, 2, 1, true)
+        );
+        assert_eq!(rotated_names(&path).len(), 3, "a dry run removes nothing");
+        let done = prune_rotated(&path, &rule, false).unwrap();
+        assert_eq!((done.files, done.entries, done.runs), (2, 2, 1));
+        assert_eq!(rotated_files(&path).unwrap()[0].path, kept);
+        assert_eq!(everything(&path), vec![full_entry(2)]);
+        let err = prune_rotated(&path, &PruneRule::KeepLast(1), false).unwrap_err();
+        assert!(matches!(err, ProtocolError::InvalidConfig(_)), "{err:?}");
     }
 
     #[test]
