@@ -59,6 +59,55 @@ impl ProtocolReader {
         self.report(skips);
         Ok(entries)
     }
+
+    /// Hands each entry that passes `filter` to `visit`, in the order the
+    /// entries were written, without holding them: for reading a protocol
+    /// of any size through in bounded memory (a query holds its result). A
+    /// JSON Lines entry stored in several copies comes once, merged, as a
+    /// query returns it. `visit` stops the read by returning
+    /// [`ControlFlow::Break`]. The filter's order, limit and minimum cost
+    /// apply as in [`query`](Self::query), except that the order is always
+    /// the order written.
+    ///
+    /// A SQLite or PostgreSQL read holds its snapshot until it ends: a long
+    /// `visit` keeps SQLite's write-ahead log from starting over meanwhile.
+    ///
+    /// ```no_run
+    /// use std::ops::ControlFlow;
+    /// use reagentic_protocol::{EntryFilter, ProtocolReader};
+    /// # fn main() -> reagentic_protocol::Result<()> {
+    /// let reader = ProtocolReader::open("protocol.jsonl")?;
+    /// let mut tokens = 0;
+    /// reader.for_each(&EntryFilter::default(), |entry| {
+    ///     tokens += entry.input_tokens.unwrap_or(0);
+    ///     ControlFlow::Continue(())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn for_each(
+        &self,
+        filter: &EntryFilter,
+        mut visit: impl FnMut(ProtocolEntry) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let mut left = filter.limit.unwrap_or(usize::MAX);
+        if left == 0 {
+            return Ok(());
+        }
+        let skips = self.scan(Scan::new(&filter.conditions), |record| {
+            if !filter.costs_enough(&record.entry) {
+                return ControlFlow::Continue(());
+            }
+            left -= 1;
+            visit(record.entry)?;
+            if left == 0 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        self.report(skips);
+        Ok(())
+    }
 }
 
 /// Queries the protocol at `path` without blocking the async runtime: the
@@ -165,6 +214,71 @@ mod tests {
         sqlite.close().unwrap();
         lines.close().unwrap();
         [db, jsonl]
+    }
+
+    /// `for_each` gives what `query` gives, in the order written (and a
+    /// JSON Lines entry's copies merged), and stops when told.
+    #[test]
+    fn for_each_visits_the_filtered_entries_in_written_order_and_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = dataset();
+        let (a, b) = entries.split_at(entries.len() / 2);
+        let written = [b, a].concat();
+        let filters = [
+            EntryFilter::default(),
+            EntryFilter::default().with_agent("planner"),
+            EntryFilter::default().errors_only().with_limit(3),
+            EntryFilter::default().with_min_cost(0.0),
+        ];
+        for path in write_both(&dir, &entries) {
+            let reader = ProtocolReader::open(&path).unwrap();
+            for filter in &filters {
+                let mut seen = Vec::new();
+                reader
+                    .for_each(filter, |entry| {
+                        seen.push(entry);
+                        ControlFlow::Continue(())
+                    })
+                    .unwrap();
+                let mut expected: Vec<ProtocolEntry> = written
+                    .iter()
+                    .filter(|e| filter.matches(e) && filter.costs_enough(e))
+                    .cloned()
+                    .collect();
+                expected.truncate(filter.limit.unwrap_or(usize::MAX));
+                assert_eq!(seen, expected, "{} {filter:?}", path.display());
+            }
+            let mut two = 0;
+            reader
+                .for_each(&EntryFilter::default(), |_| {
+                    two += 1;
+                    if two == 2 {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })
+                .unwrap();
+            assert_eq!(two, 2);
+        }
+        // A JSON Lines entry written first without its session, then filled
+        // in by a later copy, comes once, merged, where it was first written.
+        let path = dir.path().join("copies.jsonl");
+        let mut storage = JsonlStorage::open(&path).unwrap();
+        let mut sparse = full_entry(1);
+        sparse.session_id = None;
+        storage
+            .write_batch(&[sparse, full_entry(2), full_entry(1)])
+            .unwrap();
+        let mut seen = Vec::new();
+        ProtocolReader::open(&path)
+            .unwrap()
+            .for_each(&EntryFilter::default(), |entry| {
+                seen.push(entry);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(seen, vec![full_entry(1), full_entry(2)]);
     }
 
     /// Every filter, on both forms, against expectations written out by hand

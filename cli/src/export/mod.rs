@@ -6,6 +6,7 @@
 
 mod spans;
 
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -106,26 +107,6 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     if let Some(session) = &args.session {
         filter = filter.with_session(session);
     }
-    let entries = reader.query(&filter)?;
-    warn_skipped(&reader);
-    if entries.is_empty() {
-        if let Some(session) = &args.session {
-            let path = reader.path().display();
-            return Err(Failure::new(format!(
-                "no session {session:?} in {path} (`reagentic-protocol sessions {path}` lists them)"
-            )));
-        }
-    }
-    let spans = spans::spans_of(entries);
-    let mut report = Report {
-        endpoint: endpoint.shown.clone(),
-        spans: spans.len() as u64,
-        requests: 0,
-        rejected: 0,
-        unfinished: spans.unfinished,
-        bad_ids: spans.bad_ids,
-    };
-    let requests = spans::batches(spans, args.batch as usize);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,11 +118,61 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         gzip: args.gzip,
         timeout: Duration::from_secs(args.timeout),
     };
-    for resource_spans in requests {
-        let request = ExportTraceServiceRequest { resource_spans };
+    let mut report = Report {
+        endpoint: endpoint.shown.clone(),
+        spans: 0,
+        requests: 0,
+        rejected: 0,
+        unfinished: 0,
+        bad_ids: 0,
+    };
+    let batch = args.batch as usize;
+    let send = |spans: Vec<_>, report: &mut Report| -> Result<(), Failure> {
+        let count = spans.len() as u64;
+        let request = ExportTraceServiceRequest {
+            resource_spans: spans::request_of(spans),
+        };
         report.rejected += runtime.block_on(sender.send(&request))?;
         report.requests += 1;
+        report.spans += count;
+        Ok(())
+    };
+    // The entries go through as they are read, a request's worth of spans
+    // at a time: only the steps still open are held, whatever the size.
+    let mut pairing = spans::Pairing::default();
+    let mut pending = Vec::with_capacity(batch);
+    let mut matched = 0u64;
+    let mut failed = None;
+    reader.for_each(&filter, |entry| {
+        matched += 1;
+        if let Some(span) = pairing.add(entry) {
+            pending.push(span);
+            if pending.len() >= batch {
+                if let Err(failure) = send(std::mem::take(&mut pending), &mut report) {
+                    failed = Some(failure);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    warn_skipped(&reader);
+    if let Some(failure) = failed {
+        return Err(failure);
     }
+    if matched == 0 {
+        if let Some(session) = &args.session {
+            let path = reader.path().display();
+            return Err(Failure::new(format!(
+                "no session {session:?} in {path} (`reagentic-protocol sessions {path}` lists them)"
+            )));
+        }
+    }
+    if !pending.is_empty() {
+        send(pending, &mut report)?;
+    }
+    report.unfinished = pairing.unfinished();
+    report.bad_ids = pairing.bad_ids;
     if global.json {
         output::print_json(&report)?;
     } else {

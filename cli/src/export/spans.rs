@@ -36,97 +36,57 @@ const COST: &str = "gen_ai.usage.cost";
 const HANDOFF_FROM: &str = "handoff.from_agent";
 const HANDOFF_TO: &str = "handoff.to_agent";
 
-/// The spans made from a protocol's entries.
-#[derive(Debug, Default)]
-pub struct Spans {
-    /// Per service name (empty when the entries name none), its spans.
-    pub by_service: Vec<(Option<String>, Vec<Span>)>,
-    /// Steps with a start entry and no end entry: still running, or their
-    /// process died. OTLP carries only finished spans, so they are left out.
-    pub unfinished: u64,
+/// A protocol's entries, read in the order written, made into finished
+/// spans as they come: only the steps still open are held, so a protocol of
+/// any size goes through in bounded memory.
+#[derive(Default)]
+pub struct Pairing {
+    /// Start entries whose end has not come yet, by trace and span id.
+    open: HashMap<(String, String), ProtocolEntry>,
     /// Entries whose trace or span id is not hex of the right length.
     pub bad_ids: u64,
 }
 
-impl Spans {
-    /// How many spans there are.
-    pub fn len(&self) -> usize {
-        self.by_service.iter().map(|(_, spans)| spans.len()).sum()
-    }
-}
-
-/// One step's entries.
-#[derive(Default)]
-struct Step {
-    start: Option<ProtocolEntry>,
-    end: Option<ProtocolEntry>,
-}
-
-/// Pairs the entries by span and makes one span of each finished step.
-pub fn spans_of(entries: Vec<ProtocolEntry>) -> Spans {
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut steps: HashMap<(String, String), Step> = HashMap::new();
-    for entry in entries {
+impl Pairing {
+    /// Takes the next entry; returns the span it finishes, with the name of
+    /// its service (`None` when the entries name none).
+    pub fn add(&mut self, entry: ProtocolEntry) -> Option<(Option<String>, Span)> {
         let key = (entry.trace_id.clone(), entry.span_id.clone());
-        let step = steps.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            Step::default()
-        });
-        // The first copy wins, as readers return an entry once.
         if entry.event_type.is_start() {
-            step.start.get_or_insert(entry);
-        } else {
-            step.end.get_or_insert(entry);
+            // The first copy wins, as readers return an entry once.
+            self.open.entry(key).or_insert(entry);
+            return None;
         }
+        let start = self.open.remove(&key);
+        let Some(span) = span_of(start.as_ref(), &entry) else {
+            self.bad_ids += 1;
+            return None;
+        };
+        let service = entry.service_name.or_else(|| start?.service_name);
+        Some((service, span))
     }
-    let mut out = Spans::default();
-    let mut services: HashMap<Option<String>, usize> = HashMap::new();
-    for key in order {
-        let Some(step) = steps.remove(&key) else {
-            continue;
-        };
-        let Some(end) = step.end else {
-            out.unfinished += 1;
-            continue;
-        };
-        let Some(span) = span_of(step.start.as_ref(), &end) else {
-            out.bad_ids += 1;
-            continue;
-        };
-        let service = end
-            .service_name
-            .clone()
-            .or_else(|| step.start.as_ref()?.service_name.clone());
-        let index = *services.entry(service.clone()).or_insert_with(|| {
-            out.by_service.push((service, Vec::new()));
-            out.by_service.len() - 1
-        });
-        out.by_service[index].1.push(span);
+
+    /// Steps with a start entry and no end entry: still running, or their
+    /// process died. OTLP carries only finished spans, so they are left out.
+    pub fn unfinished(&self) -> u64 {
+        self.open.len() as u64
     }
-    out
 }
 
-/// The OTLP resource spans of `spans` cut into batches of at most `batch`
-/// spans, each batch one request's worth.
-pub fn batches(spans: Spans, batch: usize) -> Vec<Vec<ResourceSpans>> {
-    let batch = batch.max(1);
-    let mut requests: Vec<Vec<ResourceSpans>> = Vec::new();
-    let mut room = 0;
-    for (service, list) in spans.by_service {
-        let mut list = list.into_iter().peekable();
-        while list.peek().is_some() {
-            if room == 0 {
-                requests.push(Vec::new());
-                room = batch;
-            }
-            let chunk: Vec<Span> = list.by_ref().take(room).collect();
-            room -= chunk.len();
-            if let Some(request) = requests.last_mut() {
-                request.push(resource_spans(service.as_deref(), chunk));
-            }
+/// One request's resource spans: `spans` grouped by service, in the order
+/// each service first comes.
+pub fn request_of(spans: Vec<(Option<String>, Span)>) -> Vec<ResourceSpans> {
+    let mut by_service: Vec<(Option<String>, Vec<Span>)> = Vec::new();
+    for (service, span) in spans {
+        match by_service.iter_mut().find(|(name, _)| *name == service) {
+            Some((_, list)) => list.push(span),
+            None => by_service.push((service, vec![span])),
         }
     }
-    requests
+    by_service
+        .into_iter()
+        .map(|(service, spans)| resource_spans(service.as_deref(), spans))
+        .collect()
 }
 
 fn resource_spans(service: Option<&str>, spans: Vec<Span>) -> ResourceSpans {
@@ -506,6 +466,17 @@ mod tests {
             .and_then(|kv| kv.value.as_ref()?.value.as_ref())
     }
 
+    /// Every entry through one pairing: the spans, and the pairing.
+    fn spans_of(entries: Vec<ProtocolEntry>) -> (Vec<Span>, Pairing) {
+        let mut pairing = Pairing::default();
+        let spans = entries
+            .into_iter()
+            .filter_map(|entry| pairing.add(entry))
+            .map(|(_, span)| span)
+            .collect();
+        (spans, pairing)
+    }
+
     #[test]
     fn a_start_and_an_end_make_one_span_and_an_unfinished_step_is_counted() {
         let mut end = entry(EventType::ToolEnd, "00f067aa0ba902b7", "get_weather", 250);
@@ -519,9 +490,12 @@ mod tests {
         let mut start = entry(EventType::ToolStart, "00f067aa0ba902b7", "get_weather", 0);
         start.input = Some(Content::from_json(r#"{"city":"Lisbon"}"#).unwrap());
         let running = entry(EventType::AgentStart, "00f067aa0ba902b8", "planner", 0);
-        let spans = spans_of(vec![start, running, end]);
-        assert_eq!((spans.len(), spans.unfinished, spans.bad_ids), (1, 1, 0));
-        let span = &spans.by_service[0].1[0];
+        let (spans, pairing) = spans_of(vec![start, running, end]);
+        assert_eq!(
+            (spans.len(), pairing.unfinished(), pairing.bad_ids),
+            (1, 1, 0)
+        );
+        let span = &spans[0];
         assert_eq!(span.name, "execute_tool get_weather");
         assert_eq!(
             span.end_time_unix_nano - span.start_time_unix_nano,
@@ -546,8 +520,8 @@ mod tests {
         let mut end = entry(EventType::LlmEnd, "00f067aa0ba902b7", "chat gpt-4o", 1000);
         end.duration_ms = Some(400.0);
         end.output = Some(Content::text("hi"));
-        let spans = spans_of(vec![end]);
-        let span = &spans.by_service[0].1[0];
+        let (spans, _) = spans_of(vec![end]);
+        let span = &spans[0];
         assert_eq!(
             span.end_time_unix_nano - span.start_time_unix_nano,
             400_000_000
@@ -579,8 +553,8 @@ mod tests {
     fn bad_ids_are_counted_not_sent() {
         let mut end = entry(EventType::ToolEnd, "not-hex-at-all!!", "t", 0);
         end.trace_id = "zz".into();
-        let spans = spans_of(vec![end]);
-        assert_eq!((spans.len(), spans.bad_ids), (0, 1));
+        let (spans, pairing) = spans_of(vec![end]);
+        assert_eq!((spans.len(), pairing.bad_ids), (0, 1));
         assert_eq!(hex_id::<2>("00ff"), Some([0, 255]));
         assert_eq!(hex_id::<2>("0000"), None);
         assert_eq!(hex_id::<2>("+0ff"), None);
@@ -588,20 +562,32 @@ mod tests {
     }
 
     #[test]
-    fn batches_hold_at_most_the_batch_size_across_services() {
-        let spans = Spans {
-            by_service: vec![
-                (Some("a".into()), vec![Span::default(); 3]),
-                (None, vec![Span::default(); 4]),
-            ],
-            ..Default::default()
+    fn a_request_groups_its_spans_by_service_in_first_come_order() {
+        let named = |service: Option<&str>, name: &str| {
+            (
+                service.map(str::to_owned),
+                Span {
+                    name: name.into(),
+                    ..Span::default()
+                },
+            )
         };
-        let requests = batches(spans, 5);
-        let sizes: Vec<usize> = requests
+        let request = request_of(vec![
+            named(Some("a"), "1"),
+            named(None, "2"),
+            named(Some("a"), "3"),
+        ]);
+        let names: Vec<Vec<&str>> = request
             .iter()
-            .map(|r| r.iter().map(|rs| rs.scope_spans[0].spans.len()).sum())
+            .map(|rs| {
+                rs.scope_spans[0]
+                    .spans
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect()
+            })
             .collect();
-        assert_eq!(sizes, vec![5, 2]);
-        assert_eq!(requests[0].len(), 2);
+        assert_eq!(names, vec![vec!["1", "3"], vec!["2"]]);
+        assert_eq!(request[1].resource.as_ref().unwrap().attributes.len(), 0);
     }
 }
