@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -82,6 +82,11 @@ pub struct Args {
     /// How many spans one request carries.
     #[arg(long, value_name = "SPANS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     batch: u32,
+    /// How often a request is sent again after a "retry later" answer (429,
+    /// 502, 503, 504; waiting as Retry-After says, else 0.5 s doubling up to
+    /// 8 s), or after a lost connection once the receiver took a request.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    retries: u32,
     /// How long one request may take, connecting included, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
@@ -117,6 +122,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         headers: &headers,
         gzip: args.gzip,
         timeout: Duration::from_secs(args.timeout),
+        retries: args.retries,
+        delivered: std::cell::Cell::new(false),
     };
     let mut report = Report {
         endpoint: endpoint.shown.clone(),
@@ -280,16 +287,71 @@ struct Sender<'a> {
     headers: &'a [(HeaderName, HeaderValue)],
     gzip: bool,
     timeout: Duration,
+    retries: u32,
+    /// Whether the receiver has taken a request: from then on a lost
+    /// connection is worth a retry (it restarted), where before it is most
+    /// likely a wrong address, said at once.
+    delivered: std::cell::Cell<bool>,
+}
+
+/// The first wait before a retry without Retry-After, doubled each time.
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(500);
+/// The longest wait before a retry, whatever Retry-After says.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(8);
+
+/// Why an attempt failed, and whether trying again may help.
+struct Attempt {
+    failure: String,
+    /// `Some` when the request may be sent again: after this long, if the
+    /// receiver said.
+    retry: Option<Option<Duration>>,
+}
+
+impl Attempt {
+    fn fatal(failure: String) -> Self {
+        Attempt {
+            failure,
+            retry: None,
+        }
+    }
 }
 
 impl Sender<'_> {
-    /// Sends one request; the spans the receiver rejected (partial success).
+    /// Sends one request, again after a "retry later" answer, up to
+    /// `retries` times; the spans the receiver rejected (partial success).
     async fn send(&self, request: &ExportTraceServiceRequest) -> Result<i64, Failure> {
-        let where_to = &self.endpoint.shown;
         let mut body = request.encode_to_vec();
         if self.gzip {
             body = gzip(&body)?;
         }
+        let body = Bytes::from(body);
+        let mut wait = FIRST_RETRY_WAIT;
+        let mut retried = 0;
+        loop {
+            let attempt = match self.attempt(body.clone()).await {
+                Ok(rejected) => {
+                    self.delivered.set(true);
+                    return Ok(rejected);
+                }
+                Err(attempt) => attempt,
+            };
+            let Some(after) = attempt.retry.filter(|_| retried < self.retries) else {
+                let tries = match retried {
+                    0 => String::new(),
+                    1 => " (after 1 retry)".to_owned(),
+                    n => format!(" (after {n} retries)"),
+                };
+                return Err(Failure::new(format!("{}{tries}", attempt.failure)));
+            };
+            retried += 1;
+            tokio::time::sleep(after.unwrap_or(wait).min(MAX_RETRY_WAIT)).await;
+            wait = (wait * 2).min(MAX_RETRY_WAIT);
+        }
+    }
+
+    /// One attempt at sending `body`.
+    async fn attempt(&self, body: Bytes) -> Result<i64, Attempt> {
+        let where_to = &self.endpoint.shown;
         let mut http = Request::builder()
             .method(Method::POST)
             .uri(self.endpoint.uri.clone())
@@ -301,8 +363,9 @@ impl Sender<'_> {
             http = http.header(name, value);
         }
         let http = http
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| Failure::new(format!("cannot make the request to {where_to}: {e}")))?;
+            .body(Full::new(body))
+            .map_err(|e| Attempt::fatal(format!("cannot make the request to {where_to}: {e}")))?;
+        let delivered = self.delivered.get();
         let exchange = async {
             let response = self.client.request(http).await.map_err(|e| {
                 let what = if e.is_connect() {
@@ -310,31 +373,48 @@ impl Sender<'_> {
                 } else {
                     "request failed at"
                 };
-                Failure::new(format!("{what} {where_to}: {}", chain(&e)))
+                Attempt {
+                    failure: format!("{what} {where_to}: {}", chain(&e)),
+                    retry: delivered.then_some(None),
+                }
             })?;
             let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let body = response
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| Failure::new(format!("{where_to} broke off its answer: {e}")))?
+                .map_err(|e| Attempt {
+                    failure: format!("{where_to} broke off its answer: {e}"),
+                    retry: delivered.then_some(None),
+                })?
                 .to_bytes();
-            Ok::<_, Failure>((status, body))
+            Ok::<_, Attempt>((status, retry_after, body))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+        let (status, retry_after, body) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| {
-                Failure::new(format!(
+            .map_err(|_| Attempt {
+                failure: format!(
                     "{where_to} did not answer within {} s (--timeout)",
                     self.timeout.as_secs()
-                ))
+                ),
+                retry: delivered.then_some(None),
             })??;
         if !status.is_success() {
-            return Err(Failure::new(format!(
-                "{where_to} answered {}{}",
-                status_text(status),
-                answer_text(&body)
-            )));
+            // The statuses OTLP names as "retry later".
+            let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+            return Err(Attempt {
+                failure: format!(
+                    "{where_to} answered {}{}",
+                    status_text(status),
+                    answer_text(&body)
+                ),
+                retry: retryable.then_some(retry_after),
+            });
         }
         // An empty or unreadable answer means every span was taken.
         Ok(ExportTraceServiceResponse::decode(body)

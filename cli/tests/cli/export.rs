@@ -1,6 +1,7 @@
 //! `export` into a real `serve`: the recorded runs go out as OTLP spans and
 //! come back as the same entries; `--session` sends one run; sending twice
-//! stores nothing twice; an unreachable endpoint is a one-line error.
+//! stores nothing twice; an unreachable endpoint is a one-line error; a
+//! receiver that answers "retry later" is retried.
 
 use reagentic_protocol::ProtocolEntry;
 
@@ -238,4 +239,95 @@ fn cache_and_reasoning_tokens_finish_reasons_and_a_reported_cost_come_back() {
         .find(|e| e.event_type == EventType::LlmStart)
         .expect("its start");
     assert_eq!(started.timestamp, at(100));
+}
+
+/// A receiver that answers the first `busy` requests `503` with
+/// `Retry-After: 0`, then `200`; returns its address and what it counted:
+/// (requests, spans taken).
+fn busy_receiver(busy: usize) -> (String, std::sync::Arc<std::sync::Mutex<(usize, usize)>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let counts = std::sync::Arc::new(std::sync::Mutex::new((0, 0)));
+    let counted = std::sync::Arc::clone(&counts);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut counts = counted.lock().unwrap();
+            counts.0 += 1;
+            let answer = if counts.0 <= busy {
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n"
+            } else {
+                let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+                counts.1 += request
+                    .resource_spans
+                    .iter()
+                    .flat_map(|rs| &rs.scope_spans)
+                    .map(|ss| ss.spans.len())
+                    .sum::<usize>();
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            };
+            stream.write_all(answer.as_bytes()).unwrap();
+        }
+    });
+    (address, counts)
+}
+
+#[test]
+fn a_receiver_that_says_retry_later_is_retried_and_gets_every_span_once() {
+    let protocol = travel_protocol(Format::Sqlite);
+    let (address, counts) = busy_receiver(2);
+    let report = json(&run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &format!("http://{address}"),
+        "--batch",
+        "3",
+        "--json",
+    ]));
+    let spans = report["spans"].as_u64().unwrap() as usize;
+    let requests = report["requests"].as_u64().unwrap() as usize;
+    assert!(spans > 3, "{report}");
+    let (received, taken) = *counts.lock().unwrap();
+    assert_eq!((received, taken), (requests + 2, spans), "{report}");
+
+    // Past --retries it is one error line saying how often it tried.
+    let (address, counts) = busy_receiver(usize::MAX);
+    let out = run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &format!("http://{address}"),
+        "--retries",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("answered 503 Service Unavailable: busy (after 2 retries)"),
+        "{message}"
+    );
+    assert_eq!(counts.lock().unwrap().0, 3);
 }
