@@ -257,29 +257,18 @@ impl JsonlSource {
         let io_error = |e| self.io_error(path, e);
         // Lines of a rotated file are reported with its name.
         let skipped_in = set_file.key.map(|_| path.as_path());
-        let mut file = &set_file.file;
-        file.seek(SeekFrom::Start(position.file_offset()))
+        let mut lines = Lines::new(&set_file.file, position.file_offset(), self.max_line_bytes)
             .map_err(io_error)?;
-        let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut line = Vec::new();
-        let cap = u64::try_from(self.max_line_bytes)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
         loop {
-            line.clear();
-            // `take` caps what one line may allocate; bytes, not `String`, so
-            // invalid UTF-8 is a skipped line rather than an aborted read.
-            let read = (&mut reader)
-                .take(cap)
-                .read_until(b'\n', &mut line)
-                .map_err(io_error)?;
+            let read = lines.next(&mut line).map_err(io_error)?;
             if read == 0 {
                 return Ok(ControlFlow::Continue(()));
             }
             let terminated = line.last() == Some(&b'\n');
             if !terminated && line.len() > self.max_line_bytes {
                 let too_long = format!("line longer than {} bytes", self.max_line_bytes);
-                let Some(rest) = skip_rest_of_line(&mut reader).map_err(io_error)? else {
+                let Some(rest) = lines.skip_rest().map_err(io_error)? else {
                     // Not finished yet: a follower comes back for it.
                     if following {
                         return Ok(ControlFlow::Continue(()));
@@ -571,32 +560,23 @@ impl JsonlSource {
     /// repeated id are decoded whole (the first re-read by its offset).
     fn merged_copies(&self) -> Result<HashMap<String, ProtocolEntry>> {
         let files = self.open_set()?;
-        let cap = u64::try_from(self.max_line_bytes)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
         // Where each id was first seen: its file, offset and length.
         let mut first_at: HashMap<String, (usize, u64, usize)> = HashMap::new();
         let mut merged: HashMap<String, ProtocolEntry> = HashMap::new();
         let mut line = Vec::new();
         for (index, set_file) in files.iter().enumerate() {
             let io_error = |e| self.io_error(&set_file.path, e);
-            let mut file = &set_file.file;
-            file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-            let mut reader = BufReader::with_capacity(64 * 1024, file);
+            let mut lines = Lines::new(&set_file.file, 0, self.max_line_bytes).map_err(io_error)?;
             let mut offset = 0u64;
             loop {
-                line.clear();
-                let read = (&mut reader)
-                    .take(cap)
-                    .read_until(b'\n', &mut line)
-                    .map_err(io_error)?;
+                let read = lines.next(&mut line).map_err(io_error)?;
                 if read == 0 {
                     break;
                 }
                 let at = offset;
                 offset += read as u64;
                 if line.last() != Some(&b'\n') && line.len() > self.max_line_bytes {
-                    match skip_rest_of_line(&mut reader).map_err(io_error)? {
+                    match lines.skip_rest().map_err(io_error)? {
                         Some(rest) => offset += rest,
                         None => break,
                     }
@@ -663,6 +643,42 @@ fn read_exact_at(set_file: &SetFile, offset: u64, buffer: &mut [u8]) -> std::io:
         let mut file = File::open(&set_file.path)?;
         file.seek(SeekFrom::Start(offset))?;
         file.read_exact(buffer)
+    }
+}
+
+/// The lines of one file of a set, from an offset on, each read into
+/// memory only up to the line-length limit.
+struct Lines<'f> {
+    reader: BufReader<&'f File>,
+    /// One byte past the limit: a line that long is too long.
+    cap: u64,
+}
+
+impl<'f> Lines<'f> {
+    fn new(file: &'f File, offset: u64, max_line_bytes: usize) -> std::io::Result<Self> {
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Lines {
+            reader: BufReader::with_capacity(64 * 1024, file),
+            cap: u64::try_from(max_line_bytes)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1),
+        })
+    }
+
+    /// Reads the next line, ending included, into `line` (cleared first);
+    /// the bytes read, 0 at the end. `take` caps what one line may
+    /// allocate; bytes, not `String`, so invalid UTF-8 is a skipped line
+    /// rather than an aborted read.
+    fn next(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+        line.clear();
+        (&mut self.reader).take(self.cap).read_until(b'\n', line)
+    }
+
+    /// Discards the rest of a line too long to read; see
+    /// [`skip_rest_of_line`].
+    fn skip_rest(&mut self) -> std::io::Result<Option<u64>> {
+        skip_rest_of_line(&mut self.reader)
     }
 }
 

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use opentelemetry::trace::{Span, Tracer, TracerProvider};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
-use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use crate::serve_support::Serve;
+use crate::serve_support::{provider, Serve};
 use crate::support::{json, ok, read_all, run_on, stderr};
 
 const RUNS: usize = 40;
@@ -51,9 +50,7 @@ fn serve_rotates_commands_read_the_set_and_prune_removes_old_files() {
         .with_endpoint(format!("http://{}/v1/traces", server.http))
         .build()
         .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter)
-        .build();
+    let provider = provider(exporter, "svc-rotation");
     let tracer = provider.tracer("rotation-test");
     for run in 0..RUNS {
         let mut span = tracer

@@ -10,10 +10,9 @@ use opentelemetry::trace::{Span, Status, TraceContextExt, Tracer, TracerProvider
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
 use reagentic_protocol::{EntryStatus, EventType, ProtocolEntry};
 
-use crate::serve_support::Serve;
+use crate::serve_support::{provider, Serve};
 use crate::support::read_all;
 
 /// An agent run as GenAI instrumentation writes it: the agent (with the
@@ -51,17 +50,6 @@ fn agent_run(provider: &SdkTracerProvider, conversation: &str) {
     tool.set_status(Status::error("no flights found"));
     tool.end();
     cx.span().end();
-}
-
-fn provider(exporter: opentelemetry_otlp::SpanExporter, service: &str) -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_simple_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service.to_owned())
-                .build(),
-        )
-        .build()
 }
 
 /// The run of `conversation` as read back: agent, model call and failed

@@ -188,3 +188,19 @@ impl Reply {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
+
+/// A tracer provider for `service` that sends each span on its own through
+/// `exporter` (the SDK's simple processor, as many quick-starts set it up).
+pub fn provider(
+    exporter: opentelemetry_otlp::SpanExporter,
+    service: &str,
+) -> opentelemetry_sdk::trace::SdkTracerProvider {
+    opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .build()
+}
