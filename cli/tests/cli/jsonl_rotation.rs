@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use opentelemetry::trace::{Span, Tracer, TracerProvider};
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
 
-use crate::serve_support::{provider, Serve};
+use crate::serve_support::Serve;
 use crate::support::{json, ok, read_all, run_on, stderr};
 
 const RUNS: usize = 40;
@@ -44,13 +43,7 @@ fn serve_rotates_commands_read_the_set_and_prune_removes_old_files() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("protocol.jsonl");
     let mut server = Serve::start(&file, &["--rotate", "4KiB"]);
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(format!("http://{}/v1/traces", server.http))
-        .build()
-        .unwrap();
-    let provider = provider(exporter, "svc-rotation");
+    let provider = server.http_provider("svc-rotation");
     let tracer = provider.tracer("rotation-test");
     for run in 0..RUNS {
         let mut span = tracer

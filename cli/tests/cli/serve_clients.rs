@@ -162,13 +162,7 @@ fn serve_writes_into_postgresql_and_never_prints_the_password() {
         1,
     );
     let mut server = Serve::start(std::path::Path::new(&url), &[]);
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(format!("http://{}/v1/traces", server.http))
-        .build()
-        .unwrap();
-    let provider = provider(exporter, "svc-postgres");
+    let provider = server.http_provider("svc-postgres");
     // One span per request, children before their agent: the fill rule
     // completes them in the database.
     agent_run(&provider, "conv-postgres");
@@ -188,13 +182,7 @@ fn retention_prunes_old_runs_while_serving_and_keeps_recent_ones() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("protocol.db");
     let mut server = Serve::start(&file, &["--retention", "1d"]);
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(format!("http://{}/v1/traces", server.http))
-        .build()
-        .unwrap();
-    let provider = provider(exporter, "svc-retention");
+    let provider = server.http_provider("svc-retention");
     let tracer = provider.tracer("retention-test");
     // A run that ended three days ago (a backfill), then one of today.
     let old = std::time::SystemTime::now() - Duration::from_secs(3 * 86_400);

@@ -204,3 +204,18 @@ pub fn provider(
         )
         .build()
 }
+
+impl Serve {
+    /// A tracer provider for `service` sending each span on its own to
+    /// this server over OTLP/HTTP protobuf.
+    pub fn http_provider(&self, service: &str) -> opentelemetry_sdk::trace::SdkTracerProvider {
+        use opentelemetry_otlp::WithExportConfig;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(format!("http://{}/v1/traces", self.http))
+            .build()
+            .expect("an OTLP/HTTP exporter");
+        provider(exporter, service)
+    }
+}
