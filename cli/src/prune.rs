@@ -332,17 +332,11 @@ pub fn vacuum(args: VacuumArgs, global: &Global) -> CliResult {
 pub fn storage_report(path: &Path, global: &Global, output: &Output<Format>) -> CliResult {
     match ProtocolFormat::from_path(path)? {
         ProtocolFormat::Sqlite => {}
-        ProtocolFormat::Jsonl => {
-            return Err(Failure::new(format!(
-                "{} is a JSON Lines protocol: it has no free pages; its size is {}",
-                path.display(),
-                bytes(file_bytes(path))
-            )))
-        }
+        ProtocolFormat::Jsonl => return jsonl_storage_report(path, global, output),
         // The URL is not repeated: it may hold a password.
         _ => {
             return Err(Failure::new(
-                "stats --storage reads SQLite protocols (.db); for PostgreSQL ask the \
+                "stats --storage reads SQLite and JSON Lines protocols; for PostgreSQL ask the \
                  server: SELECT pg_size_pretty(pg_total_relation_size('protocol_entries'))",
             ))
         }
@@ -374,6 +368,71 @@ pub fn storage_report(path: &Path, global: &Global, output: &Output<Format>) -> 
             path.display()
         ));
     }
+    output::print(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stats --storage --json` on JSON Lines.
+#[derive(Debug, Serialize)]
+struct JsonlStorageJson {
+    /// Every file of the protocol, oldest first, the file being written last.
+    files: Vec<JsonlFileJson>,
+    rotated_files: usize,
+    file_bytes: u64,
+    entries: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonlFileJson {
+    path: String,
+    bytes: u64,
+}
+
+/// What a JSON Lines protocol takes: its files (rotated ones included),
+/// their size and the entries in them; it has no free space to give back.
+fn jsonl_storage_report(path: &Path, global: &Global, output: &Output<Format>) -> CliResult {
+    let reader = crate::failure::open(path)?;
+    let files: Vec<JsonlFileJson> = reader
+        .files()?
+        .into_iter()
+        .map(|file| JsonlFileJson {
+            bytes: file_bytes(&file),
+            path: file.display().to_string(),
+        })
+        .collect();
+    let mut entries = 0u64;
+    reader.for_each(&reagentic_protocol::EntryFilter::default(), |_| {
+        entries += 1;
+        std::ops::ControlFlow::Continue(())
+    })?;
+    crate::failure::warn_skipped(&reader);
+    let report = JsonlStorageJson {
+        rotated_files: files.len().saturating_sub(1),
+        file_bytes: files.iter().map(|f| f.bytes).sum(),
+        files,
+        entries,
+    };
+    if output.resolve(global) == Format::Json {
+        output::print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!(
+        "files         {} ({} rotated)\n\
+         size          {} in all, {} in the file being written\n\
+         entries       {}\n",
+        report.files.len(),
+        report.rotated_files,
+        bytes(report.file_bytes),
+        bytes(report.files.last().map_or(0, |f| f.bytes)),
+        report.entries
+    );
+    if let Some(oldest) = report.files.first().filter(|_| report.rotated_files > 0) {
+        text.push_str(&format!("oldest file   {}\n", oldest.path));
+    }
+    text.push_str(
+        "JSON Lines has no free space to give back; `prune --older-than` removes whole \
+         rotated files\n",
+    );
     output::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }

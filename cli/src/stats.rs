@@ -107,7 +107,9 @@ per model, provider and way of pricing, most expensive first:
 
 With --storage (SQLite), one object instead: file_bytes, wal_bytes, entries,
 page_size, pages, free_pages, reclaimable_bytes (what `prune` or `vacuum`
-would give back), auto_vacuum (\"none\", \"full\" or \"incremental\").")
+would give back), auto_vacuum (\"none\", \"full\" or \"incremental\").
+With --storage on JSON Lines: files (each {path, bytes}, oldest first, the
+file being written last), rotated_files, file_bytes (all of them), entries.")
 )]
 pub struct Args {
     #[command(flatten)]

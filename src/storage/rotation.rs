@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 
 use super::{PruneReport, PruneRule};
-use crate::codec::jsonl_set::{free_rotated_path, rotated_files};
+use crate::codec::jsonl_set::{next_rotated_path, rotated_files};
 use crate::error::{ProtocolError, Result};
 use crate::read::{ProtocolFormat, ProtocolReader, ReadPosition};
 
 /// When a JSON Lines protocol starts a new file.
 ///
 /// The file is renamed for the time of its last write
-/// (`protocol.jsonl` → `protocol.2026-11-30T23-59-58Z.jsonl`) and a new
+/// (`protocol.jsonl` → `protocol.2026-11-30T23-59-58.123Z.jsonl`) and a new
 /// `protocol.jsonl` begins; a reader opening `protocol.jsonl` reads the
 /// rotated files with it, oldest first, as one protocol.
 ///
@@ -107,12 +107,7 @@ pub(crate) fn rotate(path: &Path, file: &File, now: DateTime<Utc>) -> Result<()>
         source,
     };
     let closed = last_write(&file.metadata().map_err(io_error)?).unwrap_or(now);
-    let target = free_rotated_path(path, closed).ok_or_else(|| {
-        io_error(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "no free name for the rotated file",
-        ))
-    })?;
+    let target = next_rotated_path(path, closed)?;
     std::fs::rename(path, &target).map_err(|source| ProtocolError::Io {
         path: target,
         source,
@@ -344,14 +339,12 @@ mod tests {
             &path,
             RotatedKey {
                 closed: now - chrono::TimeDelta::days(40),
-                sequence: 0,
             },
         );
         let recent = rotated_path(
             &path,
             RotatedKey {
                 closed: now - chrono::TimeDelta::days(2),
-                sequence: 0,
             },
         );
         std::fs::write(&old, full_entry(1).to_json_line().unwrap() + "\n").unwrap();
@@ -451,13 +444,7 @@ mod tests {
     fn an_unreadable_line_in_a_rotated_file_is_reported_with_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = protocol(&dir);
-        let rotated = rotated_path(
-            &path,
-            RotatedKey {
-                closed: Utc::now(),
-                sequence: 0,
-            },
-        );
+        let rotated = rotated_path(&path, RotatedKey { closed: Utc::now() });
         std::fs::write(
             &rotated,
             format!("{}\nnot json\n", full_entry(1).to_json_line().unwrap()),
@@ -512,12 +499,11 @@ mod tests {
     fn prune_counts_each_entry_once_with_the_session_a_later_copy_fills_in() {
         let dir = tempfile::tempdir().unwrap();
         let path = protocol(&dir);
-        let old = |days: i64, sequence| {
+        let old = |days: i64| {
             rotated_path(
                 &path,
                 RotatedKey {
                     closed: Utc::now() - chrono::TimeDelta::days(days),
-                    sequence,
                 },
             )
         };
@@ -532,9 +518,9 @@ mod tests {
                 .map(|e| e.to_json_line().unwrap() + "\n")
                 .collect()
         };
-        std::fs::write(old(40, 0), lines(&[&first])).unwrap();
-        std::fs::write(old(39, 0), lines(&[&filled, &other])).unwrap();
-        let kept = old(1, 0);
+        std::fs::write(old(40), lines(&[&first])).unwrap();
+        std::fs::write(old(39), lines(&[&filled, &other])).unwrap();
+        let kept = old(1);
         std::fs::write(&kept, lines(&[&full_entry(2)])).unwrap();
         std::fs::write(&path, "").unwrap();
         let rule = PruneRule::older_than(30 * DAY);

@@ -73,6 +73,26 @@ fn serve_rotates_commands_read_the_set_and_prune_removes_old_files() {
     let check = json(&run_on("check", &file, &["--json"]));
     assert_eq!(check["entries"], 2 * RUNS);
     assert_eq!(check["clean"], true, "{check}");
+    let storage = json(&run_on("stats", &file, &["--storage", "--json"]));
+    assert_eq!(storage["entries"], 2 * RUNS);
+    assert_eq!(storage["rotated_files"], files.len());
+    let listed: Vec<&str> = storage["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let mut expected_files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    expected_files.push(file.display().to_string());
+    assert_eq!(
+        listed, expected_files,
+        "oldest first, the file being written last"
+    );
+    let total: u64 = expected_files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert_eq!(storage["file_bytes"], total);
     let converted = dir.path().join("all.db");
     ok(&crate::support::run(&[
         "convert",
@@ -91,7 +111,7 @@ fn serve_rotates_commands_read_the_set_and_prune_removes_old_files() {
         }
         let aged = dir
             .path()
-            .join(format!("protocol.{old_day}T10-00-0{n}Z.jsonl"));
+            .join(format!("protocol.{old_day}T10-00-00.00{n}Z.jsonl"));
         std::fs::rename(rotated_file, aged).unwrap();
     }
     old_runs.sort();
