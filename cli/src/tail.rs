@@ -73,9 +73,14 @@ pub fn run(args: Args, global: &Global) -> CliResult {
     warn_skipped(&reader);
     newest.reverse();
     let mut shown: HashSet<String> = newest.iter().map(|e| e.entry_id.clone()).collect();
-    print_entries(&terminal, format, &newest, true)?;
     if !args.follow {
+        print_entries(&terminal, format, &newest, true)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    // Following a protocol with nothing to show yet: the heading comes with
+    // the first entries, laid out for them (printed now, alone, it came twice).
+    if !newest.is_empty() {
+        print_entries(&terminal, format, &newest, true)?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);

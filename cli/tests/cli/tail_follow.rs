@@ -138,3 +138,58 @@ fn filters_select_what_tail_shows_and_what_it_follows() {
     assert!(status.success());
     assert!(child.wait().unwrap().success());
 }
+
+/// `tail -f` on a protocol with nothing in it yet prints the table's
+/// heading once, with the first entries.
+#[test]
+fn following_an_empty_protocol_prints_the_heading_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.jsonl");
+    let mut storage = reagentic_protocol::JsonlStorage::open(&path).unwrap();
+    let mut child = bin()
+        .args(["tail", "-f", "--interval-ms", "50"])
+        .arg(&path)
+        .env("COLUMNS", "200")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tail -f");
+    let stdout = child.stdout.take().unwrap();
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if send.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Give it time to look at the empty file first.
+    std::thread::sleep(Duration::from_millis(300));
+    let entry = reagentic_protocol::ProtocolEntry::new(
+        reagentic_protocol::EventType::ToolEnd,
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00f067aa0ba902b7",
+        "get_weather",
+        chrono::Utc::now(),
+    );
+    reagentic_protocol::Storage::write_batch(&mut storage, &[entry]).unwrap();
+    let heading = lines.recv_timeout(Duration::from_secs(20)).unwrap();
+    let row = lines.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(heading.starts_with("TIME"), "{heading:?}");
+    assert!(row.contains("get_weather"), "{row:?}");
+    // The heading is laid out for the row under it.
+    assert_eq!(
+        heading.find("TYPE"),
+        row.find("tool_end"),
+        "{heading}\n{row}"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        lines.recv_timeout(Duration::from_millis(200)).is_err(),
+        "one heading, one row"
+    );
+}
