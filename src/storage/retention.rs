@@ -92,6 +92,25 @@ pub struct PruneReport {
     pub dry_run: bool,
 }
 
+impl PruneReport {
+    /// The report of a database prune from the counts its plan query gave
+    /// (SQL counts are signed). Every planned run has entries, but an
+    /// unknown session id plans one that has none: no runs then.
+    pub(crate) fn of_planned(runs: i64, entries: i64, bytes: i64, dry_run: bool) -> Self {
+        PruneReport {
+            runs: if entries == 0 {
+                0
+            } else {
+                u64::try_from(runs).unwrap_or(0)
+            },
+            entries: u64::try_from(entries).unwrap_or(0),
+            bytes: u64::try_from(bytes).unwrap_or(0),
+            files: 0,
+            dry_run,
+        }
+    }
+}
+
 /// What giving free pages back to the file system did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -232,16 +251,7 @@ impl SqliteStorage {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(on)?;
-        // Every planned run has entries, but an unknown session id plans one
-        // that has none.
-        let runs = if entries == 0 { 0 } else { runs };
-        let report = PruneReport {
-            runs: u64::try_from(runs).unwrap_or(0),
-            entries: u64::try_from(entries).unwrap_or(0),
-            bytes: u64::try_from(bytes).unwrap_or(0),
-            files: 0,
-            dry_run,
-        };
+        let report = PruneReport::of_planned(runs, entries, bytes, dry_run);
         if dry_run || entries == 0 {
             // Rolls back: nothing of the file was changed.
             drop(tx);

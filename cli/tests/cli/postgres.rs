@@ -8,13 +8,12 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::postgres_server::database;
 use crate::support::{
-    bin, json, ok, read_all, record_small_talk, record_travel_run, run, run_on, stderr,
-    travel_protocol, Format, Protocol, TRAVEL,
+    bin, json, ok, read_all, record_small_talk, record_travel_run, run, run_on, spawn_with_lines,
+    stderr, travel_protocol, Format, Protocol, TRAVEL,
 };
 
 /// The travel protocol recorded straight into a new database.
@@ -120,22 +119,11 @@ fn sqlite_copy_of(pg: &Protocol) -> PathBuf {
 #[test]
 fn tail_follows_a_database_as_it_is_written() {
     let protocol = travel_database("tail_follow");
-    let mut child = bin()
+    let mut command = bin();
+    command
         .args(["tail", "-f", "--json", "-n", "1", "--interval-ms", "50"])
-        .arg(&protocol.path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tail -f");
-    let stdout = child.stdout.take().unwrap();
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if send.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
+        .arg(&protocol.path);
+    let (mut child, lines) = spawn_with_lines(command);
     let next = |what: &str| -> serde_json::Value {
         let line = lines
             .recv_timeout(Duration::from_secs(20))

@@ -183,6 +183,31 @@ pub fn bin() -> Command {
     command
 }
 
+/// Starts `command` with its stdout read line by line on a thread: the
+/// lines arrive on the receiver as the command prints them (for commands
+/// that run until stopped, such as `tail -f`).
+pub fn spawn_with_lines(
+    mut command: Command,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start reagentic-protocol");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines)
+}
+
 /// Runs the binary with `args`.
 pub fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run reagentic-protocol")

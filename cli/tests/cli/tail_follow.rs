@@ -1,13 +1,11 @@
 //! `tail` shows the newest entries; `tail -f` keeps printing entries as the
 //! pipeline writes them, on SQLite and JSON Lines, until interrupted.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::{
-    bin, ok, record_small_talk, run_on, travel_protocol, Format, SMALL_TALK, TRAVEL,
+    bin, ok, record_small_talk, run_on, spawn_with_lines, travel_protocol, Format, SMALL_TALK,
+    TRAVEL,
 };
 
 #[test]
@@ -27,22 +25,11 @@ fn tail_shows_the_newest_entries_oldest_first() {
 fn follow_prints_new_entries_as_they_are_written_until_interrupted() {
     for format in Format::BOTH {
         let protocol = travel_protocol(format);
-        let mut child = bin()
+        let mut command = bin();
+        command
             .args(["tail", "-f", "--json", "-n", "1", "--interval-ms", "50"])
-            .arg(&protocol.path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tail -f");
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                if send.send(line.unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
+            .arg(&protocol.path);
+        let (mut child, lines) = spawn_with_lines(command);
         let next = |what: &str| -> serde_json::Value {
             let line = lines
                 .recv_timeout(Duration::from_secs(20))
@@ -94,23 +81,12 @@ fn filters_select_what_tail_shows_and_what_it_follows() {
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["tool_name"], "get_weather");
 
-    let mut child = bin()
+    let mut command = bin();
+    command
         .args(["tail", "-f", "--type", "llm_end", "--format", "jsonl"])
         .args(["-n", "5", "--interval-ms", "50"])
-        .arg(&protocol.path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tail -f");
-    let stdout = child.stdout.take().unwrap();
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if send.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
+        .arg(&protocol.path);
+    let (mut child, lines) = spawn_with_lines(command);
     let next = || -> serde_json::Value {
         let line = lines
             .recv_timeout(Duration::from_secs(20))
@@ -146,23 +122,12 @@ fn following_an_empty_protocol_prints_the_heading_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.jsonl");
     let mut storage = reagentic_protocol::JsonlStorage::open(&path).unwrap();
-    let mut child = bin()
+    let mut command = bin();
+    command
         .args(["tail", "-f", "--interval-ms", "50"])
         .arg(&path)
-        .env("COLUMNS", "200")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tail -f");
-    let stdout = child.stdout.take().unwrap();
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if send.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
+        .env("COLUMNS", "200");
+    let (mut child, lines) = spawn_with_lines(command);
     // Give it time to look at the empty file first.
     std::thread::sleep(Duration::from_millis(300));
     let entry = reagentic_protocol::ProtocolEntry::new(

@@ -222,15 +222,7 @@ impl PostgresStorage {
             )
             .map_err(on)?;
         let (runs, entries, bytes): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        // An unknown session id plans a run without entries.
-        let runs = if entries == 0 { 0 } else { runs };
-        let report = PruneReport {
-            runs: u64::try_from(runs).unwrap_or(0),
-            entries: u64::try_from(entries).unwrap_or(0),
-            bytes: u64::try_from(bytes).unwrap_or(0),
-            files: 0,
-            dry_run,
-        };
+        let report = PruneReport::of_planned(runs, entries, bytes, dry_run);
         if dry_run || entries == 0 {
             // Rolls back: the database is as it was.
             drop(tx);
