@@ -53,9 +53,10 @@ pub(crate) static CREATE_TABLES: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The meta table and the index runs: a trace's or session's entries are
-/// found through sorted runs of `(key, entry rowid)` pairs, one appended per
-/// batch and field and merged in bounded steps (`storage::index_runs`),
-/// instead of through B-tree indexes on those ids.
+/// found through sorted runs of `(key, first rowid, count)` ranges, one run
+/// appended per batch and field and merged in bounded steps
+/// (`storage::index_runs`), instead of through B-tree indexes on those ids.
+/// `count` came with schema 5 (before, each row was one entry: the default).
 const CREATE_OTHER_TABLES: &str = "CREATE TABLE IF NOT EXISTS protocol_meta (
     key   TEXT PRIMARY KEY,
     value TEXT
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS protocol_index_runs (
     run   INTEGER NOT NULL,
     key   TEXT    NOT NULL,
     entry INTEGER NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (run, key, entry)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS protocol_index_run_list (
@@ -175,25 +177,67 @@ pub(crate) static INSERT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// How a file finds a trace's or a session's entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyLookup {
+    /// B-tree indexes on `trace_id` and `session_id` (before schema 3).
+    Indexes,
+    /// Index runs of one `(key, rowid)` row per entry (schemas 3 and 4).
+    RunPairs,
+    /// Index runs of `(key, first rowid, count)` ranges (since schema 5).
+    RunRanges,
+}
+
+impl KeyLookup {
+    /// The file's way, read from its tables.
+    pub(crate) fn of_file(conn: &Connection, path: &Path) -> Result<Self> {
+        let (runs, ranges): (bool, bool) = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema
+                                WHERE type = 'table' AND name = 'protocol_index_run_list'),
+                        EXISTS (SELECT 1 FROM pragma_table_info('protocol_index_runs')
+                                WHERE name = 'count')",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(|e| sqlite_error(path, e))?;
+        Ok(match (runs, ranges) {
+            (false, _) => KeyLookup::Indexes,
+            (true, false) => KeyLookup::RunPairs,
+            (true, true) => KeyLookup::RunRanges,
+        })
+    }
+
+    /// The query of the rowids of the entries with a key in a field (the
+    /// key, then the field's name, bound as parameters); `None` for a file
+    /// that finds them through B-tree indexes.
+    pub(crate) fn rowids_sql(self) -> Option<&'static str> {
+        match self {
+            KeyLookup::Indexes => None,
+            KeyLookup::RunPairs => Some(RUN_PAIR_ROWIDS),
+            KeyLookup::RunRanges => Some(RUN_ROWIDS),
+        }
+    }
+}
+
 /// The rowids of the entries with a key in a field (the key, then the
 /// field's name, bound as parameters), probing each run of the field through
-/// its primary key. `CROSS JOIN` fixes the order: with no statistics, SQLite
-/// would otherwise scan every pair and look its run up, instead of seeking
-/// into each (few) run.
-pub(crate) const RUN_ROWIDS: &str = "SELECT t.entry FROM protocol_index_run_list AS l
+/// its primary key and counting each range out. `CROSS JOIN` fixes the
+/// order: with no statistics, SQLite would otherwise scan every range and
+/// look its run up, instead of seeking into each (few) run.
+pub(crate) const RUN_ROWIDS: &str = "WITH RECURSIVE rowids (id, last) AS (
+        SELECT t.entry, t.entry + t.count - 1 FROM protocol_index_run_list AS l
+        CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = ?
+        WHERE l.field = ?
+        UNION ALL
+        SELECT id + 1, last FROM rowids WHERE id < last)
+    SELECT id FROM rowids";
+
+/// [`RUN_ROWIDS`] for a file of schema 3 or 4, read as it is: one row per
+/// entry, no `count`.
+const RUN_PAIR_ROWIDS: &str = "SELECT t.entry FROM protocol_index_run_list AS l
     CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = ?
     WHERE l.field = ?";
-
-/// Whether the file has index runs (schema 3); older files, read as they
-/// are, find traces and sessions through their B-tree indexes.
-pub(crate) fn has_index_runs(conn: &Connection, path: &Path) -> Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'protocol_index_run_list')",
-        [],
-        |row| row.get(0),
-    )
-    .map_err(|e| sqlite_error(path, e))
-}
 
 /// The columns a file written at `schema` lacks, with their SQL types: what
 /// migrating it to this build's schema adds.

@@ -616,13 +616,13 @@ mod tests {
         Connection::open(&newer)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '5' WHERE key = 'schema_version'",
-                [],
+                "UPDATE protocol_meta SET value = ?1 WHERE key = 'schema_version'",
+                [(SCHEMA_VERSION + 1).to_string()],
             )
             .unwrap();
         let err = ProtocolReader::open(&newer).unwrap_err();
         assert!(
-            matches!(err, ProtocolError::UnsupportedSchema { found: 5, .. }),
+            matches!(err, ProtocolError::UnsupportedSchema { found, .. } if found == i64::from(SCHEMA_VERSION) + 1),
             "{err:?}"
         );
     }
@@ -723,7 +723,9 @@ mod tests {
         let skipped = reader.skipped_lines();
         assert_eq!(skipped.len(), 1);
         assert!(
-            skipped[0].reason.contains("schema version 5"),
+            skipped[0]
+                .reason
+                .contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
             "{:?}",
             skipped[0]
         );

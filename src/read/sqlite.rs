@@ -14,8 +14,8 @@ use super::reader::{ProtocolFormat, ProtocolMeta};
 use super::scan::{Order, Record, Scan, Skips, Source};
 use crate::codec::columns::COLUMNS;
 use crate::codec::sqlite::{
-    column_names, decode_row, has_index_runs, read_meta_number, select_list, sqlite_error,
-    sqlite_open_error, verify_protocol_schema, RunField, ENTRIES, RUN_ROWIDS,
+    column_names, decode_row, read_meta_number, select_list, sqlite_error, sqlite_open_error,
+    verify_protocol_schema, KeyLookup, RunField, ENTRIES,
 };
 use crate::entry::{format_timestamp, SCHEMA_VERSION};
 use crate::error::Result;
@@ -29,10 +29,10 @@ pub(crate) struct SqliteSource {
     /// (they read as NULL) until a writer migrates it, which may happen while
     /// this reader is open: then they are looked up again.
     present: RefCell<Vec<String>>,
-    /// Whether the file finds traces and sessions through index runs
-    /// (schema 3) rather than B-tree indexes; looked up again until it does,
-    /// as a writer may migrate the file while this reader is open.
-    index_runs: Cell<bool>,
+    /// How the file finds traces and sessions; looked up again until it is
+    /// this build's way, as a writer may migrate the file while this reader
+    /// is open.
+    key_lookup: Cell<KeyLookup>,
 }
 
 impl SqliteSource {
@@ -45,12 +45,12 @@ impl SqliteSource {
         )
         .map_err(|e| sqlite_open_error(path, e))?;
         let present = verify_protocol_schema(&conn, path)?;
-        let index_runs = has_index_runs(&conn, path)?;
+        let key_lookup = KeyLookup::of_file(&conn, path)?;
         Ok(SqliteSource {
             path: path.to_path_buf(),
             conn,
             present: RefCell::new(present),
-            index_runs: Cell::new(index_runs),
+            key_lookup: Cell::new(key_lookup),
         })
     }
 
@@ -77,15 +77,16 @@ impl SqliteSource {
         ];
         for (field, key) in keyed {
             let Some(key) = key else { continue };
-            if !self.index_runs.get() {
-                self.index_runs.set(has_index_runs(&self.conn, &self.path)?);
+            if self.key_lookup.get() != KeyLookup::RunRanges {
+                self.key_lookup
+                    .set(KeyLookup::of_file(&self.conn, &self.path)?);
             }
-            if self.index_runs.get() {
-                // RUN_ROWIDS's two `?` take the key, then the field, in
+            if let Some(rowids) = self.key_lookup.get().rowids_sql() {
+                // The query's two `?` take the key, then the field, in
                 // SQLite's in-order binding.
                 conditions.bind(SqlValue::Text(key.clone()));
                 conditions.bind(SqlValue::Text(field.name().to_owned()));
-                conditions.push(format!("rowid IN ({RUN_ROWIDS})"));
+                conditions.push(format!("rowid IN ({rowids})"));
             }
         }
         if let Some(position) = &scan.resume {

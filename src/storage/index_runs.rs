@@ -11,17 +11,22 @@
 //! with none). So these indexes are kept as *runs*, as a log-structured merge
 //! tree keeps its levels:
 //!
-//! - each batch appends one run per field: its `(key, rowid)` pairs, sorted,
-//!   under a new run number, so the rows land at the end of
-//!   `protocol_index_runs` (its key starts with the run) and a commit touches
-//!   a few pages;
+//! - each batch appends one run per field: its keys' rowids as ranges of
+//!   consecutive rowids, `(key, first, count)`, sorted, under a new run
+//!   number, so the rows land at the end of `protocol_index_runs` (its key
+//!   starts with the run) and a commit touches a few pages. A batch holds a
+//!   span's start and end entries side by side and, from an OTLP request or
+//!   a lone agent, a whole run's: one range instead of a row per entry
+//!   (schemas 3 and 4 wrote a row per entry, which made the runs and their
+//!   merging nearly a third of the writer's time);
 //! - a look-up probes every run of the field through the primary key (one
 //!   seek per run, see `codec::sqlite::RUN_ROWIDS`);
 //! - to keep the runs few, eight runs of one field and level are merged into
-//!   one run of the next level, in steps of at most [`STEP_ROWS`] pairs, each
-//!   its own transaction, so the writer never stops for long. A step moves
-//!   the sources' pairs below a boundary key into the target run, so at
-//!   every commit each pair is in exactly one run and look-ups stay exact.
+//!   one run of the next level, in steps of at most [`STEP_ROWS`] ranges,
+//!   each its own transaction, so the writer never stops for long. A step
+//!   moves the sources' ranges below a boundary key into the target run, so
+//!   at every commit each range is in exactly one run and look-ups stay
+//!   exact.
 //!
 //! Every step re-reads the state inside its transaction, so several processes
 //! writing one file share the work without getting in each other's way.
@@ -34,9 +39,9 @@ use crate::entry::ProtocolEntry;
 /// How many runs of one field and level are merged into one run of the next.
 const FANOUT: i64 = 8;
 
-/// At most this many pairs move in one merge step (plus the rest of the last
-/// key, whose pairs are never split across steps): about a megabyte of rows,
-/// a few milliseconds of the writer's time.
+/// At most this many ranges move in one merge step (plus the rest of the
+/// last key, whose ranges are never split across steps): about a megabyte of
+/// rows, a few milliseconds of the writer's time.
 pub(crate) const STEP_ROWS: i64 = 16_384;
 
 /// Appends the runs of one batch, inside the batch's transaction: `inserted`
@@ -68,42 +73,71 @@ pub(crate) fn append_session_pairs(
     append_run(tx, RunField::Session, pairs)
 }
 
-/// Pairs inserted by one statement: one statement per pair cost as much as
-/// inserting the pair itself.
-const PAIRS_PER_INSERT: usize = 128;
+/// Ranges inserted by one statement: one statement per range cost as much
+/// as inserting the range itself.
+const RANGES_PER_INSERT: usize = 128;
 
-/// The INSERT of [`PAIRS_PER_INSERT`] pairs of one run.
-static INSERT_PAIRS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let rows = vec!["(?1, ?, ?)"; PAIRS_PER_INSERT].join(", ");
-    format!("INSERT INTO protocol_index_runs (run, key, entry) VALUES {rows}")
+/// The INSERT of [`RANGES_PER_INSERT`] ranges of one run.
+static INSERT_RANGES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows = vec!["(?1, ?, ?, ?)"; RANGES_PER_INSERT].join(", ");
+    format!("INSERT INTO protocol_index_runs (run, key, entry, count) VALUES {rows}")
 });
 
-/// Appends one run of `field`'s `(key, rowid)` pairs.
+/// A key's consecutive rowids `first, first + 1, …` (`count` of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Range<'k> {
+    key: &'k str,
+    first: i64,
+    count: i64,
+}
+
+/// The ranges of `(key, rowid)` pairs sorted by key, then rowid.
+fn ranges<'k>(sorted: &[(&'k str, i64)]) -> Vec<Range<'k>> {
+    let mut ranges: Vec<Range<'k>> = Vec::new();
+    for &(key, rowid) in sorted {
+        match ranges.last_mut() {
+            Some(last) if last.key == key && last.first + last.count == rowid => last.count += 1,
+            // A rowid twice (the same row filled twice in one batch) is one entry.
+            Some(last) if last.key == key && rowid < last.first + last.count => {}
+            _ => ranges.push(Range {
+                key,
+                first: rowid,
+                count: 1,
+            }),
+        }
+    }
+    ranges
+}
+
+/// Appends one run of `field`'s `(key, rowid)` pairs, as ranges.
 fn append_run(tx: &Connection, field: RunField, pairs: &mut [(&str, i64)]) -> rusqlite::Result<()> {
     if pairs.is_empty() {
         return Ok(());
     }
     pairs.sort_unstable();
+    let ranges = ranges(pairs);
     let run = next_run(tx)?;
     tx.prepare_cached(
         "INSERT INTO protocol_index_run_list (run, field, level, merging_into)
          VALUES (?1, ?2, 0, NULL)",
     )?
     .execute(params![run, field.name()])?;
-    let mut chunks = pairs.chunks_exact(PAIRS_PER_INSERT);
-    let mut insert = tx.prepare_cached(&INSERT_PAIRS)?;
+    let mut chunks = ranges.chunks_exact(RANGES_PER_INSERT);
+    let mut insert = tx.prepare_cached(&INSERT_RANGES)?;
     for chunk in &mut chunks {
         insert.raw_bind_parameter(1, run)?;
-        for (i, (key, rowid)) in chunk.iter().enumerate() {
-            insert.raw_bind_parameter(2 + 2 * i, key)?;
-            insert.raw_bind_parameter(3 + 2 * i, rowid)?;
+        for (i, range) in chunk.iter().enumerate() {
+            insert.raw_bind_parameter(2 + 3 * i, range.key)?;
+            insert.raw_bind_parameter(3 + 3 * i, range.first)?;
+            insert.raw_bind_parameter(4 + 3 * i, range.count)?;
         }
         insert.raw_execute()?;
     }
-    let mut one =
-        tx.prepare_cached("INSERT INTO protocol_index_runs (run, key, entry) VALUES (?1, ?2, ?3)")?;
-    for (key, rowid) in chunks.remainder() {
-        one.execute(params![run, key, rowid])?;
+    let mut one = tx.prepare_cached(
+        "INSERT INTO protocol_index_runs (run, key, entry, count) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for range in chunks.remainder() {
+        one.execute(params![run, range.key, range.first, range.count])?;
     }
     Ok(())
 }
@@ -132,11 +166,16 @@ pub(crate) fn index_existing(tx: &Connection) -> rusqlite::Result<()> {
              VALUES (?1, ?2, ?3, NULL)",
             params![run, column, level],
         )?;
+        // A key's consecutive rowids share `rowid - row_number()`: one range.
         tx.execute(
             &format!(
-                "INSERT INTO protocol_index_runs (run, key, entry)
-                 SELECT ?1, {column}, rowid FROM protocol_entries WHERE {column} IS NOT NULL
-                 ORDER BY {column}, rowid"
+                "INSERT INTO protocol_index_runs (run, key, entry, count)
+                 SELECT ?1, key, min(rowid), count(*) FROM (
+                     SELECT {column} AS key, rowid,
+                            rowid - row_number() OVER (PARTITION BY {column} ORDER BY rowid)
+                                AS island
+                     FROM protocol_entries WHERE {column} IS NOT NULL)
+                 GROUP BY key, island ORDER BY key, min(rowid)"
             ),
             [run],
         )?;
@@ -209,7 +248,7 @@ fn start_merge(tx: &Connection, field: &str, level: i64) -> rusqlite::Result<i64
     Ok(target)
 }
 
-/// Moves the sources' pairs below a boundary into `target`; when none are
+/// Moves the sources' ranges below a boundary into `target`; when none are
 /// left, the sources are gone and the merge is done.
 fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
     let sources: Vec<i64> = tx
@@ -219,7 +258,7 @@ fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
         .query_map([target], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     // Each source gives at most its share of the step: the boundary is the
-    // smallest of the keys that many pairs into each source.
+    // smallest of the keys that many ranges into each source.
     let share = (STEP_ROWS / i64::try_from(sources.len().max(1)).unwrap_or(1)).max(1);
     let (mut boundary, mut smallest): (Option<String>, Option<String>) = (None, None);
     for source in &sources {
@@ -244,8 +283,8 @@ fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
         None => {
             tx.execute(
                 &format!(
-                    "INSERT INTO protocol_index_runs (run, key, entry)
-                     SELECT ?1, key, entry FROM protocol_index_runs WHERE {sources_sql}
+                    "INSERT INTO protocol_index_runs (run, key, entry, count)
+                     SELECT ?1, key, entry, count FROM protocol_index_runs WHERE {sources_sql}
                      ORDER BY key, entry"
                 ),
                 [target],
@@ -260,8 +299,8 @@ fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
             )?;
         }
         Some(boundary) => {
-            // A key's pairs never split across steps: when the boundary is
-            // the smallest key left, all of that key's pairs move now.
+            // A key's ranges never split across steps: when the boundary is
+            // the smallest key left, all of that key's ranges move now.
             let below = if smallest.as_deref() == Some(boundary.as_str()) {
                 "<="
             } else {
@@ -269,8 +308,8 @@ fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
             };
             tx.execute(
                 &format!(
-                    "INSERT INTO protocol_index_runs (run, key, entry)
-                     SELECT ?1, key, entry FROM protocol_index_runs
+                    "INSERT INTO protocol_index_runs (run, key, entry, count)
+                     SELECT ?1, key, entry, count FROM protocol_index_runs
                      WHERE {sources_sql} AND key {below} ?2 ORDER BY key, entry"
                 ),
                 params![target, boundary],
@@ -286,6 +325,8 @@ fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::codec::sqlite::{CREATE_TABLES, RUN_ROWIDS};
 
@@ -354,10 +395,12 @@ mod tests {
         }
         // 64 level-0 runs became 8 level-1 runs, then one level-2 run.
         assert_eq!(runs(&conn), vec![("trace_id".to_owned(), 2)]);
-        let pairs: i64 = conn
-            .query_row("SELECT count(*) FROM protocol_index_runs", [], |r| r.get(0))
+        let entries: i64 = conn
+            .query_row("SELECT sum(count) FROM protocol_index_runs", [], |r| {
+                r.get(0)
+            })
             .unwrap();
-        assert_eq!(pairs, rowid, "each pair once");
+        assert_eq!(entries, rowid, "each entry once");
     }
 
     #[test]
@@ -387,13 +430,14 @@ mod tests {
     #[test]
     fn a_step_moves_a_bounded_number_of_pairs_but_never_splits_a_key() {
         let mut conn = database();
-        // Eight runs of 10 000 pairs: one big trace, many small ones.
+        // Eight runs of 10 000 pairs: one big trace, many small ones, each a
+        // range of its own (the big trace's rowids are every other one).
         let mut rowid = 0;
         for _ in 0..8 {
             let names: Vec<String> = (0..10_000)
                 .map(|i| {
                     // "a-big" sorts before every "t…".
-                    if i < 3_000 {
+                    if i < 6_000 && i % 2 == 0 {
                         "a-big".to_owned()
                     } else {
                         format!("t{i:08}")
@@ -437,16 +481,87 @@ mod tests {
                  span_id, session_id, name, status)
              VALUES (1, 'a', 't1', 'tool_end', 'x', 's', 'conv', 'n', 'ok'),
                     (1, 'b', 't2', 'tool_end', 'y', 's', NULL, 'n', 'ok'),
-                    (1, 'c', 't3', 'tool_end', 'x', 's', 'conv', 'n', 'ok')",
+                    (1, 'c', 't3', 'tool_end', 'x', 's', 'conv', 'n', 'ok'),
+                    (1, 'd', 't4', 'tool_end', 'x', 's', 'conv', 'n', 'ok')",
         )
         .unwrap();
         index_existing(&conn).unwrap();
-        assert_eq!(lookup(&conn, RunField::Trace, "x"), vec![1, 3]);
+        assert_eq!(lookup(&conn, RunField::Trace, "x"), vec![1, 3, 4]);
         assert_eq!(lookup(&conn, RunField::Trace, "y"), vec![2]);
-        assert_eq!(lookup(&conn, RunField::Session, "conv"), vec![1, 3]);
+        assert_eq!(lookup(&conn, RunField::Session, "conv"), vec![1, 3, 4]);
         assert_eq!(
             runs(&conn),
             vec![("trace_id".to_owned(), 0), ("session_id".to_owned(), 0)]
+        );
+        assert_eq!(
+            ranges_of(&conn, "x"),
+            vec![(1, 1), (3, 2)],
+            "consecutive rowids are one range"
+        );
+    }
+
+    fn ranges_of(conn: &Connection, key: &str) -> Vec<(i64, i64)> {
+        conn.prepare("SELECT entry, count FROM protocol_index_runs WHERE key = ?1 ORDER BY entry")
+            .unwrap()
+            .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_keys_consecutive_rowids_are_appended_as_one_range() {
+        let mut conn = database();
+        // A rowid twice (a row filled twice in one batch) is one entry.
+        let mut pairs = [
+            ("a", 1),
+            ("b", 2),
+            ("a", 3),
+            ("a", 4),
+            ("b", 5),
+            ("a", 4),
+            ("a", 6),
+        ];
+        append(&mut conn, RunField::Trace, &mut pairs);
+        assert_eq!(ranges_of(&conn, "a"), vec![(1, 1), (3, 2), (6, 1)]);
+        assert_eq!(ranges_of(&conn, "b"), vec![(2, 1), (5, 1)]);
+        assert_eq!(lookup(&conn, RunField::Trace, "a"), vec![1, 3, 4, 6]);
+        assert_eq!(lookup(&conn, RunField::Trace, "b"), vec![2, 5]);
+        assert!(lookup(&conn, RunField::Trace, "c").is_empty());
+    }
+
+    #[test]
+    fn ranges_stay_whole_and_findable_through_merges() {
+        let mut conn = database();
+        // 64 batches of four traces, each trace's entries side by side, as a
+        // batch of whole agent runs holds them.
+        let mut rowid = 0;
+        let mut expected: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for batch in 0..64 {
+            let names: Vec<String> = (0..4)
+                .map(|t| format!("{:032x}", (batch * 4 + t) * 7919))
+                .collect();
+            let mut pairs = Vec::new();
+            for name in &names {
+                for _ in 0..10 {
+                    rowid += 1;
+                    pairs.push((name.as_str(), rowid));
+                    expected.entry(name.clone()).or_default().push(rowid);
+                }
+            }
+            append(&mut conn, RunField::Trace, &mut pairs);
+            merge_step(&mut conn).unwrap();
+        }
+        while merge_step(&mut conn).unwrap() {}
+        for (trace, rowids) in &expected {
+            assert_eq!(&lookup(&conn, RunField::Trace, trace), rowids);
+        }
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM protocol_index_runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            rows, 256,
+            "one range per trace, 40 times fewer rows than entries"
         );
     }
 }

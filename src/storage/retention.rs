@@ -6,7 +6,7 @@
 //! the entries of one trace that have none. Pruning deletes whole runs,
 //! never part of one, judged by their last entry: a session still going on
 //! is kept whole even when it began long ago. Everything a prune deletes —
-//! the entries and their index-run pairs — goes in one transaction, so a
+//! the entries and their index ranges — goes in one transaction, so a
 //! crash leaves the file as it was before or after, and readers never see
 //! half a run.
 //!
@@ -187,7 +187,7 @@ INSERT OR IGNORE INTO temp.prune_rows (id)
 SELECT e.rowid FROM temp.prune_runs AS r
 CROSS JOIN protocol_index_run_list AS l ON l.field = r.field
 CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = r.key
-CROSS JOIN protocol_entries AS e ON e.rowid = t.entry
+CROSS JOIN protocol_entries AS e ON e.rowid BETWEEN t.entry AND t.entry + t.count - 1
 WHERE (r.field = 'session_id' AND e.session_id = r.key)
    OR (r.field = 'trace_id' AND e.trace_id = r.key AND e.session_id IS NULL)";
 
@@ -199,19 +199,18 @@ UNION ALL
 SELECT 'session_id', e.session_id FROM temp.prune_rows AS p CROSS JOIN protocol_entries AS e ON e.rowid = p.id
 WHERE e.session_id IS NOT NULL";
 
-/// Deletes the planned entries' pairs filed under one key: a seek per index
-/// run of the field, then the key's pairs, each checked against the plan.
-/// The unary `+` keeps SQLite from probing the primary key once per planned
-/// row and index run (every planned row, for every key: hours on a large
-/// prune) instead of reading the key's few pairs.
-const DELETE_PAIRS: &str = "
-DELETE FROM protocol_index_runs
-WHERE run IN (SELECT run FROM protocol_index_run_list WHERE field = ?1)
-  AND key = ?2 AND +entry IN (SELECT id FROM temp.prune_rows)";
+/// The ranges filed under one key (the field, then the key) that hold a
+/// planned entry: a seek per index run of the field, then the key's few
+/// ranges, each checked against the plan with a seek.
+const PLANNED_RANGES: &str = "
+SELECT t.run, t.entry, t.count FROM protocol_index_run_list AS l
+CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = ?2
+WHERE l.field = ?1 AND EXISTS (
+    SELECT 1 FROM temp.prune_rows WHERE id BETWEEN t.entry AND t.entry + t.count - 1)";
 
 impl SqliteStorage {
     /// Deletes the runs `rule` picks — whole sessions and session-less
-    /// traces, with their index-run pairs — in one transaction; or, with
+    /// traces, with their index ranges — in one transaction; or, with
     /// `dry_run`, only says what would go. Waits for the write lock up to
     /// the busy timeout, so it works while another process writes the file.
     /// The space is given back by [`reclaim`](Self::reclaim).
@@ -351,16 +350,15 @@ impl SqliteStorage {
 }
 
 /// Deletes the planned entries (`temp.prune_rows`) and their index-run
-/// pairs, and clears the plan, inside the caller's transaction.
+/// ranges, and clears the plan, inside the caller's transaction.
 fn delete_planned(tx: &Connection) -> rusqlite::Result<()> {
     tx.execute_batch(PLANNED_KEYS)?;
     {
         let mut keys = tx.prepare_cached("SELECT field, key FROM temp.prune_keys")?;
-        let mut delete = tx.prepare_cached(DELETE_PAIRS)?;
         let mut rows = keys.query([])?;
         while let Some(row) = rows.next()? {
             let (field, key): (String, String) = (row.get(0)?, row.get(1)?);
-            delete.execute(params![field, key])?;
+            cut_planned_rows_out(tx, &field, &key)?;
         }
     }
     tx.execute(
@@ -370,6 +368,43 @@ fn delete_planned(tx: &Connection) -> rusqlite::Result<()> {
     tx.execute_batch(
         "DELETE FROM temp.prune_runs; DELETE FROM temp.prune_rows; DELETE FROM temp.prune_keys;",
     )
+}
+
+/// Takes the planned entries out of the index ranges filed under `key`: a
+/// range all planned goes, one partly planned (a trace whose session-less
+/// entries go while those of a session stay) is replaced by what is left of
+/// it, so every range keeps naming only entries that exist.
+fn cut_planned_rows_out(tx: &Connection, field: &str, key: &str) -> rusqlite::Result<()> {
+    let ranges: Vec<(i64, i64, i64)> = tx
+        .prepare_cached(PLANNED_RANGES)?
+        .query_map(params![field, key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut planned =
+        tx.prepare_cached("SELECT id FROM temp.prune_rows WHERE id BETWEEN ?1 AND ?2 ORDER BY id")?;
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM protocol_index_runs WHERE run = ?1 AND key = ?2 AND entry = ?3",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO protocol_index_runs (run, key, entry, count) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (run, first, count) in ranges {
+        let last = first + count - 1;
+        let gone: Vec<i64> = planned
+            .query_map(params![first, last], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        delete.execute(params![run, key, first])?;
+        // The rowids between the planned ones stay, as ranges of their own.
+        let mut next = first;
+        for id in gone.into_iter().chain(std::iter::once(last + 1)) {
+            if id > next {
+                insert.execute(params![run, key, next, id - next])?;
+            }
+            next = id + 1;
+        }
+    }
+    Ok(())
 }
 
 /// Pruning from the writer thread (`SqliteStorageBuilder::with_retention`):
@@ -452,7 +487,8 @@ impl Retention {
             "UPDATE temp.prune_runs SET last = (
                  SELECT max(e.timestamp) FROM protocol_index_run_list AS l
                  CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = prune_runs.key
-                 CROSS JOIN protocol_entries AS e ON e.rowid = t.entry
+                 CROSS JOIN protocol_entries AS e
+                     ON e.rowid BETWEEN t.entry AND t.entry + t.count - 1
                  WHERE l.field = prune_runs.field
                    AND ((prune_runs.field = 'session_id' AND e.session_id = prune_runs.key)
                      OR (prune_runs.field = 'trace_id' AND e.trace_id = prune_runs.key

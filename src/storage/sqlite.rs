@@ -16,8 +16,8 @@ use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durab
 use super::{fill, index_runs};
 use crate::codec::columns::columns_of_schema;
 use crate::codec::sqlite::{
-    check_columns, check_schema_version, column_names, columns_added_after, has_index_runs,
-    read_meta_value, sqlite_error, sqlite_open_error, RowEncoder, CREATE_INDEXES, CREATE_TABLES,
+    check_columns, check_schema_version, column_names, columns_added_after, read_meta_value,
+    sqlite_error, sqlite_open_error, KeyLookup, RowEncoder, CREATE_INDEXES, CREATE_TABLES,
     DROPPED_INDEXES, ENTRIES, INDEXES, INSERT,
 };
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
@@ -316,13 +316,13 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
     check_schema_version(&tx, path)?;
     // Asked before the tables are created: a file without index runs that
     // holds entries was written before schema 3, and they need indexing.
-    let had_index_runs = has_index_runs(&tx, path)?;
+    let key_lookup = KeyLookup::of_file(&tx, path)?;
     tx.execute_batch(&CREATE_TABLES).map_err(on)?;
     // Before the indexes: indexing a column an old table lacks would fail with
     // a confusing SQL error instead of saying what is wrong with the file.
     let schema_1: Vec<&str> = columns_of_schema(1).map(|c| c.name).collect();
     check_columns(&tx, path, ENTRIES, &schema_1)?;
-    migrate(&tx, path, had_index_runs)?;
+    migrate(&tx, path, key_lookup)?;
     check_columns(&tx, path, "protocol_meta", &["key", "value"])?;
     tx.execute_batch(&CREATE_INDEXES).map_err(on)?;
     tx.execute(
@@ -336,20 +336,29 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
 
 /// Brings an older table up to this build's schema: adds the columns it
 /// lacks, indexes its entries' traces and sessions as index runs, drops the indexes
-/// schema 3 no longer has (`codec::sqlite::DROPPED_INDEXES`), and records
-/// the new version. Runs inside `create_schema`'s transaction, so a crash
+/// schema 3 no longer has (`codec::sqlite::DROPPED_INDEXES`), gives the
+/// index runs of schema 3 and 4 their `count` (each of their rows is one
+/// entry, the column's default), and records the new version. Runs inside `create_schema`'s transaction, so a crash
 /// leaves the file at its old version or the new one, never half-migrated; a
 /// file already current (or created just now) is left as it is. Takes time
 /// in proportion to the file (building the identity index and the run), once.
-fn migrate(tx: &Connection, path: &Path, had_index_runs: bool) -> Result<()> {
+fn migrate(tx: &Connection, path: &Path, key_lookup: KeyLookup) -> Result<()> {
     let on = |e| sqlite_error(path, e);
-    if !had_index_runs {
-        index_runs::index_existing(tx).map_err(on)?;
-        for index in DROPPED_INDEXES {
-            // Fixed names from the codec, never input.
-            tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))
-                .map_err(on)?;
+    match key_lookup {
+        KeyLookup::Indexes => {
+            index_runs::index_existing(tx).map_err(on)?;
+            for index in DROPPED_INDEXES {
+                // Fixed names from the codec, never input.
+                tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))
+                    .map_err(on)?;
+            }
         }
+        KeyLookup::RunPairs => tx
+            .execute_batch(
+                "ALTER TABLE protocol_index_runs ADD COLUMN count INTEGER NOT NULL DEFAULT 1",
+            )
+            .map_err(on)?,
+        KeyLookup::RunRanges => {}
     }
     let present = column_names(tx, path, ENTRIES)?;
     for (column, sql_type) in columns_added_after(1) {
@@ -399,7 +408,7 @@ fn schema_is_complete(conn: &Connection, path: &Path) -> Result<bool> {
             return Ok(false);
         }
     }
-    has_index_runs(conn, path)
+    Ok(KeyLookup::of_file(conn, path)? == KeyLookup::RunRanges)
 }
 
 /// Makes sure the -wal and -shm files are owner-only too. SQLite creates them
@@ -914,7 +923,10 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             "via the old index"
         );
         let mut storage = SqliteStorage::open(&path).unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("4"));
+        assert_eq!(
+            meta(&path, "schema_version"),
+            Some(SCHEMA_VERSION.to_string())
+        );
         let indexes: Vec<String> = Connection::open(&path)
             .unwrap()
             .prepare(
@@ -955,8 +967,97 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
 
         // Reopening an already migrated file changes nothing.
         SqliteStorage::open(&path).unwrap().close().unwrap();
-        assert_eq!(meta(&path, "schema_version").as_deref(), Some("4"));
+        assert_eq!(
+            meta(&path, "schema_version"),
+            Some(SCHEMA_VERSION.to_string())
+        );
         assert_eq!(raw_rows(&path).len(), 2);
+    }
+
+    /// Rewrites a file's index runs the way schemas 3 and 4 wrote them: a
+    /// row per entry, no `count`.
+    fn index_runs_as_in_schema_4(path: &Path) {
+        Connection::open(path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE pairs (run INTEGER NOT NULL, key TEXT NOT NULL,
+                     entry INTEGER NOT NULL, PRIMARY KEY (run, key, entry)) WITHOUT ROWID;
+                 WITH RECURSIVE rowids (run, key, entry, last) AS (
+                     SELECT run, key, entry, entry + count - 1 FROM protocol_index_runs
+                     UNION ALL
+                     SELECT run, key, entry + 1, last FROM rowids WHERE entry < last)
+                 INSERT INTO pairs SELECT run, key, entry FROM rowids;
+                 DROP TABLE protocol_index_runs;
+                 ALTER TABLE pairs RENAME TO protocol_index_runs;
+                 UPDATE protocol_meta SET value = '4' WHERE key = 'schema_version';",
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_schema_4_file_is_read_as_is_then_its_runs_get_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        // Entries of one trace side by side: ranges of three.
+        let batch: Vec<ProtocolEntry> = [0, 3, 6, 1, 4, 7, 2, 5, 8]
+            .into_iter()
+            .map(full_entry)
+            .collect();
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&batch).unwrap();
+        storage.close().unwrap();
+        let rows = |path: &Path| -> i64 {
+            Connection::open(path)
+                .unwrap()
+                .query_row("SELECT count(*) FROM protocol_index_runs", [], |r| r.get(0))
+                .unwrap()
+        };
+        // Three trace ranges; sessions alternate, so six session ranges.
+        assert_eq!(rows(&path), 3 + 9);
+        index_runs_as_in_schema_4(&path);
+        assert_eq!(rows(&path), 9 + 9);
+
+        let trace = batch[0].trace_id.clone();
+        let by_trace = crate::read::EntryFilter::default().with_trace(trace.as_str());
+        let by_session = crate::read::EntryFilter::default().with_session("conv-0");
+        let reader = crate::read::ProtocolReader::open(&path).unwrap();
+        assert_eq!(reader.query(&by_trace).unwrap().len(), 3, "read as it is");
+        assert_eq!(reader.query(&by_session).unwrap().len(), 5);
+
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(
+            meta(&path, "schema_version"),
+            Some(SCHEMA_VERSION.to_string())
+        );
+        // Seven more batches: eight runs per field, merged into one.
+        for n in 9..16 {
+            storage.write_batch(&[full_entry(n)]).unwrap();
+        }
+        while storage.maintain().unwrap() {}
+        storage.close().unwrap();
+        let levels: Vec<i64> = Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT level FROM protocol_index_run_list ORDER BY run")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(levels, [1, 1], "one merged run per field");
+        // The old rows kept their meaning (one entry each) through the merge
+        // with new ranges, and the reader opened before the migration finds
+        // both.
+        assert_eq!(reader.query(&by_trace).unwrap().len(), 6);
+        assert_eq!(reader.query(&by_session).unwrap().len(), 8);
+        let fresh = crate::read::ProtocolReader::open(&path).unwrap();
+        assert_eq!(fresh.query(&by_trace).unwrap().len(), 6);
+        assert_eq!(
+            fresh
+                .query(&crate::read::EntryFilter::default())
+                .unwrap()
+                .len(),
+            16
+        );
     }
 
     #[test]
@@ -992,8 +1093,8 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         Connection::open(&path)
             .unwrap()
             .execute(
-                "UPDATE protocol_meta SET value = '5' WHERE key = 'schema_version'",
-                [],
+                "UPDATE protocol_meta SET value = ?1 WHERE key = 'schema_version'",
+                [(SCHEMA_VERSION + 1).to_string()],
             )
             .unwrap();
         let err = SqliteStorage::open(&path).unwrap_err();
@@ -1001,10 +1102,10 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             matches!(
                 err,
                 ProtocolError::UnsupportedSchema {
-                    found: 5,
-                    supported: 4,
+                    found,
+                    supported,
                     ..
-                }
+                } if found == supported + 1 && supported == i64::from(SCHEMA_VERSION)
             ),
             "{err:?}"
         );

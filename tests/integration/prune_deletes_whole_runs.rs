@@ -1,7 +1,7 @@
 //! Pruning a SQLite protocol of many sessions across dates: each rule takes
 //! whole runs (a session still going on is kept whole, however old its
 //! start), the remaining runs read back complete through a second
-//! connection, no index-run pair is left pointing at a deleted row, a dry
+//! connection, no index range is left naming a deleted row, a dry
 //! run changes nothing, and the file is smaller once the space is reclaimed.
 //! A prune also works while another process is writing the file.
 
@@ -94,13 +94,16 @@ fn runs(path: &Path) -> BTreeMap<String, usize> {
     runs
 }
 
-/// Index-run pairs whose entry is gone.
+/// Rowids in index ranges whose entry is gone.
 fn dangling_pairs(path: &Path) -> i64 {
     Connection::open(path)
         .unwrap()
         .query_row(
-            "SELECT count(*) FROM protocol_index_runs
-             WHERE entry NOT IN (SELECT rowid FROM protocol_entries)",
+            "WITH RECURSIVE rowids (id, last) AS (
+                 SELECT entry, entry + count - 1 FROM protocol_index_runs
+                 UNION ALL
+                 SELECT id + 1, last FROM rowids WHERE id < last)
+             SELECT count(*) FROM rowids WHERE id NOT IN (SELECT rowid FROM protocol_entries)",
             [],
             |r| r.get(0),
         )
@@ -474,4 +477,61 @@ pub(crate) fn retention_under_a_steady_producer(
             "old trace {n}"
         );
     }
+}
+
+#[test]
+fn a_trace_half_in_an_old_session_keeps_its_other_half_findable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let now = Utc::now();
+    // One trace, written side by side (one index range): two entries of an
+    // old session, then two without one, from today.
+    let trace = format!("{:032x}", 77);
+    let entries: Vec<ProtocolEntry> = (0..4)
+        .map(|n| {
+            let span = format!("{:016x}", n + 1);
+            let old = n < 2;
+            let at = if old {
+                now - TimeDelta::days(40) + TimeDelta::minutes(n)
+            } else {
+                now - TimeDelta::minutes(10 - n)
+            };
+            let mut e = ProtocolEntry::new(EventType::ToolEnd, &trace, &span, "search", at);
+            e.session_id = old.then(|| "old-session".to_owned());
+            e
+        })
+        .collect();
+    write(&path, &entries);
+    let ranges = |path: &Path| -> Vec<(i64, i64)> {
+        Connection::open(path)
+            .unwrap()
+            .prepare(
+                "SELECT t.entry, t.count FROM protocol_index_runs AS t
+                 JOIN protocol_index_run_list AS l ON l.run = t.run
+                 WHERE l.field = 'trace_id' ORDER BY t.entry",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert_eq!(ranges(&path), [(1, 4)]);
+
+    let done = prune(
+        &path,
+        &PruneRule::older_than(Duration::from_secs(30 * 86_400)),
+        false,
+    );
+    assert_eq!((done.runs, done.entries), (1, 2), "the old session only");
+    assert_eq!(ranges(&path), [(3, 2)], "the range holds what is left");
+    assert_eq!(dangling_pairs(&path), 0);
+    let found = ProtocolReader::open(&path)
+        .unwrap()
+        .query(&EntryFilter::default().with_trace(&trace))
+        .unwrap();
+    let ids = |entries: &[ProtocolEntry]| -> Vec<String> {
+        entries.iter().map(|e| e.entry_id.clone()).collect()
+    };
+    assert_eq!(ids(&found), ids(&entries[2..]));
 }
