@@ -51,6 +51,8 @@ pub(crate) struct Extraction {
     counters: Arc<Counters>,
     max_batch_entries: usize,
     batch: Vec<ProtocolEntry>,
+    /// A written batch, emptied, to be the next one: see [`Extraction::take_spent`].
+    spare: Vec<ProtocolEntry>,
     /// Extracted span data, waiting to be freed together.
     spans_to_free: Vec<SpanData>,
     /// Answers owed to ingest submissions whose entries are in `batch`:
@@ -83,6 +85,7 @@ impl Extraction {
             counters,
             max_batch_entries: options.max_batch_entries,
             batch: Vec::new(),
+            spare: Vec::new(),
             spans_to_free: Vec::new(),
             replies: Vec::new(),
         }
@@ -104,6 +107,8 @@ impl Extraction {
     /// `doorbell.rs`); `false` once every producer is gone.
     fn wait_for_work(&mut self) -> bool {
         if self.receiver.is_empty() {
+            // Idle: the spare batch's memory goes back (it is for bursts).
+            self.spare = Vec::new();
             self.sleeper.set_parked(true);
             // A producer that queued before the flag was set did not ring.
             let idle = self.receiver.is_empty();
@@ -134,7 +139,7 @@ impl Extraction {
                 recv(self.sleeper.rings()) -> ring => return ring.is_ok(),
                 recv(timeout) -> _ => return true,
                 recv(self.spent) -> spent => match spent {
-                    Ok(batch) => drop(batch),
+                    Ok(batch) => self.take_spent(batch),
                     // The writer is gone; stop listening for batches.
                     Err(_) => self.spent = crossbeam_channel::never(),
                 },
@@ -164,7 +169,22 @@ impl Extraction {
     /// with lock traffic and fragmentation.
     fn free_spent(&mut self) {
         while let Ok(batch) = self.spent.try_recv() {
-            drop(batch);
+            self.take_spent(batch);
+        }
+    }
+
+    /// Frees a written batch's entries and keeps its memory, if none is kept
+    /// yet, for the next batch. Growing each batch anew and freeing it whole
+    /// cost a tenth of this thread's time under a burst: in glibc, freeing a
+    /// block of 64 KiB or more sweeps the arena's fast bins
+    /// (`malloc_consolidate`), and a batch of a few thousand entries is
+    /// megabytes, reallocated a few times as it grows (found with `perf` on
+    /// the tool-burst bench).
+    fn take_spent(&mut self, mut batch: Vec<ProtocolEntry>) {
+        batch.clear();
+        // A batch may pass the bound by the entries of its last message.
+        if self.spare.capacity() == 0 && batch.capacity() <= 2 * self.max_batch_entries {
+            self.spare = batch;
         }
     }
 
@@ -239,10 +259,10 @@ impl Extraction {
         if self.batch.is_empty() {
             return self.hand_on_replies();
         }
-        // The next batch grows as it fills: reserving room for a full batch
-        // would cost an allocation of hundreds of kilobytes for each lone
-        // entry an idle agent sends.
-        let batch = std::mem::take(&mut self.batch);
+        // The next batch is a written one's memory, or else grows as it
+        // fills: reserving room for a full batch would cost an allocation of
+        // hundreds of kilobytes for each lone entry an idle agent sends.
+        let batch = std::mem::replace(&mut self.batch, std::mem::take(&mut self.spare));
         match self.sender.send(Extracted::Entries(batch)) {
             Ok(()) => self.hand_on_replies(),
             Err(crossbeam_channel::SendError(Extracted::Entries(lost))) => {
