@@ -19,6 +19,11 @@ use crate::storage::Storage;
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(20);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
 
+/// How long nothing must arrive before the writer spends an idle spell on
+/// upkeep. Longer than the gaps between a burst's batches, so upkeep does not
+/// take the processor from extraction in the middle of one.
+const QUIET_BEFORE_UPKEEP: Duration = Duration::from_millis(50);
+
 pub(crate) struct Writer {
     receiver: Receiver<Extracted>,
     /// Committed batches, handed back to the extraction thread to free.
@@ -126,12 +131,19 @@ impl Writer {
             return Flow::Continue;
         }
         let first = if self.pending.is_empty() {
-            // Nothing to write: the time for upkeep, a bounded step at a
-            // time, until a message arrives or nothing is left.
-            while self.receiver.is_empty() && self.maintain() {}
-            match self.receiver.recv() {
+            // Nothing to write: once it stays so, the time for upkeep, a
+            // bounded step at a time, until a message arrives or nothing is
+            // left.
+            match self.receiver.recv_timeout(QUIET_BEFORE_UPKEEP) {
                 Ok(message) => message,
-                Err(_) => return self.stop_without_request(),
+                Err(RecvTimeoutError::Disconnected) => return self.stop_without_request(),
+                Err(RecvTimeoutError::Timeout) => {
+                    while self.receiver.is_empty() && self.maintain() {}
+                    match self.receiver.recv() {
+                        Ok(message) => message,
+                        Err(_) => return self.stop_without_request(),
+                    }
+                }
             }
         } else {
             match self.receiver.recv_deadline(self.retry_at) {
