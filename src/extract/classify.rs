@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use opentelemetry::trace::Status;
 use opentelemetry::Value;
+use opentelemetry_sdk::trace::SpanData;
 
 use crate::config::SpanMatch;
 use crate::entry::EventType;
@@ -218,6 +220,54 @@ pub(crate) fn classify(
         .map(|&(_, kind)| kind)
         .or_else(|| builtin_kind(attrs, span_name))
         .unwrap_or(StepKind::Other)
+}
+
+/// Status messages that say a guardrail stopped the run, from sources that
+/// mark the trip on another span than the guardrail's own. The OpenAI Agents
+/// SDK attaches "Guardrail tripwire triggered", with the guardrail's name in
+/// its data, to the turn the guardrail stopped; OpenInference exports that as
+/// the status of the turn's `CHAIN` span (`Guardrail tripwire triggered:
+/// {'guardrail': 'no_secrets'}`) while the guardrail's own span ends OK, as
+/// it does not export whether the tripwire fired. Such a span, otherwise left
+/// out, is recorded as the guardrail's trip.
+const GUARDRAIL_TRIPS: &[&str] = &["Guardrail tripwire triggered"];
+
+/// [`classify`], plus what the span's status says: a span that would be
+/// left out as `Other` but failed with a guardrail's trip (see
+/// [`GUARDRAIL_TRIPS`]) is a guardrail.
+pub(crate) fn classify_span(
+    attrs: &Attributes<'_>,
+    span: &SpanData,
+    user_rules: &[(SpanMatch, StepKind)],
+) -> StepKind {
+    match classify(attrs, &span.name, user_rules) {
+        StepKind::Other if guardrail_trip(span).is_some() => StepKind::Guardrail,
+        kind => kind,
+    }
+}
+
+/// The status message of a span that failed because a guardrail tripped.
+fn guardrail_trip(span: &SpanData) -> Option<&str> {
+    match &span.status {
+        Status::Error { description } => GUARDRAIL_TRIPS
+            .iter()
+            .any(|trip| description.starts_with(trip))
+            .then_some(description.as_ref()),
+        _ => None,
+    }
+}
+
+/// The name of the guardrail whose trip a span's status records (the
+/// `guardrail` member of the message's data, quoted as Python or JSON
+/// prints it), when it is a trip and names one.
+pub(crate) fn tripped_guardrail(span: &SpanData) -> Option<&str> {
+    let message = guardrail_trip(span)?;
+    ['\'', '"'].into_iter().find_map(|quote| {
+        let key = format!("{quote}guardrail{quote}");
+        let rest = message[message.find(&key)? + key.len()..].trim_start();
+        let rest = rest.strip_prefix(':')?.trim_start().strip_prefix(quote)?;
+        Some(&rest[..rest.find(quote)?])
+    })
 }
 
 /// The kind the first matching row of [`RULES`] gives.
@@ -544,5 +594,41 @@ mod tests {
             assert!(kind.start_event().is_some_and(EventType::is_start));
             assert!(kind.end_event().is_end());
         }
+    }
+
+    #[test]
+    fn a_span_failed_by_a_guardrail_trip_is_that_guardrail() {
+        use crate::extract::test_support::span;
+        let failed = |message: &'static str, attrs: Vec<KeyValue>| {
+            let mut span = span("turn", attrs);
+            span.status = Status::error(message);
+            span
+        };
+        let chain = || vec![KeyValue::new(keys::OPENINFERENCE_SPAN_KIND, "CHAIN")];
+        let python = failed(
+            "Guardrail tripwire triggered: {'guardrail': 'no_secrets'}",
+            chain(),
+        );
+        let kind_of =
+            |span: &SpanData| classify_span(&Attributes::new(&span.attributes), span, &[]);
+        assert_eq!(kind_of(&python), StepKind::Guardrail);
+        assert_eq!(tripped_guardrail(&python), Some("no_secrets"));
+        let json = failed(
+            r#"Guardrail tripwire triggered: {"type": "output", "guardrail" : "pii"}"#,
+            chain(),
+        );
+        assert_eq!(tripped_guardrail(&json), Some("pii"));
+        // A trip that names no guardrail keeps the span's name.
+        let unnamed = failed("Guardrail tripwire triggered", chain());
+        assert_eq!(kind_of(&unnamed), StepKind::Guardrail);
+        assert_eq!(tripped_guardrail(&unnamed), None);
+        // Another failure, or the same message on a recognised step, changes
+        // nothing.
+        assert_eq!(kind_of(&failed("timeout", chain())), StepKind::Other);
+        let agent = failed(
+            "Guardrail tripwire triggered: {'guardrail': 'x'}",
+            vec![KeyValue::new(keys::OPENINFERENCE_SPAN_KIND, "AGENT")],
+        );
+        assert_eq!(kind_of(&agent), StepKind::Agent);
     }
 }

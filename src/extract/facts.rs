@@ -10,7 +10,7 @@ use opentelemetry::{Array, Value};
 use super::aliases::Fixed;
 use super::ancestry::{Lineage, SpanKey};
 use super::attributes::{Attributes, Found, MAX_IDENT_BYTES};
-use super::classify::{classify, handoff_parties, name_suffix, StepKind};
+use super::classify::{classify_span, handoff_parties, name_suffix, tripped_guardrail, StepKind};
 use super::truncate::cut_bytes;
 use super::vocabulary::Vocabulary;
 
@@ -78,7 +78,7 @@ impl<'a> SpanFacts<'a> {
     pub(crate) fn read(span: &'a SpanData, vocab: &'a Vocabulary) -> Self {
         let attrs = Attributes::indexed(&span.attributes, &vocab.index);
         let fixed = Fixed::get();
-        let kind = classify(&attrs, &span.name, &vocab.rules);
+        let kind = classify_span(&attrs, span, &vocab.rules);
         let mut mapped = Vec::new();
         let session = take(&mut mapped, attrs.ident(&vocab.session));
         let agent_attr = take(&mut mapped, attrs.ident(&vocab.agent));
@@ -136,9 +136,12 @@ impl<'a> SpanFacts<'a> {
                 // inheritance unless the span names it explicitly.
             }
             // A guardrail is named by what it checks (`jailbreak` in
-            // `apply_guardrail jailbreak`).
+            // `apply_guardrail jailbreak`); a trip recorded on another span,
+            // by the guardrail its status names.
             StepKind::Guardrail => {
-                if let Some(target) = suffix(StepKind::Guardrail) {
+                if let Some(target) = suffix(StepKind::Guardrail)
+                    .or_else(|| tripped_guardrail(span).map(bounded_name))
+                {
                     name = target;
                 }
             }

@@ -352,9 +352,9 @@ fn insert_count(map: &mut Map<String, Json>, key: &str, count: u32) {
 /// How many entries a span's start produces (0 or 1). Used by producers to
 /// count a dropped start exactly, so `written + dropped = emitted` holds.
 pub(crate) fn start_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64 {
-    let kind = classify::classify(
+    let kind = classify::classify_span(
         &attributes::Attributes::new(&span.attributes),
-        &span.name,
+        span,
         config.span_rules(),
     );
     u64::from(
@@ -364,9 +364,9 @@ pub(crate) fn start_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64
 
 /// How many entries a span's end produces (0 or 1), for exact drop counts.
 pub(crate) fn end_entry_count(config: &ProtocolConfig, span: &SpanData) -> u64 {
-    let kind = classify::classify(
+    let kind = classify::classify_span(
         &attributes::Attributes::new(&span.attributes),
-        &span.name,
+        span,
         config.span_rules(),
     );
     u64::from(kind != StepKind::Other || config.keep_other_spans())

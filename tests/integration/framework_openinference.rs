@@ -265,3 +265,67 @@ fn chains_and_evaluators_are_kept_as_other_spans_with_their_kind_when_asked() {
     assert_eq!(attributes["llm.token_count.total"], 439);
     assert_eq!(attributes["llm.cost.prompt"], 0.0004);
 }
+
+/// The OpenAI Agents SDK through OpenInference: a tripped input guardrail's
+/// own span ends OK (the tripwire is not exported); the SDK marks the trip on
+/// the turn it stopped, a `CHAIN` span, with the guardrail's name in the
+/// status message. That span is recorded as the guardrail's failure.
+#[test]
+fn a_guardrail_trip_marked_on_the_agents_sdk_turn_is_the_guardrails_failure() {
+    for format in Format::BOTH {
+        let harness = Harness::new(format, |b| b);
+        harness.in_scope(|| {
+            let agent = tracing::info_span!(
+                "triage_agent",
+                openinference.span.kind = "AGENT",
+                session.id = "tripped"
+            );
+            let _agent = agent.enter();
+            let turn = tracing::info_span!(
+                "turn",
+                openinference.span.kind = "CHAIN",
+                otel.status_code = tracing::field::Empty,
+                otel.status_description = tracing::field::Empty,
+            );
+            let _turn = turn.enter();
+            {
+                let guard =
+                    tracing::info_span!("no_secrets", openinference.span.kind = "GUARDRAIL");
+                let _guard = guard.enter();
+            }
+            turn.record("otel.status_code", "ERROR");
+            turn.record(
+                "otel.status_description",
+                "Guardrail tripwire triggered: {'guardrail': 'no_secrets'}",
+            );
+        });
+        harness.flush();
+        let entries = harness.entries();
+        // The check itself, as exported (it ran and ended OK), then its trip.
+        let ends: Vec<_> = entries
+            .iter()
+            .filter(|e| e.event_type == EventType::GuardrailEnd && e.name == "no_secrets")
+            .collect();
+        assert_eq!(
+            ends.iter().map(|e| e.status).collect::<Vec<_>>(),
+            [EntryStatus::Ok, EntryStatus::Error],
+            "{entries:#?}"
+        );
+        let trip = ends[1];
+        assert!(
+            trip.error
+                .as_ref()
+                .and_then(|e| e.message.as_deref())
+                .is_some_and(|m| m.starts_with("Guardrail tripwire triggered")),
+            "{trip:#?}"
+        );
+        assert_eq!(
+            (trip.session_id.as_deref(), trip.agent_name.as_deref()),
+            (Some("tripped"), Some("triage_agent"))
+        );
+        assert_eq!(trip.operation.as_deref(), Some("CHAIN"));
+        // A turn that did not fail stays left out, as other spans are.
+        assert!(entries.iter().all(|e| e.name != "turn"), "{entries:#?}");
+        assert_eq!(entries.len(), 5, "agent, check, trip: {entries:#?}");
+    }
+}

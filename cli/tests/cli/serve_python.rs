@@ -140,11 +140,26 @@ fn assert_runs(entries: &[ProtocolEntry], prefix: &str) {
     assert_eq!(booked[0].status, EntryStatus::Error);
     assert!(booked[0].error.is_some(), "{:?}", booked[0]);
 
+    // The guardrail's own span ends OK (the instrumentor does not export the
+    // tripwire); the trip, marked on the turn it stopped, is the guardrail's
+    // failure.
     let tripped = session(entries, &format!("{prefix}-guardrail"));
+    let checks = find(&tripped, EventType::GuardrailEnd, "no_secrets");
     assert_eq!(
-        find(&tripped, EventType::GuardrailEnd, "no_secrets").len(),
-        1
+        checks.iter().map(|e| e.status).collect::<Vec<_>>(),
+        [EntryStatus::Ok, EntryStatus::Error],
+        "{tripped:#?}"
     );
+    assert!(
+        checks[1]
+            .error
+            .as_ref()
+            .and_then(|e| e.message.as_deref())
+            .is_some_and(|m| m.contains("tripwire")),
+        "{:?}",
+        checks[1]
+    );
+    assert_eq!(checks[1].agent_name.as_deref(), Some("triage_agent"));
     assert!(
         tripped.iter().all(|e| e.event_type != EventType::LlmEnd),
         "the guardrail stopped the run before any model call: {tripped:#?}"
