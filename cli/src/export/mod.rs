@@ -32,7 +32,8 @@ macro_rules! examples {
         "Examples:
   reagentic-protocol export protocol.db --otlp http://localhost:4318
   reagentic-protocol export protocol.db --otlp http://collector:4318 --session conv-42
-  reagentic-protocol export protocol.db --otlp http://team-box:4318 --header 'authorization=Bearer TOKEN'"
+  reagentic-protocol export protocol.db --otlp http://team-box:4318 --header 'authorization=Bearer TOKEN'
+  reagentic-protocol export protocol.db --otlp https://otel.example.com --ca-cert team-ca.pem"
     };
 }
 
@@ -44,8 +45,8 @@ macro_rules! examples {
 /// resource per recorded service; a handoff becomes a `handoff` span. Steps
 /// that never ended are left out (OTLP carries finished spans only). The
 /// recorded trace and span ids are kept, so sending a run twice to a
-/// receiver that stores by id (`serve`) stores it once. Plain HTTP
-/// (protobuf); send through a local Collector to reach a TLS endpoint.
+/// receiver that stores by id (`serve`) stores it once. OTLP/HTTP protobuf,
+/// over TLS for an https:// endpoint.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = examples!(),
@@ -64,9 +65,14 @@ pub struct Args {
     /// (postgres://…; its password is never printed).
     #[arg(value_name = "FILE")]
     file: std::path::PathBuf,
-    /// The OTLP/HTTP endpoint; `/v1/traces` is added when the URL has no path.
+    /// The OTLP/HTTP endpoint, http:// or https://; `/v1/traces` is added
+    /// when the URL has no path.
     #[arg(long, value_name = "URL")]
     otlp: String,
+    /// For https://: also trust the certificates in this PEM file (a private
+    /// CA, or the receiver's own certificate), besides the system's.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
     /// Only this session.
     #[arg(long, value_name = "ID")]
     session: Option<String>,
@@ -117,7 +123,7 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         .build()
         .map_err(|e| Failure::new(format!("cannot start the HTTP client: {e}")))?;
     let sender = Sender {
-        client: Client::builder(TokioExecutor::new()).build_http(),
+        client: Client::builder(TokioExecutor::new()).build(connector(args.ca_cert.as_deref())?),
         endpoint: &endpoint,
         headers: &headers,
         gzip: args.gzip,
@@ -220,17 +226,16 @@ struct Endpoint {
 
 impl Endpoint {
     fn parse(text: &str) -> Result<Endpoint, Failure> {
-        let bad = |why: &str| Failure::new(format!("--otlp: {why} (expected http://host:port)"));
+        let bad = |why: &str| {
+            Failure::new(format!(
+                "--otlp: {why} (expected http://host:port or https://host:port)"
+            ))
+        };
         let uri: Uri = text.trim().parse().map_err(|_| bad("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported; send to a local Collector over http, which forwards with TLS",
-                ))
-            }
-            _ => return Err(bad("the URL must start with http://")),
-        }
+        let scheme = match uri.scheme_str() {
+            Some(scheme @ ("http" | "https")) => scheme.to_owned(),
+            _ => return Err(bad("the URL must start with http:// or https://")),
+        };
         let authority = uri.authority().ok_or_else(|| bad("no host"))?;
         // A password in the URL is never printed; the host and port are
         // what the user needs to see.
@@ -246,15 +251,54 @@ impl Endpoint {
             Some(query) => format!("{path}?{query}"),
             None => path.to_owned(),
         };
-        let shown = format!("http://{host_port}{path}");
+        let shown = format!("{scheme}://{host_port}{path}");
         let uri = Uri::builder()
-            .scheme("http")
+            .scheme(scheme.as_str())
             .authority(authority.as_str())
             .path_and_query(path_and_query)
             .build()
             .map_err(|_| bad("not a URL"))?;
         Ok(Endpoint { uri, shown })
     }
+}
+
+/// Connects over plain TCP for http:// and over TLS for https://, trusting
+/// the system's root certificates and those of `ca_cert`.
+fn connector(ca_cert: Option<&std::path::Path>) -> Result<Connector, Failure> {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates are skipped (as curl does); if none is
+    // usable and no --ca-cert is given, an https:// request says so.
+    let system = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(system.certs);
+    if let Some(path) = ca_cert {
+        use rustls_pki_types::pem::PemObject;
+        let shown = path.display();
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| Failure::new(format!("--ca-cert {shown}: {e}")))?;
+        if certs.is_empty() {
+            return Err(Failure::new(format!(
+                "--ca-cert {shown}: no PEM certificate in it"
+            )));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| Failure::new(format!("--ca-cert {shown}: {e}")))?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Failure::new(format!("cannot set up TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build())
 }
 
 /// `NAME=VALUE` headers; a bad value is reported by its name only, as it
@@ -279,7 +323,8 @@ fn parse_headers(given: &[String]) -> Result<Vec<(HeaderName, HeaderValue)>, Fai
         .collect()
 }
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+type HttpClient = Client<Connector, Full<Bytes>>;
 
 struct Sender<'a> {
     client: HttpClient,

@@ -1,7 +1,8 @@
 //! `export` into a real `serve`: the recorded runs go out as OTLP spans and
 //! come back as the same entries; `--session` sends one run; sending twice
 //! stores nothing twice; an unreachable endpoint is a one-line error; a
-//! receiver that answers "retry later" is retried.
+//! receiver that answers "retry later" is retried; https:// goes over TLS
+//! and refuses a certificate nobody vouched for.
 
 use reagentic_protocol::ProtocolEntry;
 
@@ -330,4 +331,137 @@ fn a_receiver_that_says_retry_later_is_retried_and_gets_every_span_once() {
         "{message}"
     );
     assert_eq!(counts.lock().unwrap().0, 3);
+}
+
+/// A TLS front before a `serve` (`tests/python/tls_proxy.py`), its
+/// certificate for 127.0.0.1 signed by a CA of the test's own (`cert` is the
+/// CA's, what a team hands to `--ca-cert`), made by `openssl`; killed when
+/// dropped.
+struct TlsFront {
+    child: std::process::Child,
+    port: u16,
+    cert: std::path::PathBuf,
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let made = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (Debian package openssl) makes the test's certificates");
+    assert!(made.status.success(), "openssl {args:?}: {made:?}");
+}
+
+impl TlsFront {
+    fn start(dir: &std::path::Path, target: &str) -> TlsFront {
+        let key = "ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let ca =
+            format!("req -x509 -newkey {key} -days 2 -subj /CN=test-CA -keyout ca.key -out ca.pem");
+        let request =
+            format!("req -new -newkey {key} -subj /CN=127.0.0.1 -keyout key.pem -out server.csr");
+        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        let sign = "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+                    -extfile san.ext -out cert.pem";
+        for args in [ca.as_str(), request.as_str(), sign] {
+            openssl(dir, &args.split_whitespace().collect::<Vec<_>>());
+        }
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let (host, port) = target.rsplit_once(':').unwrap();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/tls_proxy.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args([cert.as_os_str(), key.as_os_str()])
+            .args([host, port])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the TLS front");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let port = line.trim().parse().expect("the front's port");
+        TlsFront {
+            child,
+            port,
+            cert: dir.join("ca.pem"),
+        }
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn https_goes_over_tls_and_refuses_a_certificate_nobody_vouched_for() {
+    let protocol = travel_protocol(Format::Sqlite);
+    protocol.shut_down();
+    let received = protocol.dir.path().join("received.db");
+    let serve = Serve::start(&received, &["--token", TOKEN]);
+    let front = TlsFront::start(protocol.dir.path(), &serve.http);
+    let endpoint = format!("https://127.0.0.1:{}", front.port);
+    let header = format!("authorization=Bearer {TOKEN}");
+
+    // Self-signed: no system root vouches for it.
+    let out = run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &endpoint,
+        "--header",
+        &header,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with(&format!("error: cannot connect to {endpoint}/v1/traces"))
+            && message.contains("certificate"),
+        "{message}"
+    );
+    assert!(!received.exists() || read_all(&received).is_empty());
+
+    // Trusted with --ca-cert: the run arrives through TLS, entry for entry.
+    let cert = front.cert.to_str().unwrap();
+    let report = json(&run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &endpoint,
+        "--header",
+        &header,
+        "--ca-cert",
+        cert,
+        "--json",
+    ]));
+    assert_eq!(report["spans"], 11, "{report}");
+    assert_eq!(report["endpoint"], format!("{endpoint}/v1/traces"));
+    let expected = sorted(&protocol.path);
+    wait_for(&received, expected.len());
+    assert_eq!(sorted(&received), expected);
+
+    // A --ca-cert that holds no certificate is named.
+    let empty = protocol.dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let out = run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &endpoint,
+        "--ca-cert",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(&format!("error: --ca-cert {}", empty.display())),
+        "{}",
+        stderr(&out)
+    );
 }
