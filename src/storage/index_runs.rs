@@ -328,7 +328,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::codec::sqlite::{CREATE_TABLES, RUN_ROWIDS};
+    use crate::codec::sqlite::CREATE_TABLES;
 
     fn database() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
@@ -336,9 +336,19 @@ mod tests {
         conn
     }
 
+    /// The rowids the field's runs hold for `key`, every range counted out
+    /// (the tables here have no entry rows for a look-up to join with).
     fn lookup(conn: &Connection, field: RunField, key: &str) -> Vec<i64> {
         let mut rows: Vec<i64> = conn
-            .prepare(RUN_ROWIDS)
+            .prepare(
+                "WITH RECURSIVE rowids (id, last) AS (
+                     SELECT t.entry, t.entry + t.count - 1 FROM protocol_index_run_list AS l
+                     CROSS JOIN protocol_index_runs AS t ON t.run = l.run AND t.key = ?1
+                     WHERE l.field = ?2
+                     UNION ALL
+                     SELECT id + 1, last FROM rowids WHERE id < last)
+                 SELECT id FROM rowids",
+            )
             .unwrap()
             .query_map(params![key, field.name()], |r| r.get(0))
             .unwrap()
