@@ -593,8 +593,7 @@ pub(crate) fn select_list(present: &[String], selection: super::sqlite::Selectio
     COLUMNS
         .iter()
         .map(|column| {
-            let left_out = selection == super::sqlite::Selection::WithoutContent && column.content;
-            if left_out || !present.iter().any(|p| p == column.name) {
+            if selection.leaves_out(column) || !present.iter().any(|p| p == column.name) {
                 format!("NULL::{} AS {}", column_type(column.kind), column.name)
             } else {
                 column.name.to_owned()

@@ -200,9 +200,7 @@ impl ProtocolReader {
             };
             let mut keys: Vec<(RunKind, String)> = Vec::new();
             let mut seen = HashSet::new();
-            let walk = Scan::new(&in_window)
-                .ordered(Order::Newest)
-                .without_content();
+            let walk = Scan::new(&in_window).ordered(Order::Newest).run_keys_only();
             skips.merge(self.scan(walk, |record| {
                 let key = key_of(&record.entry);
                 if seen.insert(key.clone()) {
