@@ -522,7 +522,10 @@ mod tests {
         assert_eq!(e.uri.to_string(), "http://localhost:4318/v1/traces");
         let e = Endpoint::parse("http://user:secret@collector:4318/custom").unwrap();
         assert_eq!(e.shown, "http://collector:4318/custom");
-        assert!(Endpoint::parse("https://x:4318").is_err());
+        let e = Endpoint::parse("https://user:secret@otel.example.com").unwrap();
+        assert_eq!(e.uri.scheme_str(), Some("https"));
+        assert_eq!(e.shown, "https://otel.example.com/v1/traces");
+        assert!(Endpoint::parse("ftp://x:4318").is_err());
         assert!(Endpoint::parse("localhost:4318").is_err());
         assert!(Endpoint::parse("not a url").is_err());
     }

@@ -7,7 +7,9 @@
 use reagentic_protocol::ProtocolEntry;
 
 use crate::serve_support::{Serve, WAIT};
-use crate::support::{json, read_all, run, stderr, travel_protocol, Format, SMALL_TALK, TRAVEL};
+use crate::support::{
+    json, read_all, run, stderr, travel_protocol, Format, Protocol, SMALL_TALK, TRAVEL,
+};
 
 const TOKEN: &str = "export-test-token-0123456789";
 
@@ -73,12 +75,19 @@ fn export(source: &str, serve: &Serve, extra: &[&str]) -> serde_json::Value {
     json(&run(&args))
 }
 
-#[test]
-fn an_exported_protocol_comes_back_entry_for_entry_and_twice_is_once() {
+/// A recorded travel run (SQLite, closed) and a `serve` with a token that
+/// receives into `received.db` beside it.
+fn travel_run_and_receiver() -> (Protocol, std::path::PathBuf, Serve) {
     let protocol = travel_protocol(Format::Sqlite);
     protocol.shut_down();
     let received = protocol.dir.path().join("received.db");
     let serve = Serve::start(&received, &["--token", TOKEN]);
+    (protocol, received, serve)
+}
+
+#[test]
+fn an_exported_protocol_comes_back_entry_for_entry_and_twice_is_once() {
+    let (protocol, received, serve) = travel_run_and_receiver();
 
     let report = export(protocol.arg(), &serve, &[]);
     let expected = sorted(&protocol.path);
@@ -401,15 +410,12 @@ impl Drop for TlsFront {
 
 #[test]
 fn https_goes_over_tls_and_refuses_a_certificate_nobody_vouched_for() {
-    let protocol = travel_protocol(Format::Sqlite);
-    protocol.shut_down();
-    let received = protocol.dir.path().join("received.db");
-    let serve = Serve::start(&received, &["--token", TOKEN]);
+    let (protocol, received, serve) = travel_run_and_receiver();
     let front = TlsFront::start(protocol.dir.path(), &serve.http);
     let endpoint = format!("https://127.0.0.1:{}", front.port);
     let header = format!("authorization=Bearer {TOKEN}");
 
-    // Self-signed: no system root vouches for it.
+    // Signed by the test's own CA: no system root vouches for it.
     let out = run(&[
         "export",
         protocol.arg(),
