@@ -442,9 +442,10 @@ pub(crate) fn retention_under_a_steady_producer(
         std::thread::sleep(Duration::from_millis(2));
     }
     provider.force_flush().unwrap();
-    // And idle time: the writer finishes the job between writes.
+    // And idle time: the writer finishes the job between writes, oldest
+    // runs first, so the newest of the old ones (day-07) goes last.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while runs(target).contains_key("day-39") && std::time::Instant::now() < deadline {
+    while runs(target).contains_key("day-07") && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     provider.shutdown().unwrap();
