@@ -5,7 +5,7 @@
 
 pub use crate::extract::Extractor;
 
-use crate::codec::sqlite::{sqlite_error, RowEncoder, INSERT};
+use crate::codec::sqlite::{sqlite_error, RowEncoder, RowInsert};
 use crate::entry::ProtocolEntry;
 use crate::error::Result;
 
@@ -27,7 +27,7 @@ use crate::error::Result;
 pub fn insert_rows(conn: &rusqlite::Connection, entries: &[ProtocolEntry]) -> Result<usize> {
     let path = conn.path().unwrap_or("");
     let on = |e| sqlite_error(std::path::Path::new(path), e);
-    let mut insert = conn.prepare_cached(&INSERT).map_err(on)?;
+    let mut insert = RowInsert::prepare(conn).map_err(on)?;
     let mut encoder = RowEncoder::default();
     let mut inserted = 0;
     for entry in entries {

@@ -17,8 +17,8 @@ use super::{fill, index_runs};
 use crate::codec::columns::columns_of_schema;
 use crate::codec::sqlite::{
     check_columns, check_schema_version, column_names, columns_added_after, read_meta_value,
-    sqlite_error, sqlite_open_error, KeyLookup, RowEncoder, CREATE_INDEXES, CREATE_TABLES,
-    DROPPED_INDEXES, ENTRIES, INDEXES, INSERT,
+    sqlite_error, sqlite_open_error, KeyLookup, RowEncoder, RowInsert, CREATE_INDEXES,
+    CREATE_TABLES, DROPPED_INDEXES, ENTRIES, INDEXES,
 };
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
@@ -475,7 +475,7 @@ impl Storage for SqliteStorage {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(on)?;
         {
-            let mut insert = tx.prepare_cached(&INSERT).map_err(on)?;
+            let mut insert = RowInsert::prepare(&tx).map_err(on)?;
             // Every entry really inserted (a rewrite inserts nothing), for
             // the batch's index runs.
             let mut inserted: Vec<(&ProtocolEntry, i64)> = Vec::with_capacity(entries.len());
