@@ -27,6 +27,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use foldhash::fast::RandomState;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 
@@ -60,8 +61,8 @@ struct Part {
 /// A remembered trace.
 #[derive(Debug)]
 struct TraceParts {
-    parts: HashMap<SpanId, Part>,
-    children: HashMap<SpanId, Vec<SpanId>>,
+    parts: HashMap<SpanId, Part, RandomState>,
+    children: HashMap<SpanId, Vec<SpanId>, RandomState>,
     /// The key of this trace in [`Assembly::by_age`].
     touched: (Instant, u64),
 }
@@ -69,7 +70,10 @@ struct TraceParts {
 /// The bounded memory of recent traces.
 #[derive(Debug)]
 pub(crate) struct Assembly {
-    traces: HashMap<TraceId, TraceParts>,
+    /// Hashed with foldhash, seeded at random per map, as the extractor's
+    /// span memory is (`ancestry.rs`): fast on ids, and a remote client
+    /// cannot aim its ids at one bucket.
+    traces: HashMap<TraceId, TraceParts, RandomState>,
     /// Traces by when they last received a span, oldest first.
     by_age: BTreeMap<(Instant, u64), TraceId>,
     spans: usize,
@@ -91,7 +95,7 @@ struct Arrival {
 impl Assembly {
     pub(crate) fn new(max_traces: usize, max_spans: usize, max_age: Duration) -> Self {
         Self {
-            traces: HashMap::new(),
+            traces: HashMap::with_hasher(RandomState::default()),
             by_age: BTreeMap::new(),
             spans: 0,
             seq: 0,
@@ -131,8 +135,8 @@ impl Assembly {
             self.traces.insert(
                 trace_id,
                 TraceParts {
-                    parts: HashMap::new(),
-                    children: HashMap::new(),
+                    parts: HashMap::with_hasher(RandomState::default()),
+                    children: HashMap::with_hasher(RandomState::default()),
                     touched: (now, 0),
                 },
             );
