@@ -123,7 +123,8 @@ pub fn run(args: Args, global: &Global) -> CliResult {
         .build()
         .map_err(|e| Failure::new(format!("cannot start the HTTP client: {e}")))?;
     let sender = Sender {
-        client: Client::builder(TokioExecutor::new()).build(connector(args.ca_cert.as_deref())?),
+        client: Client::builder(TokioExecutor::new())
+            .build(connector(&endpoint, args.ca_cert.as_deref())?),
         endpoint: &endpoint,
         headers: &headers,
         gzip: args.gzip,
@@ -263,13 +264,24 @@ impl Endpoint {
 }
 
 /// Connects over plain TCP for http:// and over TLS for https://, trusting
-/// the system's root certificates and those of `ca_cert`.
-fn connector(ca_cert: Option<&std::path::Path>) -> Result<Connector, Failure> {
+/// the system's root certificates and those of `ca_cert` (which an http://
+/// endpoint refuses: it would be silently unused).
+fn connector(endpoint: &Endpoint, ca_cert: Option<&std::path::Path>) -> Result<Connector, Failure> {
     let mut roots = rustls::RootCertStore::empty();
-    // Unreadable system certificates are skipped (as curl does); if none is
-    // usable and no --ca-cert is given, an https:// request says so.
-    let system = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(system.certs);
+    let https = endpoint.uri.scheme_str() == Some("https");
+    if !https && ca_cert.is_some() {
+        return Err(Failure::new(format!(
+            "--ca-cert is for https:// endpoints; {} is plain HTTP",
+            endpoint.shown
+        )));
+    }
+    if https {
+        // Unreadable system certificates are skipped (as curl does); with
+        // none usable and no --ca-cert, the handshake fails as an unknown
+        // issuer, in the error line.
+        let system = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(system.certs);
+    }
     if let Some(path) = ca_cert {
         use rustls_pki_types::pem::PemObject;
         let shown = path.display();

@@ -453,6 +453,23 @@ fn https_goes_over_tls_and_refuses_a_certificate_nobody_vouched_for() {
     wait_for(&received, expected.len());
     assert_eq!(sorted(&received), expected);
 
+    // A --ca-cert with a plain HTTP endpoint would go unused: said, not ignored.
+    let plain = format!("http://{}", serve.http);
+    let out = run(&[
+        "export",
+        protocol.arg(),
+        "--otlp",
+        &plain,
+        "--ca-cert",
+        cert,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: --ca-cert is for https:// endpoints"),
+        "{}",
+        stderr(&out)
+    );
+
     // A --ca-cert that holds no certificate is named.
     let empty = protocol.dir.path().join("empty.pem");
     std::fs::write(&empty, "not a certificate\n").unwrap();
