@@ -473,9 +473,9 @@ mod tests {
                 for (column, buffer) in COLUMNS.iter().zip(&mut buffers) {
                     match (column.get)(&original) {
                         Cell::Json(v) => v.write_json(buffer).unwrap(),
-                        Cell::Timestamp(t) => {
-                            buffer.extend_from_slice(crate::entry::format_timestamp(t).as_bytes())
-                        }
+                        Cell::Timestamp(t) => buffer.extend_from_slice(
+                            crate::entry::TimestampText::of(t).as_str().as_bytes(),
+                        ),
                         _ => {}
                     }
                 }

@@ -305,9 +305,8 @@ impl RowEncoder {
                 Cell::Json(value) => value.write_json(buffer).map_err(EncodeError::Json)?,
                 // The contract's own formatter keeps the stored text identical
                 // to the JSON Lines form by construction.
-                Cell::Timestamp(ts) => {
-                    buffer.extend_from_slice(crate::entry::format_timestamp(ts).as_bytes())
-                }
+                Cell::Timestamp(ts) => buffer
+                    .extend_from_slice(crate::entry::TimestampText::of(ts).as_str().as_bytes()),
                 _ => {}
             }
         }
