@@ -177,6 +177,26 @@ pub(crate) static INSERT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Makes `conn` keep a prepared statement's plan whatever values are bound.
+///
+/// SQLite (3.54) marks a statement with `column = ?` for re-preparing when
+/// a bound value may change its plan, and `sqlite3_clear_bindings` — which
+/// rusqlite calls on every cached statement it takes back — then expires it:
+/// each use of a cached look-up was parsed and planned anew. That was a
+/// quarter of `sessions` on 1 000 000 entries (callgrind of `--scenario
+/// read_1m`; every session look-up went through `sqlite3Reprepare`). The
+/// plans here never depend on a bound value (no `LIKE` on a parameter, no
+/// `ANALYZE` statistics), so the query planner's stability guarantee costs
+/// nothing.
+pub(crate) fn keep_plans(conn: &Connection, path: &Path) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map(drop)
+    .map_err(|e| sqlite_error(path, e))
+}
+
 /// How a file finds a trace's or a session's entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeyLookup {

@@ -14,8 +14,8 @@ use super::reader::{ProtocolFormat, ProtocolMeta};
 use super::scan::{Order, Record, Scan, Skips, Source};
 use crate::codec::columns::COLUMNS;
 use crate::codec::sqlite::{
-    column_names, decode_row, read_meta_number, select_list, sqlite_error, sqlite_open_error,
-    verify_protocol_schema, KeyLookup, RunField, ENTRIES,
+    column_names, decode_row, keep_plans, read_meta_number, select_list, sqlite_error,
+    sqlite_open_error, verify_protocol_schema, KeyLookup, RunField, ENTRIES,
 };
 use crate::entry::{format_timestamp, SCHEMA_VERSION};
 use crate::error::Result;
@@ -44,6 +44,7 @@ impl SqliteSource {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| sqlite_open_error(path, e))?;
+        keep_plans(&conn, path)?;
         let present = verify_protocol_schema(&conn, path)?;
         let key_lookup = KeyLookup::of_file(&conn, path)?;
         Ok(SqliteSource {

@@ -16,9 +16,9 @@ use super::{closed_error, ensure_parent_dir, open_owner_only, with_suffix, Durab
 use super::{fill, index_runs};
 use crate::codec::columns::columns_of_schema;
 use crate::codec::sqlite::{
-    check_columns, check_schema_version, column_names, columns_added_after, read_meta_value,
-    sqlite_error, sqlite_open_error, KeyLookup, RowEncoder, RowInsert, CREATE_INDEXES,
-    CREATE_TABLES, DROPPED_INDEXES, ENTRIES, INDEXES,
+    check_columns, check_schema_version, column_names, columns_added_after, keep_plans,
+    read_meta_value, sqlite_error, sqlite_open_error, KeyLookup, RowEncoder, RowInsert,
+    CREATE_INDEXES, CREATE_TABLES, DROPPED_INDEXES, ENTRIES, INDEXES,
 };
 use crate::entry::{ProtocolEntry, SCHEMA_VERSION};
 use crate::error::{ProtocolError, Result};
@@ -223,6 +223,7 @@ impl SqliteStorageBuilder {
         .map_err(|e| sqlite_open_error(&path, e))?;
         conn.busy_timeout(self.busy_timeout)
             .map_err(|e| sqlite_error(&path, e))?;
+        keep_plans(&conn, &path)?;
         if is_new {
             incremental_auto_vacuum(&conn, &path)?;
         }
