@@ -371,6 +371,8 @@ pub struct ProtocolEntry {
     /// Tokens of an unpriced model call: counted, but with no cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpriced_tokens: Option<u64>,
+    // A new field goes into `codec::jsonl::encode` too, and into
+    // `test_entries::full_entry`, whose line the encoder must write as serde does.
 }
 
 impl ProtocolEntry {
