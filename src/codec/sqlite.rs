@@ -428,23 +428,7 @@ pub(crate) enum Selection {
     /// for runs (`sessions` on 1 000 000 entries: 10.7 → 9.8 ms, `--scenario
     /// read_1m`).
     RunKeys,
-    /// Only what a session's summary sums up (`read::sessions`), besides
-    /// the fields every entry has: not decoding the other twenty columns
-    /// took `sessions` on 1 000 000 entries from 6.9–7.3 to 6.4 ms
-    /// (`--scenario read_1m`, two runs each).
-    Summaries,
 }
-
-/// The optional fields [`Selection::Summaries`] reads.
-const SUMMED_UP: [&str; 7] = [
-    "session_id",
-    "agent_name",
-    "input_tokens",
-    "output_tokens",
-    "error",
-    "cost_usd",
-    "cost_source",
-];
 
 impl Selection {
     /// Whether a read of this selection leaves `column` out (reads it as
@@ -454,7 +438,6 @@ impl Selection {
             Selection::All => false,
             Selection::WithoutContent => column.content,
             Selection::RunKeys => !column.required && column.name != "session_id",
-            Selection::Summaries => !column.required && !SUMMED_UP.contains(&column.name),
         }
     }
 }

@@ -88,13 +88,6 @@ impl<'a> Scan<'a> {
         self
     }
 
-    /// Reads only what every entry has and what a session's summary sums
-    /// up (see [`Selection::Summaries`]); a storage may read more.
-    pub(crate) fn summaries_only(mut self) -> Self {
-        self.selection = Selection::Summaries;
-        self
-    }
-
     /// Reads only what every entry has and its session (see
     /// [`Selection::RunKeys`]); a storage may read more.
     pub(crate) fn run_keys_only(mut self) -> Self {

@@ -225,7 +225,7 @@ impl ProtocolReader {
                     },
                 };
                 let mut building: Option<Building> = None;
-                skips.merge(self.scan(Scan::new(&of_run).summaries_only(), |record| {
+                skips.merge(self.scan(Scan::new(&of_run).without_content(), |record| {
                     building
                         .get_or_insert_with(|| {
                             Building::new(id.clone(), kind, record.entry.timestamp)
