@@ -206,15 +206,17 @@ impl Prices {
     /// assert!(prices.find("my-own-model", None).is_none());
     /// ```
     pub fn find(&self, model: &str, provider: Option<&str>) -> Option<PriceMatch<'_>> {
-        for (name, rule) in matching::candidates(model, provider) {
-            if let Some(entry) = self.table.models.get(&name) {
-                return Some(PriceMatch {
-                    key: &entry.key,
-                    rule,
-                    price: &entry.price,
-                    from_user: entry.origin == Origin::User,
-                });
-            }
+        let named = matching::first_candidate(model, provider, |name, rule| {
+            let entry = self.table.models.get(name)?;
+            Some(PriceMatch {
+                key: &entry.key,
+                rule,
+                price: &entry.price,
+                from_user: entry.origin == Origin::User,
+            })
+        });
+        if named.is_some() {
+            return named;
         }
         let model = model.trim();
         self.table
