@@ -103,7 +103,9 @@ impl KeyIndex {
         self.keys.push(key);
     }
 
-    /// The number of `key`, if it is one of the keys.
+    /// The number of `key`, if it is one of the keys. Inlined into the
+    /// per-attribute loops that call it, whichever codegen unit they land in.
+    #[inline]
     pub(crate) fn id(&self, key: &str) -> Option<KeyId> {
         if key.len() > self.longest {
             return None;
