@@ -262,7 +262,9 @@ fn container(text: &str) -> Option<Content> {
             // Every array and object opens with a bracket: with no more
             // brackets than the limit (some may be inside strings), the
             // nesting is within it, and measuring it is spared.
-            let brackets = text.bytes().filter(|&b| b == b'{' || b == b'[').count();
+            // (Counted with `memchr`: a loop over the bytes took 780
+            // instructions a model call's messages, callgrind.)
+            let brackets = memchr::memchr2_iter(b'{', b'[', text.as_bytes()).count();
             if brackets > MAX_CONTENT_DEPTH && nesting_depth(text) > MAX_CONTENT_DEPTH {
                 return None;
             }
