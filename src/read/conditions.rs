@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::scan::Order;
 use crate::codec::sqlite::IS_ERROR;
 use crate::entry::{EventType, ProtocolEntry};
 
@@ -74,6 +75,30 @@ impl SqlConditions {
         } else {
             format!(" WHERE {}", self.clauses.join(" AND "))
         }
+    }
+
+    /// What a scan's statement ends with, after its select list: the
+    /// clauses, the scan's order (`written_order` being the storage's own
+    /// write order) and its limit, bound last.
+    pub(crate) fn statement_tail(
+        &mut self,
+        order: Order,
+        limit: Option<usize>,
+        written_order: &str,
+    ) -> String {
+        let mut tail = self.where_clause();
+        tail.push_str(" ORDER BY ");
+        tail.push_str(match order {
+            Order::Written => written_order,
+            Order::Oldest => "timestamp ASC, entry_id ASC",
+            Order::Newest => "timestamp DESC, entry_id DESC",
+        });
+        if let Some(limit) = limit {
+            let mark = self.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            tail.push_str(" LIMIT ");
+            tail.push_str(&mark);
+        }
+        tail
     }
 }
 

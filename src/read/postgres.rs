@@ -23,7 +23,7 @@ use postgres::Client;
 use super::conditions::{Placeholders, SqlConditions, SqlValue};
 use super::follow::ReadPosition;
 use super::reader::{ProtocolFormat, ProtocolMeta};
-use super::scan::{Order, Record, Scan, Skips, Source};
+use super::scan::{Record, Scan, Skips, Source};
 use crate::codec::columns::COLUMNS;
 use crate::codec::postgres::{
     decode_row, read_meta_number, select_list, table_columns, verify_protocol_schema, Target,
@@ -131,16 +131,11 @@ impl PostgresSource {
             conditions.push(format!("(written_xact, written_seq) > ({xact}, {seq})"));
             conditions.push(format!("written_xact < {FINISHED_BELOW}"));
         }
-        sql.push_str(&conditions.where_clause());
-        sql.push_str(match scan.order {
-            Order::Written => " ORDER BY written_xact, written_seq",
-            Order::Oldest => " ORDER BY timestamp ASC, entry_id ASC",
-            Order::Newest => " ORDER BY timestamp DESC, entry_id DESC",
-        });
-        if let Some(limit) = scan.limit {
-            let mark = conditions.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-            sql.push_str(&format!(" LIMIT {mark}"));
-        }
+        sql.push_str(&conditions.statement_tail(
+            scan.order,
+            scan.limit,
+            "written_xact, written_seq",
+        ));
         // PostgreSQL stores U+0000 as U+FFFD (see the codec); a filter
         // value is looked up as it would have been stored.
         let params = conditions

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::conditions::{Placeholders, SqlConditions, SqlValue};
 use super::follow::ReadPosition;
 use super::reader::{ProtocolFormat, ProtocolMeta};
-use super::scan::{Order, Record, Scan, Skips, Source};
+use super::scan::{Record, Scan, Skips, Source};
 use crate::codec::columns::COLUMNS;
 use crate::codec::sqlite::{
     column_names, decode_row, keep_plans, read_meta_number, select_list, sqlite_error,
@@ -96,16 +96,7 @@ impl SqliteSource {
             ));
             conditions.push(format!("rowid > {mark}"));
         }
-        sql.push_str(&conditions.where_clause());
-        sql.push_str(match scan.order {
-            Order::Written => " ORDER BY rowid",
-            Order::Oldest => " ORDER BY timestamp ASC, entry_id ASC",
-            Order::Newest => " ORDER BY timestamp DESC, entry_id DESC",
-        });
-        if let Some(limit) = scan.limit {
-            let mark = conditions.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-            sql.push_str(&format!(" LIMIT {mark}"));
-        }
+        sql.push_str(&conditions.statement_tail(scan.order, scan.limit, "rowid"));
         let params = conditions
             .params
             .into_iter()
