@@ -15,6 +15,7 @@ mod export;
 mod help;
 mod import;
 mod jsonl_rotation;
+mod otlp;
 mod postgres;
 #[path = "../../../tests/integration/support/postgres.rs"]
 mod postgres_server;
