@@ -270,6 +270,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_event_type_status_and_cost_source_is_written_as_serde_names_it() {
+        let statuses = [EntryStatus::Unset, EntryStatus::Ok, EntryStatus::Error];
+        let sources = [
+            CostSource::Reported,
+            CostSource::Priced,
+            CostSource::Unpriced,
+        ];
+        for (i, event_type) in EventType::ALL.into_iter().enumerate() {
+            let mut entry = full_entry(5);
+            entry.event_type = event_type;
+            entry.status = statuses[i % statuses.len()];
+            entry.cost_source = Some(sources[i % sources.len()]);
+            assert_eq!(encoded(&entry), serde_line(&entry));
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn lines_with_any_text_and_numbers_are_what_serde_writes(
