@@ -483,11 +483,12 @@ pub fn format_timestamp(ts: &DateTime<Utc>) -> String {
 }
 
 /// A timestamp's stored text (`2026-11-27T03:00:00.123456Z`), made without
-/// allocating. Every entry's timestamp is written this way by both storages,
-/// and chrono's general formatter with the `String` it returns took 760
-/// instructions an entry of the SQLite writer's 30 000 (callgrind of the
-/// tool-burst bench's storage alone). Years outside 0–9999 and leap seconds,
-/// which need signs and wider fields, are left to chrono.
+/// allocating. Every entry's timestamp is written this way by the SQLite and
+/// JSON Lines storages, and chrono's general formatter with the `String` it
+/// returns took 760 instructions an entry of the SQLite writer's 30 000
+/// (callgrind of the tool-burst bench's storage alone). Years outside
+/// 0–9999 and leap seconds, which need signs and wider fields, are left to
+/// chrono.
 pub(crate) enum TimestampText {
     /// The usual case: 27 ASCII bytes.
     Fixed([u8; TimestampText::LEN]),
@@ -531,7 +532,7 @@ impl TimestampText {
 /// Writes `value`'s last `field.len()` decimal digits into `field`, zero-padded.
 fn put_digits(field: &mut [u8], mut value: u32) {
     for digit in field.iter_mut().rev() {
-        // A remainder of 10 is below 10: the cast never truncates.
+        // A remainder by 10 is below 10: the cast never truncates.
         *digit = b'0' + (value % 10) as u8;
         value /= 10;
     }
