@@ -230,13 +230,27 @@ fn the_downloaded_entries_are_json_lines_that_convert_reads_back() {
     assert!(browser.wait_for("window.__runView && window.__runView.ready", WAIT));
     browser.click("#download");
     let downloaded = browser.downloads.path().join(format!("{TRAVEL}.jsonl"));
+    // The name alone is not enough: once, on a fresh clone's full run, the
+    // file was there but read empty. Chromium writes to a `.crdownload`
+    // beside it until the download is complete, and may reserve the name
+    // before; so wait for both signs.
+    let complete = || {
+        let writing = std::fs::read_dir(browser.downloads.path())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+            })
+            .unwrap_or(true);
+        !writing && std::fs::metadata(&downloaded).is_ok_and(|m| m.len() > 0)
+    };
     let deadline = std::time::Instant::now() + WAIT;
-    while !downloaded.exists() && std::time::Instant::now() < deadline {
+    while !complete() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        downloaded.exists(),
-        "no download at {}",
+        complete(),
+        "no complete download at {}",
         downloaded.display()
     );
     // Copied so the name says what it is; then converted like any protocol.
