@@ -37,8 +37,8 @@ impl Content {
         let text = text.into();
         // Valid JSON holds a raw line break only as whitespace between
         // tokens (inside strings it is escaped). `memchr2` rather than a loop
-        // over the bytes, which compiled to six instructions a byte: a
-        // thousand for a model call's messages (callgrind, `--scenario
+        // over the bytes, which compiled to six instructions a byte: about
+        // 900 a call on the bench's agent runs (callgrind, `--scenario
         // jsonl_storage_limit`).
         if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_some() {
             let value: Value = serde_json::from_str(&text)?;

@@ -339,7 +339,8 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
 /// lacks, indexes its entries' traces and sessions as index runs, drops the indexes
 /// schema 3 no longer has (`codec::sqlite::DROPPED_INDEXES`), gives the
 /// index runs of schema 3 and 4 their `count` (each of their rows is one
-/// entry, the column's default), and records the new version. Runs inside `create_schema`'s transaction, so a crash
+/// entry, the column's default), and records the new version. Runs inside
+/// `create_schema`'s transaction, so a crash
 /// leaves the file at its old version or the new one, never half-migrated; a
 /// file already current (or created just now) is left as it is. Takes time
 /// in proportion to the file (building the identity index and the run), once.

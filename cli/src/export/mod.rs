@@ -283,9 +283,9 @@ fn connector(endpoint: &Endpoint, ca_cert: Option<&std::path::Path>) -> Result<C
         roots.add_parsable_certificates(system.certs);
     }
     if let Some(path) = ca_cert {
-        use rustls_pki_types::pem::PemObject;
+        use rustls::pki_types::pem::PemObject;
         let shown = path.display();
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|e| Failure::new(format!("--ca-cert {shown}: {e}")))?;
         if certs.is_empty() {
