@@ -109,12 +109,38 @@ fn ranges<'k>(sorted: &[(&'k str, i64)]) -> Vec<Range<'k>> {
     ranges
 }
 
+/// Sorts `(key, rowid)` pairs by key, then rowid, comparing each key's first
+/// eight bytes as one number before the whole key: sorting a batch's trace
+/// ids as strings (a call to `memcmp` a comparison) was 3 200 of the
+/// writer's 23 400 instructions an entry (callgrind of
+/// `sqlite_storage_tool_burst`).
+fn sort_pairs(pairs: &mut [(&str, i64)]) {
+    let mut keyed: Vec<(u64, &str, i64)> = pairs
+        .iter()
+        .map(|&(key, rowid)| (leading_bytes(key), key, rowid))
+        .collect();
+    keyed.sort_unstable();
+    for (pair, (_, key, rowid)) in pairs.iter_mut().zip(keyed) {
+        *pair = (key, rowid);
+    }
+}
+
+/// A key's first eight bytes as a big-endian number, zero-padded: keys whose
+/// numbers differ compare as their numbers do (a zero byte sorts first, as
+/// a shorter key does), and equal numbers leave it to the whole keys.
+fn leading_bytes(key: &str) -> u64 {
+    let mut bytes = [0; 8];
+    let head = &key.as_bytes()[..key.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(bytes)
+}
+
 /// Appends one run of `field`'s `(key, rowid)` pairs, as ranges.
 fn append_run(tx: &Connection, field: RunField, pairs: &mut [(&str, i64)]) -> rusqlite::Result<()> {
     if pairs.is_empty() {
         return Ok(());
     }
-    pairs.sort_unstable();
+    sort_pairs(pairs);
     let ranges = ranges(pairs);
     let run = next_run(tx)?;
     tx.prepare_cached(
@@ -329,6 +355,25 @@ mod tests {
 
     use super::*;
     use crate::codec::sqlite::CREATE_TABLES;
+
+    proptest::proptest! {
+        /// Keys short and long, sharing their first bytes or not, with zero
+        /// bytes and any Unicode: the same order as sorting the pairs.
+        #[test]
+        fn pairs_sort_as_their_keys_and_rowids_do(
+            pairs in proptest::collection::vec(
+                ("(ab|\\x00|é){0,5}[a-c\\x00]{0,12}", 0..4_i64),
+                0..64,
+            )
+        ) {
+            let mut ours: Vec<(&str, i64)> =
+                pairs.iter().map(|(key, rowid)| (key.as_str(), *rowid)).collect();
+            let mut expected = ours.clone();
+            expected.sort_unstable();
+            sort_pairs(&mut ours);
+            proptest::prop_assert_eq!(ours, expected);
+        }
+    }
 
     fn database() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
