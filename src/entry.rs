@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 pub use content::Content;
 
 /// The version of the entry format written by this build.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// What happened: the kind of an entry.
 ///
@@ -647,11 +647,11 @@ mod tests {
     #[test]
     fn json_line_matches_the_design_example_field_for_field() {
         let line = sample().to_json_line().unwrap();
-        let expected = r#"{"schema":5,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","duration_ms":182.4,"status":"ok","operation":"execute_tool"}"#;
+        let expected = r#"{"schema":6,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","duration_ms":182.4,"status":"ok","operation":"execute_tool"}"#;
         assert_eq!(line, expected, "empty fields are left out");
         // A line that writes its empty fields as null, as schema 2 did, reads
         // as the same entry.
-        let with_nulls = r#"{"schema":5,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null,"operation":"execute_tool","cache_read_input_tokens":null,"cache_creation_input_tokens":null,"reasoning_tokens":null,"finish_reasons":null,"cost_usd":null,"time_to_first_chunk_ms":null}"#;
+        let with_nulls = r#"{"schema":6,"entry_id":"4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:end","timestamp":"2026-11-27T03:00:00.123456Z","event_type":"tool_end","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"53995c3f42cd8ad8","session_id":"conv-42","service_name":"travel-agent","agent_name":"planner","name":"search_flights","model":null,"provider":null,"tool_name":"search_flights","tool_call_id":"call_1","input":{"from":"BER"},"output":"3 flights","input_tokens":null,"output_tokens":null,"duration_ms":182.4,"status":"ok","error":null,"attributes":null,"operation":"execute_tool","cache_read_input_tokens":null,"cache_creation_input_tokens":null,"reasoning_tokens":null,"finish_reasons":null,"cost_usd":null,"time_to_first_chunk_ms":null}"#;
         let read: ProtocolEntry = serde_json::from_str(with_nulls).unwrap();
         assert_eq!(read, sample());
         assert_eq!(line, expected);

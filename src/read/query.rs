@@ -503,8 +503,19 @@ mod tests {
         }
         let by_time = plan(EntryFilter::default().with_since(at(0, 0)));
         assert!(by_time.contains("protocol_entries_identity"), "{by_time}");
+        // A type is decided from the identity index, which ends with it; a
+        // window narrows the walk to the window.
         let by_type = plan(EntryFilter::default().with_event_type(EventType::Handoff));
-        assert!(by_type.contains("protocol_entries_event_type"), "{by_type}");
+        assert!(by_type.contains("protocol_entries_identity"), "{by_type}");
+        let by_type_in_window = plan(
+            EntryFilter::default()
+                .with_event_type(EventType::Handoff)
+                .with_since(at(0, 0)),
+        );
+        assert!(
+            by_type_in_window.contains("USING INDEX protocol_entries_identity (timestamp>?)"),
+            "{by_type_in_window}"
+        );
     }
 
     #[test]

@@ -337,7 +337,8 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
 
 /// Brings an older table up to this build's schema: adds the columns it
 /// lacks, indexes its entries' traces and sessions as index runs, drops the indexes
-/// schema 3 no longer has (`codec::sqlite::DROPPED_INDEXES`), gives the
+/// this schema no longer has (`codec::sqlite::DROPPED_INDEXES`) and those it
+/// has with other columns, gives the
 /// index runs of schema 3 and 4 their `count` (each of their rows is one
 /// entry, the column's default), and records the new version. Runs inside
 /// `create_schema`'s transaction, so a crash
@@ -347,20 +348,35 @@ fn create_schema(conn: &mut Connection, path: &Path) -> Result<()> {
 fn migrate(tx: &Connection, path: &Path, key_lookup: KeyLookup) -> Result<()> {
     let on = |e| sqlite_error(path, e);
     match key_lookup {
-        KeyLookup::Indexes => {
-            index_runs::index_existing(tx).map_err(on)?;
-            for index in DROPPED_INDEXES {
-                // Fixed names from the codec, never input.
-                tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))
-                    .map_err(on)?;
-            }
-        }
+        KeyLookup::Indexes => index_runs::index_existing(tx).map_err(on)?,
         KeyLookup::RunPairs => tx
             .execute_batch(
                 "ALTER TABLE protocol_index_runs ADD COLUMN count INTEGER NOT NULL DEFAULT 1",
             )
             .map_err(on)?,
         KeyLookup::RunRanges => {}
+    }
+    for index in DROPPED_INDEXES {
+        // Fixed names from the codec, never input.
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))
+            .map_err(on)?;
+    }
+    // An index of this build's name but other columns (the identity of
+    // schemas 3 to 5 lacked the event type) is dropped here and built anew
+    // by `create_schema`.
+    for index in INDEXES {
+        let columns: Option<String> = tx
+            .query_row(
+                "SELECT group_concat(name, ', ') FROM
+                     (SELECT name FROM pragma_index_info(?1) ORDER BY seqno)",
+                [index.name],
+                |row| row.get(0),
+            )
+            .map_err(on)?;
+        if columns.is_some_and(|columns| columns != index.columns) {
+            tx.execute_batch(&format!("DROP INDEX {}", index.name))
+                .map_err(on)?;
+        }
     }
     let present = column_names(tx, path, ENTRIES)?;
     for (column, sql_type) in columns_added_after(1) {
@@ -726,10 +742,7 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         indexes.sort();
-        assert_eq!(
-            indexes,
-            ["protocol_entries_event_type", "protocol_entries_identity"]
-        );
+        assert_eq!(indexes, ["protocol_entries_identity"]);
         // No index keyed by a random id, and no UNIQUE on entry_id.
         let unique_autoindexes: i64 = conn
             .query_row(
@@ -942,8 +955,8 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             .unwrap();
         assert_eq!(
             indexes,
-            ["protocol_entries_event_type", "protocol_entries_identity"],
-            "the trace, session and time indexes are gone"
+            ["protocol_entries_identity"],
+            "the trace, session, time and event type indexes are gone"
         );
         // The old entry was indexed as a trace run: found through it now.
         assert_eq!(reader.query(&by_trace).unwrap().len(), 1, "via the runs");
@@ -974,6 +987,87 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             Some(SCHEMA_VERSION.to_string())
         );
         assert_eq!(raw_rows(&path).len(), 2);
+    }
+
+    /// The columns of each index on `protocol_entries`, by name.
+    fn entry_indexes(path: &Path) -> Vec<(String, String)> {
+        Connection::open(path)
+            .unwrap()
+            .prepare(
+                "SELECT i.name, (SELECT group_concat(name, ', ') FROM
+                     (SELECT name FROM pragma_index_info(i.name) ORDER BY seqno))
+                 FROM sqlite_schema AS i WHERE i.type = 'index'
+                 AND i.tbl_name = 'protocol_entries' ORDER BY i.name",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_schema_5_file_gets_the_event_type_in_its_identity_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let batch: Vec<ProtocolEntry> = (0..6)
+            .map(|n| {
+                let mut entry = full_entry(n);
+                if n % 2 == 0 {
+                    entry.event_type = crate::entry::EventType::ToolStart;
+                }
+                entry
+            })
+            .collect();
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        storage.write_batch(&batch).unwrap();
+        storage.close().unwrap();
+        // The indexes of schemas 3 to 5.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "DROP INDEX protocol_entries_identity;
+                 CREATE UNIQUE INDEX protocol_entries_identity
+                     ON protocol_entries (timestamp, entry_id);
+                 CREATE INDEX protocol_entries_event_type
+                     ON protocol_entries (event_type, timestamp);
+                 UPDATE protocol_meta SET value = '5' WHERE key = 'schema_version';",
+            )
+            .unwrap();
+        let by_type = crate::read::EntryFilter::default().with_event_type(batch[1].event_type);
+        let reader = crate::read::ProtocolReader::open(&path).unwrap();
+        let typed = reader.query(&by_type).unwrap();
+        assert_eq!(typed.len(), 3);
+        assert_eq!(
+            meta(&path, "schema_version").as_deref(),
+            Some("5"),
+            "read as it is"
+        );
+
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(
+            meta(&path, "schema_version"),
+            Some(SCHEMA_VERSION.to_string())
+        );
+        assert_eq!(
+            entry_indexes(&path),
+            [(
+                "protocol_entries_identity".to_owned(),
+                "timestamp, entry_id, event_type".to_owned()
+            )]
+        );
+        // Every entry again, and one new: stored once, the new one added.
+        let mut again = batch.clone();
+        again.push(full_entry(6));
+        storage.write_batch(&again).unwrap();
+        storage.close().unwrap();
+        assert_eq!(raw_rows(&path).len(), 7);
+        // The reader opened before the migration reads the new layout.
+        assert_eq!(reader.query(&by_type).unwrap().len(), typed.len() + 1);
+        // Reopening changes nothing.
+        SqliteStorage::open(&path).unwrap().close().unwrap();
+        assert_eq!(entry_indexes(&path).len(), 1);
+        assert_eq!(raw_rows(&path).len(), 7);
     }
 
     /// Rewrites a file's index runs the way schemas 3 and 4 wrote them: a
