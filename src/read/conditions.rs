@@ -87,12 +87,16 @@ impl SqlConditions {
         written_order: &str,
     ) -> String {
         let mut tail = self.where_clause();
-        tail.push_str(" ORDER BY ");
-        tail.push_str(match order {
-            Order::Written => written_order,
-            Order::Oldest => "timestamp ASC, entry_id ASC",
-            Order::Newest => "timestamp DESC, entry_id DESC",
-        });
+        let order = match order {
+            Order::Written => Some(written_order),
+            Order::Oldest => Some("timestamp ASC, entry_id ASC"),
+            Order::Newest => Some("timestamp DESC, entry_id DESC"),
+            Order::Any => None,
+        };
+        if let Some(order) = order {
+            tail.push_str(" ORDER BY ");
+            tail.push_str(order);
+        }
         if let Some(limit) = limit {
             let mark = self.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
             tail.push_str(" LIMIT ");

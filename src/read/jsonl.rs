@@ -368,7 +368,7 @@ impl Source for JsonlSource {
                 }
             }
         };
-        if scan.order == Order::Written {
+        if matches!(scan.order, Order::Written | Order::Any) {
             let mut visited = 0;
             self.read_lines(position, following, &mut skips, |number, entry| {
                 let Some(entry) = first_copy(entry) else {

@@ -26,6 +26,14 @@ pub(crate) enum Order {
     Oldest,
     /// By timestamp, newest first, ties broken by `entry_id` (descending).
     Newest,
+    /// Any order, for a scan that only adds its entries up: SQLite is free
+    /// to walk the identity index for a time window and the table for the
+    /// rest. Asked for the order written, it scans the whole table even for
+    /// an hour of a month (sorting the hour's rows by rowid, it estimates,
+    /// would cost more): `stats --since 1h` on 1 000 000 entries took
+    /// 205 ms that way, and 2 this way. JSON Lines reads in the order
+    /// written.
+    Any,
 }
 
 /// What a scan does with an entry whose id it has already visited (JSON
@@ -96,7 +104,7 @@ impl<'a> Scan<'a> {
     }
 
     /// How two entries compare in this scan's order: by timestamp, ties
-    /// broken by `entry_id` (write order compares equal).
+    /// broken by `entry_id` (write order, and any order, compare equal).
     pub(crate) fn compare(&self, a: &ProtocolEntry, b: &ProtocolEntry) -> std::cmp::Ordering {
         let by_time = || {
             a.timestamp
@@ -104,7 +112,7 @@ impl<'a> Scan<'a> {
                 .then_with(|| a.entry_id.cmp(&b.entry_id))
         };
         match self.order {
-            Order::Written => std::cmp::Ordering::Equal,
+            Order::Written | Order::Any => std::cmp::Ordering::Equal,
             Order::Oldest => by_time(),
             Order::Newest => by_time().reverse(),
         }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::conditions::{Conditions, TimeWindow};
 use super::reader::ProtocolReader;
-use super::scan::Scan;
+use super::scan::{Order, Scan};
 use crate::entry::{CostSource, EventType, ProtocolEntry};
 use crate::error::Result;
 use crate::pricing::{totals, CostTotal};
@@ -177,10 +177,13 @@ impl ProtocolReader {
             measured.event_types.insert(EventType::GuardrailEnd);
         }
         let mut groups = Groups::default();
-        let skips = self.scan(Scan::new(&measured).without_content(), |record| {
-            groups.add(filter.by, &record.entry);
-            ControlFlow::Continue(())
-        })?;
+        let skips = self.scan(
+            Scan::new(&measured).ordered(Order::Any).without_content(),
+            |record| {
+                groups.add(filter.by, &record.entry);
+                ControlFlow::Continue(())
+            },
+        )?;
         self.report(skips);
         Ok(groups.finish())
     }
@@ -239,33 +242,36 @@ impl ProtocolReader {
             Option<String>,
         );
         let mut lines: HashMap<Key, CostExplanation> = HashMap::new();
-        let skips = self.scan(Scan::new(&calls).without_content(), |record| {
-            let e = record.entry;
-            let model = e.model.clone().unwrap_or_else(|| "(none)".into());
-            let key = (
-                model,
-                e.provider.clone(),
-                e.cost_source,
-                e.price_model.clone(),
-                e.price_rule.clone(),
-            );
-            let line = lines.entry(key).or_insert_with_key(|k| CostExplanation {
-                model: k.0.clone(),
-                provider: k.1.clone(),
-                source: k.2,
-                price_model: k.3.clone(),
-                price_rule: k.4.clone(),
-                calls: 0,
-                input_tokens: 0,
-                output_tokens: 0,
-                cost: CostTotal::default(),
-            });
-            line.calls += 1;
-            line.input_tokens += e.input_tokens.unwrap_or(0);
-            line.output_tokens += e.output_tokens.unwrap_or(0);
-            line.cost.add(&e);
-            ControlFlow::Continue(())
-        })?;
+        let skips = self.scan(
+            Scan::new(&calls).ordered(Order::Any).without_content(),
+            |record| {
+                let e = record.entry;
+                let model = e.model.clone().unwrap_or_else(|| "(none)".into());
+                let key = (
+                    model,
+                    e.provider.clone(),
+                    e.cost_source,
+                    e.price_model.clone(),
+                    e.price_rule.clone(),
+                );
+                let line = lines.entry(key).or_insert_with_key(|k| CostExplanation {
+                    model: k.0.clone(),
+                    provider: k.1.clone(),
+                    source: k.2,
+                    price_model: k.3.clone(),
+                    price_rule: k.4.clone(),
+                    calls: 0,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    cost: CostTotal::default(),
+                });
+                line.calls += 1;
+                line.input_tokens += e.input_tokens.unwrap_or(0);
+                line.output_tokens += e.output_tokens.unwrap_or(0);
+                line.cost.add(&e);
+                ControlFlow::Continue(())
+            },
+        )?;
         self.report(skips);
         let mut list: Vec<CostExplanation> = lines.into_values().collect();
         list.sort_by(|a, b| {
