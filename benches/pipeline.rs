@@ -1038,6 +1038,20 @@ fn scenario_read(run: &Run) -> Value {
             .expect("window");
         assert!(!found.is_empty());
     });
+    // The last hour in the order written, as `export --since 1h` reads it.
+    let written_1h_ms = median_ms(|| {
+        let mut read = 0;
+        reader
+            .for_each(
+                &EntryFilter::default().with_since(last - chrono::TimeDelta::hours(1)),
+                |_| {
+                    read += 1;
+                    std::ops::ControlFlow::Continue(())
+                },
+            )
+            .expect("for_each");
+        assert!(read > 0);
+    });
     // Stats over that hour, as `stats --since 1h` would give them.
     let stats_ms = median_ms(|| {
         use reagentic_protocol::read::{StatsBy, StatsFilter};
@@ -1078,6 +1092,7 @@ fn scenario_read(run: &Run) -> Value {
         "trace_ms": trace_ms,
         "sessions_before_merging_ms": unmerged_sessions_ms,
         "window_1h_ms": window_ms,
+        "written_1h_ms": written_1h_ms,
         "stats_1h_ms": stats_ms,
         "stats_all_ms": stats_all_ms,
         "convert_s": convert_s,
@@ -1358,13 +1373,14 @@ fn print_report(results: &BTreeMap<String, Value>, runs: &BTreeMap<String, Vec<V
         num(results, "ours_sqlite_1m_burst", "peak_rss_mb"),
     );
     println!(
-        "reading {} entries (SQLite): sessions {:.1} ms, show {:.1} ms, query --session {:.1} ms, a trace {:.1} ms, the last hour's failures {:.1} ms, its stats {:.1} ms, stats of all time {:.1} ms; convert to JSONL {:.1} s ({:.0} entries/s)",
+        "reading {} entries (SQLite): sessions {:.1} ms, show {:.1} ms, query --session {:.1} ms, a trace {:.1} ms, the last hour's failures {:.1} ms, the last hour in the order written {:.1} ms, its stats {:.1} ms, stats of all time {:.1} ms; convert to JSONL {:.1} s ({:.0} entries/s)",
         num(results, "read_1m", "entries"),
         num(results, "read_1m", "sessions_ms"),
         num(results, "read_1m", "show_ms"),
         num(results, "read_1m", "query_session_ms"),
         num(results, "read_1m", "trace_ms"),
         num(results, "read_1m", "window_1h_ms"),
+        num(results, "read_1m", "written_1h_ms"),
         num(results, "read_1m", "stats_1h_ms"),
         num(results, "read_1m", "stats_all_ms"),
         num(results, "read_1m", "convert_s"),

@@ -68,6 +68,19 @@ impl SqlConditions {
         self.clauses.push(clause.into());
     }
 
+    /// Turns the clauses so far into one: the row is among the rowids of
+    /// `table` they select (a subquery the planner answers on its own).
+    pub(crate) fn nest_as_rowids(&mut self, table: &str) {
+        if self.clauses.is_empty() {
+            return;
+        }
+        let nested = format!(
+            "rowid IN (SELECT rowid FROM {table}{})",
+            self.where_clause()
+        );
+        self.clauses = vec![nested];
+    }
+
     /// ` WHERE …` for the clauses, or nothing when there are none.
     pub(crate) fn where_clause(&self) -> String {
         if self.clauses.is_empty() {
@@ -127,6 +140,11 @@ impl TimeWindow {
     /// Keeps times before `until`.
     pub(crate) fn set_until(&mut self, until: DateTime<Utc>) {
         self.until = Some(ceil_to_micros(until));
+    }
+
+    /// Whether the window has a bound (is not all time).
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.since.is_some() || self.until.is_some()
     }
 
     /// Whether `at` lies in the window.

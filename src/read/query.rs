@@ -517,8 +517,20 @@ mod tests {
             by_type_in_window.contains("USING INDEX protocol_entries_identity (timestamp>?)"),
             "{by_type_in_window}"
         );
-        // In any order (stats), a window is still walked through the index;
-        // in the order written, SQLite would scan the table to save a sort.
+        // In the order written (`for_each`), a window's rowids are found
+        // through the index and only they are sorted.
+        let written = plan_in(
+            EntryFilter::default()
+                .with_event_type(EventType::ToolEnd)
+                .with_since(at(0, 0)),
+            Order::Written,
+        );
+        assert!(
+            written.contains("USING COVERING INDEX protocol_entries_identity (timestamp>?)"),
+            "{written}"
+        );
+        assert!(!written.contains("SCAN protocol_entries"), "{written}");
+        // In any order (stats), a window is walked through the index too.
         let summed = plan_in(
             EntryFilter::default()
                 .with_event_type(EventType::ToolEnd)

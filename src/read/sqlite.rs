@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::conditions::{Placeholders, SqlConditions, SqlValue};
 use super::follow::ReadPosition;
 use super::reader::{ProtocolFormat, ProtocolMeta};
-use super::scan::{Record, Scan, Skips, Source};
+use super::scan::{Order, Record, Scan, Skips, Source};
 use crate::codec::columns::COLUMNS;
 use crate::codec::sqlite::{
     column_names, decode_row, keep_plans, read_meta_number, select_list, sqlite_error,
@@ -70,6 +70,19 @@ impl SqliteSource {
         let mut sql = format!("SELECT rowid, {} FROM {ENTRIES}", self.select_list(scan)?);
         let mut conditions = SqlConditions::new(Placeholders::Question);
         scan.conditions.push_sql(&mut conditions);
+        let keyed_by_runs = scan.conditions.trace.is_some() || scan.conditions.session.is_some();
+        if scan.order == Order::Written && scan.conditions.window.is_bounded() && !keyed_by_runs {
+            // In the order written, SQLite would scan the whole table for a
+            // window rather than walk the identity index and sort what it
+            // finds (it guesses a one-sided range holds a quarter of the
+            // rows): a subquery of the window's rowids lets it walk the
+            // index, and hands the rows over in rowid order, sorting only
+            // rowids: `for_each` of the last hour of 1 000 000 entries, as
+            // `export --since 1h` reads it, 216 → 5.0 ms (bench `read_1m`).
+            // A window of everything costs about twice the scan (0.34 →
+            // 0.64 s for 1 000 000 rows in the sqlite3 shell, 8 MB).
+            conditions.nest_as_rowids(ENTRIES);
+        }
         // A trace or session is found through its runs; its own condition
         // above stays, as what the rows found that way must meet.
         let keyed = [
