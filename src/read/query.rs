@@ -229,6 +229,15 @@ mod tests {
             EntryFilter::default().with_agent("planner"),
             EntryFilter::default().errors_only().with_limit(3),
             EntryFilter::default().with_min_cost(0.0),
+            // Windows: SQLite finds their rowids through the identity index
+            // and must still hand the rows over in the order written.
+            EntryFilter::default().with_since(at(3, 0)),
+            EntryFilter::default()
+                .with_since(at(2, 0))
+                .with_until(at(9, 0))
+                .with_agent("planner")
+                .with_limit(4),
+            EntryFilter::default().with_until(at(5, 0)),
         ];
         for path in write_both(&dir, &entries) {
             let reader = ProtocolReader::open(&path).unwrap();
