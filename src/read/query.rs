@@ -517,39 +517,25 @@ mod tests {
         // window narrows the walk to the window.
         let by_type = plan(EntryFilter::default().with_event_type(EventType::Handoff));
         assert!(by_type.contains("protocol_entries_identity"), "{by_type}");
-        let by_type_in_window = plan(
-            EntryFilter::default()
-                .with_event_type(EventType::Handoff)
-                .with_since(at(0, 0)),
-        );
-        assert!(
-            by_type_in_window.contains("USING INDEX protocol_entries_identity (timestamp>?)"),
-            "{by_type_in_window}"
-        );
-        // In the order written (`for_each`), a window's rowids are found
-        // through the index and only they are sorted.
-        let written = plan_in(
-            EntryFilter::default()
-                .with_event_type(EventType::ToolEnd)
-                .with_since(at(0, 0)),
-            Order::Written,
-        );
-        assert!(
-            written.contains("USING COVERING INDEX protocol_entries_identity (timestamp>?)"),
-            "{written}"
-        );
-        assert!(!written.contains("SCAN protocol_entries"), "{written}");
-        // In any order (stats), a window is walked through the index too.
-        let summed = plan_in(
-            EntryFilter::default()
-                .with_event_type(EventType::ToolEnd)
-                .with_since(at(0, 0)),
-            Order::Any,
-        );
-        assert!(
-            summed.contains("USING INDEX protocol_entries_identity (timestamp>?)"),
-            "{summed}"
-        );
+        // A window is walked through the index, in every order: by time
+        // (`query`), as written (`for_each`: the window's rowids are found
+        // through the index and only they are sorted) and any (`stats`).
+        for order in [Order::Oldest, Order::Written, Order::Any] {
+            let in_window = plan_in(
+                EntryFilter::default()
+                    .with_event_type(EventType::ToolEnd)
+                    .with_since(at(0, 0)),
+                order,
+            );
+            assert!(
+                in_window.contains("INDEX protocol_entries_identity (timestamp>?)"),
+                "{order:?}: {in_window}"
+            );
+            assert!(
+                !in_window.contains("SCAN protocol_entries"),
+                "{order:?}: {in_window}"
+            );
+        }
     }
 
     #[test]
