@@ -432,10 +432,6 @@ pub(crate) enum Selection {
     /// Every field but content (inputs, outputs, attributes), which read as
     /// empty: for reads that count and time steps.
     WithoutContent,
-    /// Only the fields every entry has and its session: for walks that look
-    /// for runs (`sessions` on 1 000 000 entries: 10.7 → 9.8 ms, `--scenario
-    /// read_1m`).
-    RunKeys,
 }
 
 impl Selection {
@@ -445,7 +441,6 @@ impl Selection {
         match self {
             Selection::All => false,
             Selection::WithoutContent => column.content,
-            Selection::RunKeys => !column.required && column.name != "session_id",
         }
     }
 }

@@ -142,6 +142,11 @@ impl TimeWindow {
         self.until = Some(ceil_to_micros(until));
     }
 
+    /// The window's end, if it has one.
+    pub(crate) fn until(&self) -> Option<DateTime<Utc>> {
+        self.until
+    }
+
     /// Whether the window has a bound (is not all time).
     pub(crate) fn is_bounded(&self) -> bool {
         self.since.is_some() || self.until.is_some()
@@ -192,6 +197,41 @@ pub(crate) struct Conditions {
     pub(crate) model: Option<String>,
     pub(crate) window: TimeWindow,
     pub(crate) errors_only: bool,
+    /// Only entries a newest-first walk of a window has not passed.
+    pub(crate) not_walked: Option<Walked>,
+}
+
+/// How far a newest-first walk of a window went: every entry in the window
+/// from the newest down to `(timestamp, entry_id)`. The entries it did not
+/// reach are those at or before that point (the point itself included, so
+/// that ties are never lost; a reader skips what it has seen) and those
+/// past the window's end.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Walked {
+    pub(crate) timestamp: DateTime<Utc>,
+    pub(crate) entry_id: String,
+    pub(crate) until: Option<DateTime<Utc>>,
+}
+
+impl Walked {
+    fn left(&self, entry: &ProtocolEntry) -> bool {
+        (entry.timestamp, entry.entry_id.as_str()) <= (self.timestamp, self.entry_id.as_str())
+            || self.until.is_some_and(|until| entry.timestamp >= until)
+    }
+
+    fn push_sql(&self, sql: &mut SqlConditions) {
+        let before = sql.bind(SqlValue::Time(self.timestamp));
+        let at = sql.bind(SqlValue::Time(self.timestamp));
+        let id = sql.bind(SqlValue::Text(self.entry_id.clone()));
+        let mut clause =
+            format!("(timestamp < {before} OR (timestamp = {at} AND entry_id <= {id})");
+        if let Some(until) = self.until {
+            let until = sql.bind(SqlValue::Time(until));
+            clause.push_str(&format!(" OR timestamp >= {until}"));
+        }
+        clause.push(')');
+        sql.push(clause);
+    }
 }
 
 impl Conditions {
@@ -210,6 +250,10 @@ impl Conditions {
             && wanted(&self.model, &entry.model)
             && self.window.contains(entry.timestamp)
             && (!self.errors_only || entry.is_error())
+            && self
+                .not_walked
+                .as_ref()
+                .is_none_or(|walked| walked.left(entry))
     }
 
     /// The same conditions as SQL, to be joined with AND. Only fixed SQL text
@@ -244,6 +288,9 @@ impl Conditions {
         self.window.push_sql(sql);
         if self.errors_only {
             sql.push(IS_ERROR);
+        }
+        if let Some(walked) = &self.not_walked {
+            walked.push_sql(sql);
         }
     }
 }

@@ -96,13 +96,6 @@ impl<'a> Scan<'a> {
         self
     }
 
-    /// Reads only what every entry has and its session (see
-    /// [`Selection::RunKeys`]); a storage may read more.
-    pub(crate) fn run_keys_only(mut self) -> Self {
-        self.selection = Selection::RunKeys;
-        self
-    }
-
     /// How two entries compare in this scan's order: by timestamp, ties
     /// broken by `entry_id` (write order, and any order, compare equal).
     pub(crate) fn compare(&self, a: &ProtocolEntry, b: &ProtocolEntry) -> std::cmp::Ordering {
