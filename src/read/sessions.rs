@@ -199,7 +199,8 @@ impl ProtocolReader {
             // walk did not reach (older entries, and those past the
             // window). Reading every run whole again after the walk
             // decoded each walked entry twice: `sessions` on 1 000 000
-            // entries, `--scenario read_1m`.
+            // entries went 6.9–8.4 → 4.8 ms (`--scenario read_1m`;
+            // callgrind on 200 000 entries: 650 → 458 M instructions).
             let in_window = Conditions {
                 window: filter.window,
                 ..Conditions::default()
