@@ -101,6 +101,12 @@ fn every_read_answers_as_sqlite_does() {
         SessionFilter::default(),
         SessionFilter::default().with_limit(2),
         SessionFilter::default().with_since(data[30].timestamp),
+        // The walk's last entry and the window's end bound what each
+        // session's look-up reads (`read::conditions::Walked`).
+        SessionFilter::default()
+            .with_since(data[10].timestamp)
+            .with_until(data[40].timestamp)
+            .with_limit(3),
     ] {
         assert_eq!(
             reader.sessions(&filter).unwrap(),
