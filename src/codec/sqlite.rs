@@ -107,8 +107,9 @@ impl RunField {
 
 /// The one index of `protocol_entries`: the entry's identity, which starts
 /// with the time, so it also answers time windows (in time order), and ends
-/// with the event type, so a filter by type is decided from the index
-/// without reading the rows it rejects. Traces and sessions are found
+/// with the event type, so a walk of it decides a filter by type without
+/// reading the rows it rejects (a read by type over all time scans the
+/// table instead). Traces and sessions are found
 /// through index runs.
 ///
 /// The identity is `(timestamp, entry_id)` rather than `entry_id` alone: an

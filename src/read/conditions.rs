@@ -220,11 +220,9 @@ impl Walked {
     }
 
     fn push_sql(&self, sql: &mut SqlConditions) {
-        let before = sql.bind(SqlValue::Time(self.timestamp));
         let at = sql.bind(SqlValue::Time(self.timestamp));
         let id = sql.bind(SqlValue::Text(self.entry_id.clone()));
-        let mut clause =
-            format!("(timestamp < {before} OR (timestamp = {at} AND entry_id <= {id})");
+        let mut clause = format!("((timestamp, entry_id) <= ({at}, {id})");
         if let Some(until) = self.until {
             let until = sql.bind(SqlValue::Time(until));
             clause.push_str(&format!(" OR timestamp >= {until}"));

@@ -513,8 +513,8 @@ mod tests {
         }
         let by_time = plan(EntryFilter::default().with_since(at(0, 0)));
         assert!(by_time.contains("protocol_entries_identity"), "{by_time}");
-        // A type is decided from the identity index, which ends with it; a
-        // window narrows the walk to the window.
+        // In time order, a type is decided walking the identity index,
+        // which ends with it; a window narrows the walk to the window.
         let by_type = plan(EntryFilter::default().with_event_type(EventType::Handoff));
         assert!(by_type.contains("protocol_entries_identity"), "{by_type}");
         // A window is walked through the index, in every order: by time

@@ -213,17 +213,17 @@ impl ProtocolReader {
                 .ordered(Order::Newest)
                 .without_content();
             skips.merge(self.scan(walk, |record| {
-                let entry = &record.entry;
-                let key = key_of(entry);
+                let entry = record.entry;
+                let key = key_of(&entry);
                 walked.insert(record.position);
-                last = Some((entry.timestamp, entry.entry_id.clone()));
                 building
                     .entry(key.clone())
                     .or_insert_with(|| {
                         keys.push(key.clone());
                         Building::new(key.1.clone(), key.0, entry.timestamp)
                     })
-                    .add(entry, &filter.window);
+                    .add(&entry, &filter.window);
+                last = Some((entry.timestamp, entry.entry_id));
                 if keys.len() >= limit {
                     ControlFlow::Break(())
                 } else {

@@ -148,9 +148,9 @@ impl ProtocolReader {
     /// Count, failures, p50/p95/max duration and tokens per agent, model or
     /// tool, busiest first.
     ///
-    /// Reads only the end entries it measures (in SQLite, their type is
-    /// decided from the identity index, which ends with it), without their
-    /// content.
+    /// Reads only the end entries it measures, without their content (in
+    /// SQLite, a window's through the identity index, which holds their
+    /// type too; all of them, by a scan of the table).
     ///
     /// ```no_run
     /// use reagentic_protocol::read::{StatsBy, StatsFilter};
