@@ -39,6 +39,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
+use reagentic_protocol::pipeline::ProtocolStats;
 use reagentic_protocol::unstable::{insert_rows, Extractor};
 use reagentic_protocol::{
     JsonlStorage, ProtocolConfig, ProtocolEntry, ProtocolHandle, ProtocolProcessor, SqliteStorage,
@@ -767,6 +768,7 @@ fn scenario_ours(run: &Run, storage: OursStorage, threads: u64, flush_latencies:
     let stats = handle.stats();
 
     let mut extra = json!({"threads": threads, "dropped_counted": stats.dropped_queue_full});
+    cpu_per_entry(&mut extra, &stats, app, run.workload);
     if flush_latencies {
         extra["flush_idle_us"] = flush_latency(&handle, None);
         extra["flush_under_load_us"] = flush_latency(&handle, Some(&dispatch));
@@ -793,6 +795,26 @@ fn scenario_ours(run: &Run, storage: OursStorage, threads: u64, flush_latencies:
         Some(app),
         extra,
     )
+}
+
+/// CPU time per entry written of each thread the entries pass through (the
+/// pipeline's own figures, `ProtocolStats`; the application thread's from the
+/// run of its own, without back-pressure), and the rate the busiest of them
+/// allows when each has a core of its own: on a machine with fewer cores
+/// than busy threads the wall-clock rate above is lower, the threads taking
+/// turns. SQLite's checkpoint thread is not included.
+fn cpu_per_entry(extra: &mut Value, stats: &ProtocolStats, app: AppTime, workload: Workload) {
+    let entries = stats.entries_written.max(1) as f64;
+    let extraction = stats.extraction_cpu.as_secs_f64() * 1e6 / entries;
+    let writer = stats.writer_cpu.as_secs_f64() * 1e6 / entries;
+    let entries_per_span = workload.entries_per_unit() as f64 / workload.spans_per_unit() as f64;
+    let application = app.cpu_ns / 1e3 / entries_per_span;
+    let busiest = extraction.max(writer).max(application);
+    extra["app_cpu_us_per_entry"] = json!(application);
+    extra["extraction_cpu_us_per_entry"] = json!(extraction);
+    extra["writer_cpu_us_per_entry"] = json!(writer);
+    extra["entries_per_s_with_a_core_each"] =
+        json!(if busiest > 0.0 { 1e6 / busiest } else { 0.0 });
 }
 
 /// The size of the file at `path`, 0 when there is none.
@@ -1343,6 +1365,22 @@ fn print_report(results: &BTreeMap<String, Value>, runs: &BTreeMap<String, Vec<V
                 .join("  "))
             .unwrap_or_default()
     );
+    println!("\nCPU per entry by thread (µs, medians), and the rate the busiest allows with a core each:");
+    for name in [
+        "ours_sqlite_tool_burst",
+        "ours_jsonl_tool_burst",
+        "ours_sqlite",
+        "ours_jsonl",
+    ] {
+        let f = |k: &str| num(results, name, k);
+        println!(
+            "  {name:<24} application {:.2}  extraction {:.2}  writer {:.2}  → {:.0} entries/s",
+            f("app_cpu_us_per_entry"),
+            f("extraction_cpu_us_per_entry"),
+            f("writer_cpu_us_per_entry"),
+            f("entries_per_s_with_a_core_each"),
+        );
+    }
     let flush = |scenario: &str, kind: &str, p: &str| {
         results
             .get(scenario)

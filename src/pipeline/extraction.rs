@@ -256,6 +256,9 @@ impl Extraction {
     /// the producers' queue, where the queue-full policy applies.
     fn hand_on_batch(&mut self) -> bool {
         self.free_spent();
+        // Before the batch (and any flush behind it) goes on, so a flush's
+        // answer finds the time spent on what it flushed.
+        super::cpu_time::record_thread_cpu(&self.counters.extraction_cpu_ns);
         if self.batch.is_empty() {
             return self.hand_on_replies();
         }

@@ -1,6 +1,7 @@
 //! Counters shared by the producers and the pipeline's threads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Live counters. Producers and the writer only ever add to them.
 #[derive(Debug, Default)]
@@ -12,6 +13,10 @@ pub(crate) struct Counters {
     pub(crate) batches_committed: AtomicU64,
     pub(crate) write_failures: AtomicU64,
     pub(crate) dropped_unwritable: AtomicU64,
+    /// Nanoseconds; written by the extraction thread only (`cpu_time.rs`).
+    pub(crate) extraction_cpu_ns: AtomicU64,
+    /// Nanoseconds; written by the writer thread only.
+    pub(crate) writer_cpu_ns: AtomicU64,
 }
 
 impl Counters {
@@ -28,6 +33,8 @@ impl Counters {
             batches_committed: self.batches_committed.load(Ordering::Relaxed),
             write_failures: self.write_failures.load(Ordering::Relaxed),
             dropped_unwritable: self.dropped_unwritable.load(Ordering::Relaxed),
+            extraction_cpu: Duration::from_nanos(self.extraction_cpu_ns.load(Ordering::Relaxed)),
+            writer_cpu: Duration::from_nanos(self.writer_cpu_ns.load(Ordering::Relaxed)),
         }
     }
 }
@@ -56,4 +63,15 @@ pub struct ProtocolStats {
     /// Entries still unwritten when shutdown's bound ran out because the
     /// storage kept failing.
     pub dropped_unwritable: u64,
+    /// CPU time the extraction thread (`reagentic-protocol-extract`) has
+    /// used: classifying spans and shaping entries. Brought up to date each
+    /// time it hands a batch to the writer, so after a flush it covers
+    /// everything flushed. Zero where the platform does not report a
+    /// thread's CPU time (only Linux is read).
+    pub extraction_cpu: Duration,
+    /// CPU time the writer thread (`reagentic-protocol-writer`) has used:
+    /// encoding and committing batches, and the storage's upkeep. Brought up
+    /// to date after each commit. SQLite's checkpoint thread is not counted.
+    /// Zero where the platform does not say.
+    pub writer_cpu: Duration,
 }

@@ -226,6 +226,8 @@ impl Writer {
             }
         }
         self.record_drops();
+        // Before the waiters on this commit are answered.
+        super::cpu_time::record_thread_cpu(&self.counters.writer_cpu_ns);
     }
 
     /// Puts the running drop count into the protocol, and warns once.

@@ -69,6 +69,8 @@ mod otlp_http_alongside;
 #[cfg(feature = "otlp")]
 mod otlp_invalid_settings_are_named;
 #[cfg(target_os = "linux")]
+mod pipeline_reports_its_cpu_time;
+#[cfg(target_os = "linux")]
 mod pipeline_threads_yield_to_the_application;
 #[cfg(feature = "postgres")]
 mod postgres_errors_name_the_server_never_the_password;
