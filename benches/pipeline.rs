@@ -24,6 +24,9 @@
 //!
 //! It prints a table with the ratios and, as its last line, one JSON object
 //! with every figure, to compare across commits.
+//!
+//! `REAGENTIC_BENCH_ALLOCATOR=mimalloc cargo bench --bench pipeline` runs every
+//! scenario under mimalloc instead of the system's `malloc` (`allocator/`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -39,6 +42,9 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
+#[global_allocator]
+static ALLOCATOR: allocator::BenchAllocator = allocator::BenchAllocator;
+
 use reagentic_protocol::pipeline::ProtocolStats;
 use reagentic_protocol::unstable::{insert_rows, Extractor};
 use reagentic_protocol::{
@@ -50,6 +56,7 @@ use tracing::field::Empty;
 use tracing::Dispatch;
 use workload::{agent_run, dispatch_for, CollectingProcessor, INPUT_MESSAGES, OUTPUT_MESSAGES};
 
+mod allocator;
 mod workload;
 
 /// Spans per unit of the realistic workload: an agent run with one model
@@ -1271,6 +1278,11 @@ fn num(results: &BTreeMap<String, Value>, scenario: &str, field: &str) -> f64 {
 
 fn print_report(results: &BTreeMap<String, Value>, runs: &BTreeMap<String, Vec<Value>>) {
     println!(
+        "\nallocator: {} ({} chooses)",
+        allocator::name(),
+        allocator::VARIABLE.to_string_lossy()
+    );
+    println!(
         "\n{:<22} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
         "scenario", "spans/s", "entries/s", "lost", "app ns/span", "app cpu ns", "peak MB"
     );
@@ -1426,6 +1438,6 @@ fn print_report(results: &BTreeMap<String, Value>, runs: &BTreeMap<String, Vec<V
     );
     println!(
         "{}",
-        json!({"scenarios": results, "ratios": ratios, "targets_by_round": by_round, "rounds": runs})
+        json!({"allocator": allocator::name(), "scenarios": results, "ratios": ratios, "targets_by_round": by_round, "rounds": runs})
     );
 }
