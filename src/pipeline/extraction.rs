@@ -144,6 +144,9 @@ impl Extraction {
                 recv(self.sleeper.rings()) -> ring => return ring.is_ok(),
                 recv(timeout) -> _ => return true,
                 recv(self.spent) -> spent => match spent {
+                    // Asleep with nothing queued, there is nothing to
+                    // recycle into: the entries go now, not when work comes.
+                    Ok(batch) if deadline.is_none() => drop(batch),
                     Ok(batch) => self.take_spent(batch),
                     // The writer is gone; stop listening for batches.
                     Err(_) => self.spent = crossbeam_channel::never(),
@@ -334,5 +337,65 @@ impl Extraction {
             let lost = entries_in(&self.config, &message);
             Counters::add(&self.counters.dropped_after_shutdown, lost);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_entries::full_entry;
+
+    fn extraction() -> Extraction {
+        let options = PipelineOptions {
+            max_batch_entries: 8,
+            ..PipelineOptions::default()
+        };
+        let (_, receiver) = crossbeam_channel::bounded(1);
+        let (_, sleeper) = super::super::doorbell::doorbell(16);
+        let (sender, _) = crossbeam_channel::bounded(1);
+        let (_, spent) = crossbeam_channel::bounded(1);
+        let extractor = Extractor::new(&options.config).expect("extractor");
+        Extraction::new(
+            receiver,
+            sleeper,
+            sender,
+            spent,
+            extractor,
+            Arc::new(Counters::default()),
+            &options,
+        )
+    }
+
+    fn batch(entries: u32) -> Vec<ProtocolEntry> {
+        (0..entries).map(full_entry).collect()
+    }
+
+    #[test]
+    fn a_written_batch_is_freed_as_new_entries_are_made() {
+        let mut extraction = extraction();
+        extraction.take_spent(batch(8));
+        assert_eq!(extraction.recycling.len(), 8);
+        // A second batch while the first is recycled is freed at once; its
+        // memory is kept for the next batch.
+        extraction.take_spent(batch(6));
+        assert_eq!(extraction.recycling.len(), 8);
+        assert!(extraction.spare.is_empty() && extraction.spare.capacity() >= 6);
+        extraction.recycle(3);
+        assert_eq!(extraction.recycling.len(), 5);
+        // A message that made no entry still frees one.
+        extraction.recycle(0);
+        assert_eq!(extraction.recycling.len(), 4);
+        extraction.recycle(100);
+        assert!(extraction.recycling.is_empty());
+        assert_eq!(extraction.recycling.capacity(), 0, "its memory moved on");
+    }
+
+    #[test]
+    fn an_emptied_batch_becomes_the_spare_when_there_is_none() {
+        let mut extraction = extraction();
+        extraction.take_spent(batch(4));
+        extraction.recycle(4);
+        assert!(extraction.spare.capacity() >= 4);
+        assert_eq!(extraction.recycling.capacity(), 0);
     }
 }
