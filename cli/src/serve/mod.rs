@@ -263,10 +263,22 @@ async fn serve(
         .map_err(|e| Failure::new(format!("closing the protocol failed: {e}")))?;
     let counters = &receiver.counters;
     use std::sync::atomic::Ordering::Relaxed;
+    // What the recorder cost the machine (zero where the platform does not
+    // say, and then left out).
+    let stats = receiver.ingest().handle().stats();
+    let cpu = if stats.extraction_cpu.is_zero() && stats.writer_cpu.is_zero() {
+        String::new()
+    } else {
+        format!(
+            "; CPU: extraction {:.3} s, writer {:.3} s",
+            stats.extraction_cpu.as_secs_f64(),
+            stats.writer_cpu.as_secs_f64()
+        )
+    };
     progress::log(
         "info",
         &format!(
-            "stopped: {} spans committed, {} rejected, {} answered retry-later, {} refused",
+            "stopped: {} spans committed, {} rejected, {} answered retry-later, {} refused{cpu}",
             counters.spans.load(Relaxed),
             counters.rejected.load(Relaxed),
             counters.busy.load(Relaxed),

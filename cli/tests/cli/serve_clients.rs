@@ -81,6 +81,7 @@ fn assert_run(entries: &[ProtocolEntry], conversation: &str, service: &str) {
 
 #[test]
 fn the_sdk_exporter_over_http_protobuf_http_json_and_grpc_writes_whole_runs() {
+    let started = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("protocol.db");
     let mut server = Serve::start(&file, &[]);
@@ -143,11 +144,24 @@ fn the_sdk_exporter_over_http_protobuf_http_json_and_grpc_writes_whole_runs() {
     let (status, took) = server.signal_and_wait("TERM");
     assert!(status.success(), "{status:?}\n{}", server.log());
     assert!(took < Duration::from_secs(10));
-    assert!(
-        server.log().contains("stopped: 9 spans committed"),
-        "{}",
-        server.log()
-    );
+    let log = server.log();
+    assert!(log.contains("stopped: 9 spans committed"), "{log}");
+    // The last line says what the recorder's threads cost (Linux reports
+    // a thread's CPU time): seconds, and no more than the test has run.
+    #[cfg(target_os = "linux")]
+    for thread in ["extraction ", "writer "] {
+        let seconds: f64 = log
+            .split("; CPU: ")
+            .nth(1)
+            .and_then(|cpu| cpu.split(thread).nth(1))
+            .and_then(|rest| rest.split(" s").next())
+            .and_then(|seconds| seconds.parse().ok())
+            .unwrap_or_else(|| panic!("no {thread}CPU time in the last line: {log}"));
+        assert!(
+            (0.0..=started.elapsed().as_secs_f64()).contains(&seconds),
+            "{log}"
+        );
+    }
     assert_eq!(read_all(&file).len(), 18);
 }
 
