@@ -194,19 +194,10 @@ impl AppTime {
     }
 }
 
-/// CPU time of the calling thread so far. Through glibc rather than a
-/// direct vDSO call, so the bench still runs under valgrind (callgrind).
+/// CPU time of the calling thread so far: the crate's own clock, the one
+/// its pipeline threads report (zero where the platform does not say).
 fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec for the call's duration.
-    let failed = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0;
-    if failed {
-        return Duration::ZERO;
-    }
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    reagentic_protocol::unstable::thread_cpu_time().unwrap_or_default()
 }
 
 fn median(samples: &mut [f64]) -> f64 {

@@ -5,6 +5,14 @@
 
 pub use crate::extract::Extractor;
 
+/// CPU time the calling thread has run for, as the pipeline's threads
+/// measure their own (`ProtocolStats::extraction_cpu`): the bench measures
+/// the application thread with the same clock. `None` where the platform
+/// does not say (only Linux is read).
+pub fn thread_cpu_time() -> Option<std::time::Duration> {
+    crate::pipeline::cpu_time::thread_cpu_time()
+}
+
 use crate::codec::sqlite::{sqlite_error, RowEncoder, RowInsert};
 use crate::entry::ProtocolEntry;
 use crate::error::Result;

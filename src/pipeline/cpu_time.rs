@@ -10,7 +10,7 @@ use std::time::Duration;
 /// where the platform does not say. On Linux this is
 /// `CLOCK_THREAD_CPUTIME_ID`: a system call of well under a microsecond,
 /// made once per batch.
-fn thread_cpu_time() -> Option<Duration> {
+pub(crate) fn thread_cpu_time() -> Option<Duration> {
     #[cfg(target_os = "linux")]
     {
         let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);

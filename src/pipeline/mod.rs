@@ -27,7 +27,7 @@
 //! (`core.rs`), and every thread runs at background priority (`priority.rs`).
 
 mod core;
-mod cpu_time;
+pub(crate) mod cpu_time;
 mod doorbell;
 mod exporter;
 mod extraction;

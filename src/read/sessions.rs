@@ -3,7 +3,7 @@
 //! A run is grouped by its `session_id`; entries without one are grouped by
 //! their trace instead, so a run that never set a session still shows up.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -207,15 +207,21 @@ impl ProtocolReader {
             };
             let mut keys: Vec<(RunKind, String)> = Vec::new();
             let mut building: HashMap<(RunKind, String), Building> = HashMap::new();
-            let mut walked: HashSet<u64> = HashSet::new();
+            // The walk's last point, and the positions of the entries at it.
+            // A look-up reads entries at or before that point (and past the
+            // window), so of the walked ones it can only meet those at the
+            // point itself: entries sharing a time and id (they differ in
+            // type), which the walk may have left half-read. Remembering
+            // every walked position instead cost memory in proportion to the
+            // walk, all of a window when there is no limit.
             let mut last: Option<(DateTime<Utc>, String)> = None;
+            let mut at_last: Vec<u64> = Vec::new();
             let walk = Scan::new(&in_window)
                 .ordered(Order::Newest)
                 .without_content();
             skips.merge(self.scan(walk, |record| {
                 let entry = record.entry;
                 let key = key_of(&entry);
-                walked.insert(record.position);
                 building
                     .entry(key.clone())
                     .or_insert_with(|| {
@@ -223,7 +229,12 @@ impl ProtocolReader {
                         Building::new(key.1.clone(), key.0, entry.timestamp)
                     })
                     .add(&entry, &filter.window);
-                last = Some((entry.timestamp, entry.entry_id));
+                let point = (entry.timestamp, entry.entry_id);
+                if last.as_ref() != Some(&point) {
+                    at_last.clear();
+                    last = Some(point);
+                }
+                at_last.push(record.position);
                 if keys.len() >= limit {
                     ControlFlow::Break(())
                 } else {
@@ -254,7 +265,7 @@ impl ProtocolReader {
                     continue;
                 };
                 skips.merge(self.scan(Scan::new(&of_run).without_content(), |record| {
-                    if !walked.contains(&record.position) {
+                    if !at_last.contains(&record.position) {
                         summing.add(&record.entry, &filter.window);
                     }
                     ControlFlow::Continue(())
@@ -503,6 +514,63 @@ mod tests {
                 for summary in &found {
                     assert_eq!(summary, &whole[&summary.id], "{filter:?}");
                 }
+            }
+        }
+    }
+
+    /// Copies of one entry id and time that differ in type are stored side
+    /// by side; a walk that stops between them, or just after both, must
+    /// count each row once. Here the two copies belong to different
+    /// sessions, so the walk often meets a new session at the second.
+    #[test]
+    fn a_walk_that_stops_inside_one_entry_id_counts_each_row_once() {
+        let mut entries = Vec::new();
+        for n in 0..24u32 {
+            let id = n / 2;
+            let mut e = full_entry(n);
+            e.entry_id = format!("id-{id:02}");
+            e.timestamp = at(i64::from(id), 0);
+            (e.event_type, e.session_id) = if n % 2 == 0 {
+                (EventType::LlmStart, Some(format!("s{}", id % 5)))
+            } else {
+                (EventType::ToolStart, Some(format!("t{}", id % 3)))
+            };
+            e.error = None;
+            entries.push(e);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pairs.db");
+        let mut sqlite = SqliteStorage::open(&path).unwrap();
+        sqlite.write_batch(&entries).unwrap();
+        sqlite.close().unwrap();
+        let db = ProtocolReader::open(&path).unwrap();
+        // (JSON Lines keeps one line per entry id, so it is no reference
+        // here; no writer makes such copies, an import of two versions'
+        // recognition could.) Session `sK` holds the model calls of the ids
+        // equal to K modulo 5, `tK` the tool calls of those equal to K
+        // modulo 3.
+        let expected = |session: &str| {
+            let (kind, k) = session.split_at(1);
+            let k: u32 = k.parse().unwrap();
+            let modulus = if kind == "s" { 5 } else { 3 };
+            let ids = (0..12u32).filter(|id| id % modulus == k).count() as u64;
+            if kind == "s" {
+                (ids, ids, 0)
+            } else {
+                (ids, 0, ids)
+            }
+        };
+        for limit in 1..=8 {
+            let found = db
+                .sessions(&SessionFilter::default().with_limit(limit))
+                .unwrap();
+            assert_eq!(found.len(), limit, "limit {limit}");
+            for summary in &found {
+                assert_eq!(
+                    (summary.entries, summary.model_calls, summary.tool_calls),
+                    expected(&summary.id),
+                    "limit {limit}: {summary:?}"
+                );
             }
         }
     }
