@@ -21,7 +21,7 @@
 //!   merging nearly a third of the writer's time);
 //! - a look-up probes every run of the field through the primary key (one
 //!   seek per run, see `codec::sqlite::RUN_ROWIDS`);
-//! - to keep the runs few, eight runs of one field and level are merged into
+//! - to keep the runs few, [`FANOUT`] runs of one field and level are merged into
 //!   one run of the next level, in steps of at most [`STEP_ROWS`] ranges,
 //!   each its own transaction, so the writer never stops for long. A step
 //!   moves the sources' ranges below a boundary key into the target run, so
@@ -37,7 +37,20 @@ use crate::codec::sqlite::RunField;
 use crate::entry::ProtocolEntry;
 
 /// How many runs of one field and level are merged into one run of the next.
-const FANOUT: i64 = 8;
+///
+/// Every level a range passes through rewrites it once (a move: read, insert,
+/// delete), so under a long burst the levels, not the runs' appends, were
+/// the writer's cost: with eight, a burst of 800 000 one-span-per-trace
+/// entries merged each range about twice and `merge_step` took 28 % of the
+/// writer's `perf` samples against `append_runs`' 5 %. Thirty-two halves the
+/// levels (each range moved about once in that burst): the writer's CPU per
+/// entry 8.5–9.2 → 6.6–8.2 µs, three interleaved pairs of `--scenario
+/// ours_sqlite_tool_burst --spans 400000`. A look-up probes up to about
+/// four times as many runs — one primary-key seek each, which the bench's
+/// reads on 1 000 000 entries do not show (a trace 0.19–0.20 → 0.13–0.14
+/// ms, `sessions` 7.3–7.5 → 5.1–5.3 ms, two interleaved pairs of `--scenario
+/// read_1m --spans 1000000`; the hour's noise is larger than the probes).
+pub(crate) const FANOUT: i64 = 32;
 
 /// At most this many ranges move in one merge step (plus the rest of the
 /// last key, whose ranges are never split across steps): about a megabyte of
@@ -189,7 +202,7 @@ pub(crate) fn index_existing(tx: &Connection) -> rusqlite::Result<()> {
         let run = next_run(tx)?;
         // The level a run of this size would have reached by merging batches
         // of a few hundred entries, so it is merged with runs of its size.
-        let level = (entries / 512).max(1).ilog(8).min(30);
+        let level = (entries / 512).max(1).ilog(FANOUT).min(30);
         tx.execute(
             "INSERT INTO protocol_index_run_list (run, field, level, merging_into)
              VALUES (?1, ?2, ?3, NULL)",
@@ -424,11 +437,13 @@ mod tests {
     #[test]
     fn merging_keeps_every_pair_findable_at_every_step() {
         let mut conn = database();
-        // 64 batches of 40 entries over 50 traces: every trace in many runs.
+        // FANOUT² batches of 40 entries over 50 traces: every trace in many
+        // runs.
+        let fanout = usize::try_from(FANOUT).unwrap();
         let traces: Vec<String> = (0..50).map(|t| format!("{:032x}", t * 7919)).collect();
         let mut expected: Vec<Vec<i64>> = vec![Vec::new(); traces.len()];
         let mut rowid = 0;
-        for _ in 0..64 {
+        for _ in 0..fanout * fanout {
             let mut pairs = Vec::new();
             for i in 0..40 {
                 rowid += 1;
@@ -451,7 +466,7 @@ mod tests {
         for (t, trace) in traces.iter().enumerate() {
             assert_eq!(lookup(&conn, RunField::Trace, trace), expected[t]);
         }
-        // 64 level-0 runs became 8 level-1 runs, then one level-2 run.
+        // FANOUT² level-0 runs became FANOUT level-1 runs, then one level-2 run.
         assert_eq!(runs(&conn), vec![("trace_id".to_owned(), 2)]);
         let entries: i64 = conn
             .query_row("SELECT sum(count) FROM protocol_index_runs", [], |r| {
@@ -464,20 +479,15 @@ mod tests {
     #[test]
     fn fields_are_merged_and_found_apart() {
         let mut conn = database();
-        for n in 0..8 {
+        for n in 0..FANOUT {
             append(&mut conn, RunField::Trace, &mut [("same", n * 2 + 1)]);
             append(&mut conn, RunField::Session, &mut [("same", n * 2 + 2)]);
         }
-        assert_eq!(lookup(&conn, RunField::Trace, "same").len(), 8);
+        let (odd, even): (Vec<i64>, Vec<i64>) = (1..=2 * FANOUT).partition(|n| n % 2 == 1);
+        assert_eq!(lookup(&conn, RunField::Trace, "same"), odd);
         while merge_step(&mut conn).unwrap() {}
-        assert_eq!(
-            lookup(&conn, RunField::Trace, "same"),
-            [1, 3, 5, 7, 9, 11, 13, 15]
-        );
-        assert_eq!(
-            lookup(&conn, RunField::Session, "same"),
-            [2, 4, 6, 8, 10, 12, 14, 16]
-        );
+        assert_eq!(lookup(&conn, RunField::Trace, "same"), odd);
+        assert_eq!(lookup(&conn, RunField::Session, "same"), even);
         assert_eq!(
             runs(&conn),
             vec![("session_id".to_owned(), 1), ("trace_id".to_owned(), 1)],
@@ -488,14 +498,16 @@ mod tests {
     #[test]
     fn a_step_moves_a_bounded_number_of_pairs_but_never_splits_a_key() {
         let mut conn = database();
-        // Eight runs of 10 000 pairs: one big trace, many small ones, each a
-        // range of its own (the big trace's rowids are every other one).
+        // FANOUT runs of 80 000 pairs in all: one big trace, many small ones,
+        // each a range of its own (the big trace's rowids are every other
+        // one).
+        let per_run = 80_000 / usize::try_from(FANOUT).unwrap();
         let mut rowid = 0;
-        for _ in 0..8 {
-            let names: Vec<String> = (0..10_000)
+        for _ in 0..FANOUT {
+            let names: Vec<String> = (0..per_run)
                 .map(|i| {
                     // "a-big" sorts before every "t…".
-                    if i < 6_000 && i % 2 == 0 {
+                    if i < per_run * 6 / 10 && i % 2 == 0 {
                         "a-big".to_owned()
                     } else {
                         format!("t{i:08}")
@@ -520,14 +532,15 @@ mod tests {
             .unwrap()
         };
         assert!(merge_step(&mut conn).unwrap());
-        // The big trace (3 000 pairs in each of 8 runs) moved whole, alone.
-        assert_eq!(count(&conn, 9), 24_000);
+        // The big trace (24 000 pairs, more than a step) moved whole, alone.
+        let target = FANOUT + 1;
+        assert_eq!(count(&conn, target), 24_000);
         assert_eq!(lookup(&conn, RunField::Trace, "a-big").len(), 24_000);
         assert!(merge_step(&mut conn).unwrap());
-        let after_two = count(&conn, 9);
+        let after_two = count(&conn, target);
         assert!(after_two - 24_000 <= STEP_ROWS, "{after_two}");
         while merge_step(&mut conn).unwrap() {}
-        assert_eq!(count(&conn, 9), 80_000);
+        assert_eq!(count(&conn, target), 80_000);
         assert_eq!(runs(&conn), vec![("trace_id".to_owned(), 1)]);
     }
 

@@ -1125,10 +1125,17 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
             meta(&path, "schema_version"),
             Some(SCHEMA_VERSION.to_string())
         );
-        // Seven more batches: eight runs per field, merged into one.
-        for n in 9..16 {
+        // One batch short of a merge's worth more: `FANOUT` runs per field,
+        // merged into one.
+        let end = 9 + u32::try_from(index_runs::FANOUT - 1).unwrap();
+        for n in 9..end {
             storage.write_batch(&[full_entry(n)]).unwrap();
         }
+        // `full_entry(n)` is in trace `n % 3` and session `conv-{n % 2}`.
+        let (in_trace, in_session) = (
+            (0..end).filter(|n| n % 3 == 0).count(),
+            (0..end).filter(|n| n % 2 == 0).count(),
+        );
         while storage.maintain().unwrap() {}
         storage.close().unwrap();
         let levels: Vec<i64> = Connection::open(&path)
@@ -1143,16 +1150,16 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         // The old rows kept their meaning (one entry each) through the merge
         // with new ranges, and the reader opened before the migration finds
         // both.
-        assert_eq!(reader.query(&by_trace).unwrap().len(), 6);
-        assert_eq!(reader.query(&by_session).unwrap().len(), 8);
+        assert_eq!(reader.query(&by_trace).unwrap().len(), in_trace);
+        assert_eq!(reader.query(&by_session).unwrap().len(), in_session);
         let fresh = crate::read::ProtocolReader::open(&path).unwrap();
-        assert_eq!(fresh.query(&by_trace).unwrap().len(), 6);
+        assert_eq!(fresh.query(&by_trace).unwrap().len(), in_trace);
         assert_eq!(
             fresh
                 .query(&crate::read::EntryFilter::default())
                 .unwrap()
                 .len(),
-            16
+            end as usize
         );
     }
 

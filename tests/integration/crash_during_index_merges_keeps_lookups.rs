@@ -12,10 +12,10 @@ use reagentic_protocol::{
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Entries per batch: 512 batches make the first merge too big for one
-/// step (8 runs of 4 096 pairs against a step of 16 384), so a child killed
+/// Entries per batch: 1 024 batches make the first merge too big for one
+/// step (32 runs of 1 024 pairs against a step of 16 384), so a child killed
 /// while it runs leaves a merge half done.
-const BATCH: u32 = 64;
+const BATCH: u32 = 32;
 /// Batches a child writes at most while waiting for such a merge.
 const MAX_BATCHES: u32 = 4_000;
 /// Children killed one after the other on the same file.
