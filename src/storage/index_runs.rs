@@ -26,7 +26,9 @@
 //!   each its own transaction, so the writer never stops for long. A step
 //!   moves the sources' ranges below a boundary key into the target run, so
 //!   at every commit each range is in exactly one run and look-ups stay
-//!   exact.
+//!   exact. Runs two levels or more below every merge under way are merged
+//!   alongside it, ahead of its steps, so a long merge of high levels does
+//!   not let the low ones pile up.
 //!
 //! Every step re-reads the state inside its transaction, so several processes
 //! writing one file share the work without getting in each other's way.
@@ -247,17 +249,33 @@ pub(crate) fn merge_step(conn: &mut Connection) -> rusqlite::Result<bool> {
         return Ok(false);
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let target = match merge_in_progress(&tx)? {
-        Some(target) => target,
-        None => match runs_to_merge(&tx)? {
-            Some((field, level)) => start_merge(&tx, &field, level)?,
-            // Another process finished it since the test above.
-            None => return Ok(false),
-        },
+    let target = match (lowest_merge_in_progress(&tx)?, runs_to_merge(&tx)?) {
+        // Runs at least two levels below every merge under way are merged
+        // first, alongside: a merge of high levels takes thousands of steps,
+        // one a batch under load, and the runs of the levels below, which
+        // every look-up probes, would pile up for as long.
+        (Some((_, level)), Some((field, from))) if from + 1 < level => {
+            start_merge(&tx, &field, from)?
+        }
+        (Some((target, _)), _) => target,
+        (None, Some((field, from))) => start_merge(&tx, &field, from)?,
+        // Another process finished it since the test above.
+        (None, None) => return Ok(false),
     };
     move_a_step(&tx, target)?;
     tx.commit()?;
     Ok(true)
+}
+
+/// The merge under way into the lowest level, if any: its target and level.
+fn lowest_merge_in_progress(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
+    conn.prepare_cached(
+        "SELECT run, level FROM protocol_index_run_list WHERE run IN (
+             SELECT merging_into FROM protocol_index_run_list WHERE merging_into IS NOT NULL)
+         ORDER BY level, run LIMIT 1",
+    )?
+    .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
 }
 
 /// The run being merged into, if a merge is under way.
@@ -528,6 +546,60 @@ mod tests {
             })
             .unwrap();
         assert_eq!(entries, rowid, "each entry once");
+    }
+
+    #[test]
+    fn low_levels_are_merged_while_a_merge_of_high_ones_is_under_way() {
+        let mut conn = database();
+        let traces: Vec<String> = (0..50).map(|t| format!("{:032x}", t * 7919)).collect();
+        let mut expected: Vec<Vec<i64>> = vec![Vec::new(); traces.len()];
+        let mut rowid = 0;
+        let mut append_pairs = |conn: &mut Connection, count: usize| {
+            let mut pairs = Vec::new();
+            for _ in 0..count {
+                rowid += 1;
+                let t = (rowid as usize * 7) % traces.len();
+                pairs.push((traces[t].as_str(), rowid));
+                expected[t].push(rowid);
+            }
+            append(conn, RunField::Trace, &mut pairs);
+        };
+        // FANOUT level-1 runs holding more ranges than one step moves.
+        let per_run = usize::try_from(STEP_ROWS).unwrap() / 16;
+        for _ in 0..FANOUT {
+            append_pairs(&mut conn, per_run);
+        }
+        conn.execute("UPDATE protocol_index_run_list SET level = 1", [])
+            .unwrap();
+        assert!(merge_step(&mut conn).unwrap());
+        assert_eq!(
+            lowest_merge_in_progress(&conn).unwrap().map(|m| m.1),
+            Some(2)
+        );
+        // Meanwhile, FANOUT batches' runs at level 0: merged at the next
+        // step, ahead of the big merge, which goes on after.
+        for _ in 0..FANOUT {
+            append_pairs(&mut conn, 3);
+        }
+        assert!(merge_step(&mut conn).unwrap());
+        let levels = |conn: &Connection| -> Vec<i64> {
+            runs(conn).into_iter().map(|(_, level)| level).collect()
+        };
+        assert!(!levels(&conn).contains(&0), "{:?}", levels(&conn));
+        assert_eq!(
+            lowest_merge_in_progress(&conn).unwrap().map(|m| m.1),
+            Some(2)
+        );
+        let check = |conn: &Connection| {
+            for (t, trace) in traces.iter().enumerate() {
+                assert_eq!(lookup(conn, RunField::Trace, trace), expected[t]);
+            }
+        };
+        check(&conn);
+        while merge_step(&mut conn).unwrap() {
+            check(&conn);
+        }
+        assert_eq!(levels(&conn), [2, 1]);
     }
 
     #[test]
