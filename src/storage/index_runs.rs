@@ -48,9 +48,9 @@ use crate::entry::ProtocolEntry;
 /// writer's `perf` samples against `append_runs`' 5 %. Thirty-two halves the
 /// levels (each range moved about once in that burst): the writer's CPU per
 /// entry 8.5–9.2 → 6.6–8.2 µs, three interleaved pairs of `--scenario
-/// ours_sqlite_tool_burst --spans 400000`. A look-up probes up to about
-/// four times as many runs — one primary-key seek each, which the bench's
-/// reads on 1 000 000 entries do not show (a trace 0.19–0.20 → 0.13–0.14
+/// ours_sqlite_tool_burst --spans 400000`. A look-up probes up to 31 runs
+/// a level instead of 7, over fewer levels — one primary-key seek each,
+/// which the bench's reads on 1 000 000 entries do not show (a trace 0.19–0.20 → 0.13–0.14
 /// ms, `sessions` 7.3–7.5 → 5.1–5.3 ms, two interleaved pairs of `--scenario
 /// read_1m --spans 1000000`; the hour's noise is larger than the probes).
 pub(crate) const FANOUT: i64 = 32;
