@@ -42,6 +42,8 @@ pub mod read;
 pub mod storage;
 #[cfg(test)]
 mod test_entries;
+#[cfg(test)]
+mod test_logs;
 #[cfg(feature = "unstable")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
 pub mod unstable;

@@ -104,26 +104,9 @@ mod tests {
     use super::*;
     use tracing_subscriber::layer::SubscriberExt as _;
 
-    #[derive(Clone, Default)]
-    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::ErrorKind::Other)?
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn content_is_left_out_and_the_rest_is_kept() {
-        let buffer = Buffer::default();
+        let buffer = crate::test_logs::LogBuffer::default();
         let writer = buffer.clone();
         let layer = tracing_subscriber::fmt::layer()
             .fmt_fields(WithoutContent)
@@ -140,7 +123,7 @@ mod tests {
             span.record("gen_ai.tool.call.result", "ok");
             span.in_scope(|| tracing::info!(attempt = 2, "paying"));
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let text = buffer.text();
         assert!(
             text.contains(r#"execute_tool{gen_ai.tool.name="pay"}"#),
             "{text}"
