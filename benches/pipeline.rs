@@ -17,10 +17,13 @@
 //! target ratio is printed with its value in every round. On this shared
 //! 2-core machine one run of a scenario can be a third off the next.
 //!
-//! Two scenarios run only by name, as evidence for the pipeline's design:
+//! Three scenarios run only by name, as evidence for the pipeline's design:
 //! `storage_limit_without_checkpoints` (what SQLite's automatic checkpoint
-//! costs a writer) and `naive_handoff_polling` (the naive hand-off with a
-//! thread that empties the queue every 5 ms instead of waking per span).
+//! costs a writer), `naive_handoff_polling` (the naive hand-off with a
+//! thread that empties the queue every 5 ms instead of waking per span) and
+//! `lookups_under_load` (trace look-ups while our SQLite storage writes
+//! without a pause, merging its index runs as it goes; `--spans 2400000`
+//! reaches its first long merge).
 //!
 //! It prints a table with the ratios and, as its last line, one JSON object
 //! with every figure, to compare across commits.
@@ -889,6 +892,8 @@ fn run_scenario(name: &str, run: &Run) -> Value {
         "ours_sqlite_tool_burst" => scenario_ours(run, OursStorage::Sqlite, 1, false),
         "ours_jsonl_tool_burst" => scenario_ours(run, OursStorage::Jsonl, 1, false),
         "read_1m" => scenario_read(run),
+        // Not in the default run: long, by name.
+        "lookups_under_load" => scenario_lookups_under_load(run),
         other => json!({"error": format!("unknown scenario {other}")}),
     }
 }
@@ -981,6 +986,73 @@ fn median_ms(mut run: impl FnMut()) -> f64 {
         .collect();
     samples.sort_by(f64::total_cmp);
     samples[2]
+}
+
+/// Trace look-ups while our SQLite storage writes `run.spans` one-span
+/// traces (a start and an end entry each, in a thousand sessions) in
+/// batches of 4 096 entries without a pause, so it merges its index runs
+/// only as it writes: how many runs a look-up probes at most, and how long
+/// the slowest of the look-ups made every 16 batches took.
+fn scenario_lookups_under_load(run: &Run) -> Value {
+    use reagentic_protocol::{EntryFilter, EventType, ProtocolReader};
+    let path = run.dir.join("load.db");
+    let mut storage = SqliteStorage::open(&path).expect("db");
+    let watch = rusqlite::Connection::open(&path).expect("second connection");
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let trace_of = |n: u64| {
+        format!(
+            "{:032x}",
+            u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+        )
+    };
+    let (mut most_runs, mut slowest_ms) = (0_i64, 0_f64);
+    let mut written = 0_u64;
+    for batch_number in 0..(run.spans / 2_048).max(1) {
+        let mut batch = Vec::with_capacity(4_096);
+        for _ in 0..2_048 {
+            written += 1;
+            let at = t0 + chrono::TimeDelta::microseconds(written as i64 * 10);
+            for (event_type, ts) in [
+                (EventType::ToolStart, at),
+                (EventType::ToolEnd, at + chrono::TimeDelta::microseconds(5)),
+            ] {
+                let mut entry = ProtocolEntry::new(
+                    event_type,
+                    trace_of(written),
+                    format!("{written:016x}"),
+                    "get_weather",
+                    ts,
+                );
+                entry.session_id = Some(format!("sess-{}", written % 1_000));
+                batch.push(entry);
+            }
+        }
+        storage.write_batch(&batch).expect("write");
+        if batch_number % 16 == 15 {
+            let runs: i64 = watch
+                .query_row(
+                    "SELECT max(runs) FROM (SELECT count(*) AS runs
+                     FROM protocol_index_run_list GROUP BY field)",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("runs");
+            most_runs = most_runs.max(runs);
+            let reader = ProtocolReader::open(&path).expect("reader");
+            let trace = trace_of(written / 2);
+            let started = Instant::now();
+            let found = reader
+                .query(&EntryFilter::default().with_trace(trace.as_str()))
+                .expect("trace");
+            slowest_ms = slowest_ms.max(started.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(found.len(), 2, "a trace's two entries");
+        }
+    }
+    json!({
+        "entries": written * 2,
+        "most_runs_per_field": most_runs,
+        "slowest_trace_ms": slowest_ms,
+    })
 }
 
 /// The reading side on a protocol of `run.spans` entries: what the CLI's
