@@ -43,11 +43,11 @@ use crate::entry::ProtocolEntry;
 ///
 /// Every level a range passes through rewrites it once (a move: read, insert,
 /// delete), so under a long burst the levels, not the runs' appends, were
-/// the writer's cost: with eight, a burst of 800 000 one-span-per-trace
-/// entries merged each range about twice and `merge_step` took 28 % of the
-/// writer's `perf` samples against `append_runs`' 5 %. Thirty-two halves the
-/// levels (each range moved about once in that burst): the writer's CPU per
-/// entry 8.5–9.2 → 6.6–8.2 µs, three interleaved pairs of `--scenario
+/// the writer's cost: with eight, on a burst of 800 000 one-span-per-trace
+/// entries `merge_step` took 28 % of the writer's `perf` samples and
+/// `append_runs` 11 %. Thirty-two makes two fifths fewer levels (log 32
+/// against log 8 of the runs): the writer's CPU per entry on that burst
+/// 8.5–9.2 → 6.6–8.2 µs, three interleaved pairs of `--scenario
 /// ours_sqlite_tool_burst --spans 400000`. A look-up probes up to 31 runs
 /// a level instead of 7, over fewer levels — one primary-key seek each,
 /// which the bench's reads on 1 000 000 entries do not show (a trace 0.19–0.20 → 0.13–0.14
@@ -242,10 +242,11 @@ fn next_run(tx: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// Does one bounded step of merging, in a transaction of its own; returns
-/// whether there may be more to do. Nothing to merge costs one read.
+/// whether there may be more to do. Nothing to merge costs two reads of
+/// the run list, without the write lock.
 pub(crate) fn merge_step(conn: &mut Connection) -> rusqlite::Result<bool> {
-    // Cheap test first, without the write lock: most calls find nothing.
-    if merge_in_progress(conn)?.is_none() && runs_to_merge(conn)?.is_none() {
+    // Cheap test first: most calls find nothing.
+    if lowest_merge_in_progress(conn)?.is_none() && runs_to_merge(conn)?.is_none() {
         return Ok(false);
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -275,15 +276,6 @@ fn lowest_merge_in_progress(conn: &Connection) -> rusqlite::Result<Option<(i64, 
          ORDER BY level, run LIMIT 1",
     )?
     .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-    .optional()
-}
-
-/// The run being merged into, if a merge is under way.
-fn merge_in_progress(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached(
-        "SELECT merging_into FROM protocol_index_run_list WHERE merging_into IS NOT NULL LIMIT 1",
-    )?
-    .query_row([], |r| r.get(0))
     .optional()
 }
 
@@ -355,9 +347,11 @@ fn merged<'k>(
 /// The ranges that move are read out, merged here and appended to the target
 /// the way a batch's run is (`insert_ranges`). Doing it in one `INSERT …
 /// SELECT … ORDER BY` made SQLite sort them and, the source being the table
-/// written, copy them into a temporary table first: a range moved cost 2.75
-/// times its first append (callgrind of `--scenario sqlite_storage_tool_burst
-/// --spans 300000`, `merge_step` against `append_runs`). That statement is
+/// written, copy them into a temporary table first: a range moved cost 3.2
+/// times its first append, 1.9 this way (callgrind of `--scenario
+/// sqlite_storage_tool_burst --spans 300000`: `merge_step` 7.44 → 4.65 G
+/// instructions for the 524 288 ranges moved, `append_runs` 2.7 G for the
+/// 600 000 appended). That statement is
 /// kept for the one case whose ranges are not all read here: a key whose
 /// ranges fill a source's share of the step, which moves whole, alone.
 fn move_a_step(tx: &Connection, target: i64) -> rusqlite::Result<()> {
