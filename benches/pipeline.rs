@@ -17,13 +17,16 @@
 //! target ratio is printed with its value in every round. On this shared
 //! 2-core machine one run of a scenario can be a third off the next.
 //!
-//! Three scenarios run only by name, as evidence for the pipeline's design:
+//! Four scenarios run only by name, as evidence for the pipeline's design:
 //! `storage_limit_without_checkpoints` (what SQLite's automatic checkpoint
 //! costs a writer), `naive_handoff_polling` (the naive hand-off with a
-//! thread that empties the queue every 5 ms instead of waking per span) and
+//! thread that empties the queue every 5 ms instead of waking per span),
 //! `lookups_under_load` (trace look-ups while our SQLite storage writes
 //! without a pause, merging its index runs as it goes; `--spans 2400000`
-//! reaches its first long merge).
+//! reaches its first long merge) and `ours_discarding` /
+//! `ours_discarding_tool_burst` (our pipeline into a storage that keeps
+//! nothing: extraction's CPU per entry without a writer competing for the
+//! cores).
 //!
 //! It prints a table with the ratios and, as its last line, one JSON object
 //! with every figure, to compare across commits.
@@ -708,6 +711,33 @@ fn scenario_jsonl_storage_limit(run: &Run) -> Value {
 enum OursStorage {
     Sqlite,
     Jsonl,
+    /// Keeps nothing, counts what it is given: the pipeline's own threads
+    /// without a storage's cost, so extraction's CPU per entry is measured
+    /// with the writer all but idle.
+    Discarding(Arc<AtomicU64>),
+}
+
+/// A storage that counts the entries it is given and keeps none.
+#[derive(Debug, Default)]
+struct DiscardingStorage {
+    written: Arc<AtomicU64>,
+}
+
+impl Storage for DiscardingStorage {
+    fn write_batch(&mut self, entries: &[ProtocolEntry]) -> reagentic_protocol::Result<()> {
+        self.written
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    fn record_dropped(&mut self, _total_dropped: u64) -> reagentic_protocol::Result<()> {
+        Ok(())
+    }
+    fn close(&mut self) -> reagentic_protocol::Result<()> {
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "nowhere".to_owned()
+    }
 }
 
 fn ours_pipeline(
@@ -730,6 +760,18 @@ fn ours_pipeline(
                 path,
             )
         }
+        OursStorage::Discarding(written) => {
+            // Counts from here: a pipeline before this one (the application
+            // thread's own run) has shut down.
+            written.store(0, Ordering::Relaxed);
+            let storage = DiscardingStorage {
+                written: written.clone(),
+            };
+            (
+                ProtocolProcessor::builder(storage),
+                run.dir.join(format!("ours-{tag}.nowhere")),
+            )
+        }
     };
     let processor = builder.build().expect("processor");
     let handle = processor.handle();
@@ -743,6 +785,7 @@ fn count(storage: &OursStorage, path: &Path) -> u64 {
     match storage {
         OursStorage::Sqlite => sqlite_rows(path),
         OursStorage::Jsonl => jsonl_lines(path),
+        OursStorage::Discarding(written) => written.load(Ordering::Relaxed),
     }
 }
 
@@ -891,6 +934,9 @@ fn run_scenario(name: &str, run: &Run) -> Value {
         "sqlite_storage" | "sqlite_storage_tool_burst" => scenario_sqlite_storage(run),
         "ours_sqlite_tool_burst" => scenario_ours(run, OursStorage::Sqlite, 1, false),
         "ours_jsonl_tool_burst" => scenario_ours(run, OursStorage::Jsonl, 1, false),
+        "ours_discarding" | "ours_discarding_tool_burst" => {
+            scenario_ours(run, OursStorage::Discarding(Arc::default()), 1, false)
+        }
         "read_1m" => scenario_read(run),
         // Not in the default run: long, by name.
         "lookups_under_load" => scenario_lookups_under_load(run),
