@@ -96,6 +96,16 @@ impl EventType {
         )
     }
 
+    /// The last part of an entry id of this type ([`ProtocolEntry::make_id`]):
+    /// `start` for a start, else `end`.
+    pub(crate) fn id_suffix(self) -> &'static str {
+        if self.is_start() {
+            "start"
+        } else {
+            "end"
+        }
+    }
+
     /// Whether this type closes a start/end pair (and so carries `duration_ms`).
     pub fn is_end(self) -> bool {
         matches!(
@@ -388,14 +398,30 @@ impl ProtocolEntry {
         timestamp: DateTime<Utc>,
     ) -> Self {
         let (trace_id, span_id) = (trace_id.into(), span_id.into());
-        let suffix = if event_type.is_start() {
-            "start"
-        } else {
-            "end"
-        };
+        let entry_id = Self::make_id(&trace_id, &span_id, event_type.id_suffix());
+        Self::with_id(
+            entry_id,
+            event_type,
+            trace_id,
+            span_id,
+            name.into(),
+            timestamp,
+        )
+    }
+
+    /// [`ProtocolEntry::new`] with its `entry_id` made by the caller, who
+    /// may hold a string for it already.
+    pub(crate) fn with_id(
+        entry_id: String,
+        event_type: EventType,
+        trace_id: String,
+        span_id: String,
+        name: String,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
         ProtocolEntry {
             schema: SCHEMA_VERSION,
-            entry_id: Self::make_id(&trace_id, &span_id, suffix),
+            entry_id,
             timestamp,
             event_type,
             trace_id,
@@ -404,7 +430,7 @@ impl ProtocolEntry {
             session_id: None,
             service_name: None,
             agent_name: None,
-            name: name.into(),
+            name,
             model: None,
             provider: None,
             tool_name: None,

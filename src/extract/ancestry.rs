@@ -123,6 +123,30 @@ impl Ancestry {
         );
     }
 
+    /// A span's own session and agent as shared text, the remembered span's
+    /// where the text is the same: a span is remembered at its start and
+    /// again at its end, and text shared anew each time cost an allocation
+    /// and a free per entry.
+    pub(crate) fn own_lineage(
+        &self,
+        key: SpanKey,
+        session: Option<&str>,
+        agent: Option<&str>,
+    ) -> Lineage {
+        let known = self.nodes.get(&key).map(|node| &node.lineage);
+        let shared = |text: Option<&str>, known: Option<&Arc<str>>| {
+            let text = text?;
+            Some(match known {
+                Some(known) if **known == *text => Arc::clone(known),
+                _ => Arc::from(text),
+            })
+        };
+        Lineage {
+            session: shared(session, known.and_then(|k| k.session.as_ref())),
+            agent: shared(agent, known.and_then(|k| k.agent.as_ref())),
+        }
+    }
+
     /// Marks a span ended: from now on it is among the first to be evicted.
     pub(crate) fn end(&mut self, key: SpanKey) {
         let seq = self.bump();
@@ -240,6 +264,23 @@ mod tests {
             session: session.map(Arc::from),
             agent: agent.map(Arc::from),
         }
+    }
+
+    #[test]
+    fn a_span_remembered_again_shares_its_unchanged_text() {
+        let mut ancestry = Ancestry::new(8);
+        let key = (T, id(1));
+        let first = ancestry.own_lineage(key, Some("s1"), Some("planner"));
+        ancestry.upsert(key, SpanId::INVALID, first.clone());
+        // At its end: the same session, an agent named late.
+        let again = ancestry.own_lineage(key, Some("s1"), Some("booker"));
+        assert_eq!(again, lineage(Some("s1"), Some("booker")));
+        let (before, after) = (first.session.unwrap(), again.session.unwrap());
+        assert!(Arc::ptr_eq(&before, &after), "the same text is shared");
+        assert_eq!(ancestry.own_lineage(key, None, None), Lineage::default());
+        // Another span's equal text is its own.
+        let other = ancestry.own_lineage((T, id(2)), Some("s1"), None);
+        assert!(!Arc::ptr_eq(&before, &other.session.unwrap()));
     }
 
     #[test]

@@ -374,7 +374,7 @@ impl Extractor {
         });
         for (i, facts) in all.iter_mut().enumerate() {
             let lineage = self.remember(facts);
-            let own = facts.own_lineage();
+            let own = self.own_lineage(facts);
             let first = out.len();
             if let Some(entry) = self.start_entry(facts, &lineage, StartAttributes::OnEndOnly) {
                 out.push(entry);

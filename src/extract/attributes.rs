@@ -147,13 +147,22 @@ impl<'a> Attributes<'a> {
     pub(crate) fn ident<'k, T: AliasTable + ?Sized>(
         &self,
         table: &'k T,
-    ) -> Option<Found<'k, String>> {
+    ) -> Option<Found<'k, Cow<'a, str>>> {
         self.find(table, |alias| {
-            let value = self.lookup(alias)?;
-            let text = scalar_text(&value)?;
-            (!text.is_empty()).then(|| Found {
+            // Borrowed from the span where its value is text already: most
+            // identifiers are copied once, into the entry, or never.
+            let text = match self.lookup(alias)? {
+                Cow::Borrowed(value) => match scalar_text(value)? {
+                    Cow::Borrowed(text) => Cow::Borrowed(cut_bytes(text, MAX_IDENT_BYTES)),
+                    Cow::Owned(text) => Cow::Owned(cut_bytes(&text, MAX_IDENT_BYTES).to_owned()),
+                },
+                Cow::Owned(value) => {
+                    Cow::Owned(cut_bytes(&scalar_text(&value)?, MAX_IDENT_BYTES).to_owned())
+                }
+            };
+            (!text.is_empty()).then_some(Found {
                 key: alias.name,
-                value: cut_bytes(&text, MAX_IDENT_BYTES).to_owned(),
+                value: text,
             })
         })
     }
@@ -406,7 +415,7 @@ mod tests {
         let attrs = vec![KeyValue::new("y", "why"), KeyValue::new("z", "zed")];
         let view = Attributes::new(&attrs);
         let found = view.ident(&["x", "y", "z"]).unwrap();
-        assert_eq!((found.key, found.value.as_str()), ("y", "why"));
+        assert_eq!((found.key, found.value.as_ref()), ("y", "why"));
         assert!(view.first_of(&["x"]).is_none());
         assert!(view.get("z").is_some() && view.get("x").is_none());
     }
@@ -419,7 +428,7 @@ mod tests {
             KeyValue::new("c", 42),
         ];
         let found = Attributes::new(&attrs).ident(&["a", "b", "c"]).unwrap();
-        assert_eq!((found.key, found.value.as_str()), ("c", "42"));
+        assert_eq!((found.key, found.value.as_ref()), ("c", "42"));
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! What one span says about itself: its kind, name, session, agent, model,
 //! tool and token counts — read once, before any inheritance.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
 use opentelemetry_sdk::trace::SpanData;
 
 use opentelemetry::{Array, Value};
 
 use super::aliases::Fixed;
-use super::ancestry::{Lineage, SpanKey};
+use super::ancestry::SpanKey;
 use super::attributes::{Attributes, Found, MAX_IDENT_BYTES};
 use super::classify::{classify_span, handoff_parties, name_suffix, tripped_guardrail, StepKind};
 use super::truncate::cut_bytes;
@@ -33,21 +33,21 @@ pub(crate) struct SpanFacts<'a> {
     /// Its attributes, last value wins.
     pub attrs: Attributes<'a>,
     /// The entry's `name` (agent, tool, span name, or the agent taken over to).
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Its own session, if it names one.
-    pub session: Option<String>,
+    pub session: Option<Cow<'a, str>>,
     /// Its own agent: an agent span's name, else an explicit agent attribute.
-    pub agent: Option<String>,
+    pub agent: Option<Cow<'a, str>>,
     /// On a handoff, the agent handing off, when the span says.
-    pub handoff_from: Option<String>,
+    pub handoff_from: Option<Cow<'a, str>>,
     /// The model.
-    pub model: Option<String>,
+    pub model: Option<Cow<'a, str>>,
     /// The model provider.
-    pub provider: Option<String>,
+    pub provider: Option<Cow<'a, str>>,
     /// The tool.
-    pub tool_name: Option<String>,
+    pub tool_name: Option<Cow<'a, str>>,
     /// The tool call's id.
-    pub tool_call_id: Option<String>,
+    pub tool_call_id: Option<Cow<'a, str>>,
     /// Tokens read.
     pub input_tokens: Option<u64>,
     /// Tokens written.
@@ -65,7 +65,7 @@ pub(crate) struct SpanFacts<'a> {
     /// Milliseconds to the first streamed chunk.
     pub time_to_first_chunk_ms: Option<f64>,
     /// The operation the source named.
-    pub operation: Option<String>,
+    pub operation: Option<Cow<'a, str>>,
     /// The aliases in force (the user's and the built-in ones).
     pub vocab: &'a Vocabulary,
     /// The attribute keys that supplied the fields above, so the `Full`
@@ -174,14 +174,6 @@ impl<'a> SpanFacts<'a> {
             mapped,
         }
     }
-
-    /// What the span itself passes on to its descendants.
-    pub(crate) fn own_lineage(&self) -> Lineage {
-        Lineage {
-            session: self.session.as_deref().map(Arc::from),
-            agent: self.agent.as_deref().map(Arc::from),
-        }
-    }
 }
 
 /// Finish reasons from a list, a JSON list in a string, or one string;
@@ -213,13 +205,9 @@ fn take<'k, T>(mapped: &mut Vec<&'k str>, found: Option<Found<'k, T>>) -> Option
 }
 
 /// A span name fit for an entry: bounded, and never empty.
-fn bounded_name(name: &str) -> String {
+fn bounded_name(name: &str) -> Cow<'_, str> {
     let name = cut_bytes(name.trim(), MAX_IDENT_BYTES);
-    if name.is_empty() {
-        UNNAMED.to_owned()
-    } else {
-        name.to_owned()
-    }
+    Cow::Borrowed(if name.is_empty() { UNNAMED } else { name })
 }
 
 #[cfg(test)]
@@ -237,7 +225,7 @@ mod tests {
             vec![KeyValue::new("gen_ai.agent.name", "boss")],
         );
         let f = SpanFacts::read(&s, builtin());
-        assert_eq!((f.kind, f.name.as_str()), (StepKind::Agent, "boss"));
+        assert_eq!((f.kind, f.name.as_ref()), (StepKind::Agent, "boss"));
         assert_eq!(f.agent.as_deref(), Some("boss"));
         assert_eq!(f.mapped, ["gen_ai.agent.name"]);
 
@@ -267,7 +255,7 @@ mod tests {
         let s = span("chat gpt-4o", vec![]);
         let f = SpanFacts::read(&s, builtin());
         assert_eq!(
-            (f.kind, f.name.as_str(), f.agent),
+            (f.kind, f.name.as_ref(), f.agent),
             (StepKind::Llm, "chat gpt-4o", None)
         );
         let s = span(
@@ -286,7 +274,7 @@ mod tests {
             let s = span("execute_tool x", vec![KeyValue::new(key, "search")]);
             let f = SpanFacts::read(&s, builtin());
             assert_eq!(
-                (f.name.as_str(), f.tool_name.as_deref()),
+                (f.name.as_ref(), f.tool_name.as_deref()),
                 ("search", Some("search"))
             );
         }
@@ -358,14 +346,14 @@ mod tests {
             ],
         );
         let f = SpanFacts::read(&s, builtin());
-        assert_eq!((f.kind, f.name.as_str()), (StepKind::Handoff, "billing"));
+        assert_eq!((f.kind, f.name.as_ref()), (StepKind::Handoff, "billing"));
         assert_eq!(f.handoff_from.as_deref(), Some("triage"));
         assert_eq!(f.agent, None);
 
         let s = span("handoff refunds", vec![KeyValue::new("from_agent", "a")]);
         let f = SpanFacts::read(&s, builtin());
         assert_eq!(
-            (f.name.as_str(), f.handoff_from.as_deref()),
+            (f.name.as_ref(), f.handoff_from.as_deref()),
             ("refunds", Some("a"))
         );
 
@@ -375,7 +363,7 @@ mod tests {
         );
         let f = SpanFacts::read(&s, builtin());
         assert_eq!(
-            (f.name.as_str(), f.handoff_from.as_deref()),
+            (f.name.as_ref(), f.handoff_from.as_deref()),
             ("x", Some("triage"))
         );
 
@@ -511,7 +499,7 @@ mod tests {
         let s = span("apply_guardrail jailbreak", vec![]);
         let f = SpanFacts::read(&s, builtin());
         assert_eq!(
-            (f.kind, f.name.as_str()),
+            (f.kind, f.name.as_ref()),
             (StepKind::Guardrail, "jailbreak")
         );
     }

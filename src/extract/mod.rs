@@ -15,6 +15,7 @@ mod facts;
 mod keys;
 mod outcome;
 mod redact;
+mod spare_strings;
 mod timing;
 mod truncate;
 mod vocabulary;
@@ -40,6 +41,7 @@ use self::extras::extra_attributes;
 use self::facts::SpanFacts;
 use self::outcome::outcome;
 use self::redact::Redactor;
+use self::spare_strings::SpareStrings;
 use self::timing::{duration_ms, timestamp};
 use self::truncate::Limit;
 use self::vocabulary::Vocabulary;
@@ -65,6 +67,8 @@ pub struct Extractor {
     prices: Prices,
     /// Runs arriving in pieces, for ingested spans only (`assembly.rs`).
     assembly: Option<assembly::Assembly>,
+    /// The strings of written entries, for the next entries' fields.
+    spares: SpareStrings,
 }
 
 /// Whether a start entry gets the `Full` attribute map.
@@ -99,12 +103,26 @@ impl Extractor {
             vocab: Arc::new(Vocabulary::new(config)),
             prices: config.prices()?,
             assembly: None,
+            spares: SpareStrings::default(),
         })
     }
 
     /// Sets the `service.name` written on every entry.
     pub fn set_service_name(&mut self, name: Option<String>) {
         self.service_name = name;
+    }
+
+    /// Takes the strings of an entry made here once it is written, leaving
+    /// them empty: they hold the next entries' fields instead of going back
+    /// to the allocator.
+    pub fn recycle(&mut self, entry: &mut ProtocolEntry) {
+        self.spares.keep_from(entry);
+    }
+
+    /// Gives the strings kept by [`Extractor::recycle`] back to the
+    /// allocator: for when no entries are being made.
+    pub fn release_spares(&mut self) {
+        self.spares.release();
     }
 
     /// Entries for a span that just started (its start entry, if it is kept).
@@ -165,7 +183,7 @@ impl Extractor {
     fn remember(&mut self, facts: &SpanFacts<'_>) -> Lineage {
         let (trace, _) = facts.key;
         let inherited = self.ancestry.inherited(trace, facts.span.parent_span_id);
-        let own = facts.own_lineage();
+        let own = self.own_lineage(facts);
         let lineage = Lineage {
             session: own.session.or(inherited.session),
             agent: own.agent.or(inherited.agent),
@@ -173,6 +191,12 @@ impl Extractor {
         self.ancestry
             .upsert(facts.key, facts.span.parent_span_id, lineage.clone());
         lineage
+    }
+
+    /// What the span itself passes on to its descendants.
+    fn own_lineage(&self, facts: &SpanFacts<'_>) -> Lineage {
+        let (session, agent) = (facts.session.as_deref(), facts.agent.as_deref());
+        self.ancestry.own_lineage(facts.key, session, agent)
     }
 
     fn is_kept(&self, kind: StepKind) -> bool {
@@ -189,10 +213,7 @@ impl Extractor {
         if !self.is_kept(facts.kind) {
             return None;
         }
-        // On the processor path nothing is built from these facts after the
-        // start entry; on the exporter path the end entry follows.
-        let last = attributes == StartAttributes::AsKnown;
-        let mut entry = self.base_entry(facts, lineage, event_type, last);
+        let mut entry = self.base_entry(facts, lineage, event_type);
         entry.input = self.content(facts, &facts.vocab.input);
         if entry.input.is_some() {
             self.ancestry.mark_input_sent(facts.key);
@@ -204,21 +225,19 @@ impl Extractor {
     }
 
     /// The end entry: the last built from `facts`, which it empties.
-    fn end_entry(&self, facts: &mut SpanFacts<'_>, lineage: &Lineage) -> Option<ProtocolEntry> {
+    fn end_entry(&mut self, facts: &mut SpanFacts<'_>, lineage: &Lineage) -> Option<ProtocolEntry> {
         if !self.is_kept(facts.kind) {
             return None;
         }
         let span = facts.span;
-        let mut entry = self.base_entry(facts, lineage, facts.kind.end_event(), true);
+        let mut entry = self.base_entry(facts, lineage, facts.kind.end_event());
         // A handoff is one moment, stamped when it began; it has no start entry.
         if facts.kind != StepKind::Handoff {
             entry.timestamp = timestamp(span.end_time);
         }
         if facts.kind == StepKind::Handoff {
-            entry.agent_name = facts
-                .handoff_from
-                .take()
-                .or_else(|| lineage.agent.as_deref().map(str::to_owned));
+            let from = facts.handoff_from.as_deref().or(lineage.agent.as_deref());
+            entry.agent_name = self.spares.copy_some(from);
         }
         // Input recorded after the start entry was written (or with no start
         // entry at all) would otherwise never reach the protocol.
@@ -256,20 +275,21 @@ impl Extractor {
     }
 
     /// The fields start and end entries share; the start entry's id, time and
-    /// status. With `last`, no entry is built from `facts` after this one,
-    /// and their strings are moved into it instead of copied.
+    /// status. Its strings are the spare ones of written entries, refilled.
     fn base_entry(
-        &self,
-        facts: &mut SpanFacts<'_>,
+        &mut self,
+        facts: &SpanFacts<'_>,
         lineage: &Lineage,
         event_type: EventType,
-        last: bool,
     ) -> ProtocolEntry {
         let span = facts.span;
-        let trace_id = hex_id(&span.span_context.trace_id().to_bytes());
-        let span_id = hex_id(&span.span_context.span_id().to_bytes());
-        let name = give(&mut facts.name, last);
-        let mut entry = ProtocolEntry::new(
+        let spares = &mut self.spares;
+        let trace_id = hex_id(&span.span_context.trace_id().to_bytes(), spares);
+        let span_id = hex_id(&span.span_context.span_id().to_bytes(), spares);
+        let entry_id = spares.copy_parts(&[&trace_id, ":", &span_id, ":", event_type.id_suffix()]);
+        let name = spares.copy(&facts.name);
+        let mut entry = ProtocolEntry::with_id(
+            entry_id,
             event_type,
             trace_id,
             span_id,
@@ -277,15 +297,15 @@ impl Extractor {
             timestamp(span.start_time),
         );
         entry.parent_span_id = (span.parent_span_id != SpanId::INVALID)
-            .then(|| hex_id(&span.parent_span_id.to_bytes()));
-        entry.session_id = lineage.session.as_deref().map(str::to_owned);
-        entry.service_name = self.service_name.clone();
-        entry.agent_name = lineage.agent.as_deref().map(str::to_owned);
-        entry.model = give(&mut facts.model, last);
-        entry.provider = give(&mut facts.provider, last);
-        entry.tool_name = give(&mut facts.tool_name, last);
-        entry.tool_call_id = give(&mut facts.tool_call_id, last);
-        entry.operation = give(&mut facts.operation, last);
+            .then(|| hex_id(&span.parent_span_id.to_bytes(), spares));
+        entry.session_id = spares.copy_some(lineage.session.as_deref());
+        entry.service_name = spares.copy_some(self.service_name.as_deref());
+        entry.agent_name = spares.copy_some(lineage.agent.as_deref());
+        entry.model = spares.copy_some(facts.model.as_deref());
+        entry.provider = spares.copy_some(facts.provider.as_deref());
+        entry.tool_name = spares.copy_some(facts.tool_name.as_deref());
+        entry.tool_call_id = spares.copy_some(facts.tool_call_id.as_deref());
+        entry.operation = spares.copy_some(facts.operation.as_deref());
         entry
     }
 
@@ -316,19 +336,10 @@ impl Extractor {
     }
 }
 
-/// A field of the facts for an entry: moved out when `last`, else copied.
-fn give<T: Clone + Default>(field: &mut T, last: bool) -> T {
-    if last {
-        std::mem::take(field)
-    } else {
-        field.clone()
-    }
-}
-
 /// An id as its `Display` writes it (`{:032x}`/`{:016x}` of the big-endian
 /// number: its bytes in lowercase hex), without the formatting machinery,
 /// which took a tenth of an entry's cost.
-fn hex_id(bytes: &[u8]) -> String {
+fn hex_id(bytes: &[u8], spares: &mut SpareStrings) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     // Trace ids, the longest, are 16 bytes.
     let mut text = [0u8; 32];
@@ -338,9 +349,7 @@ fn hex_id(bytes: &[u8]) -> String {
     }
     let len = (bytes.len() * 2).min(text.len());
     // Hex digits are ASCII: this never falls back.
-    std::str::from_utf8(&text[..len])
-        .unwrap_or_default()
-        .to_owned()
+    spares.copy(std::str::from_utf8(&text[..len]).unwrap_or_default())
 }
 
 fn insert_count(map: &mut Map<String, Json>, key: &str, count: u32) {
@@ -419,6 +428,39 @@ mod tests {
             .iter()
             .find(|e| e.event_type == event && e.span_id == id)
             .unwrap_or_else(|| panic!("no {event} for span {id} in {entries:#?}"))
+    }
+
+    #[test]
+    fn entries_made_from_recycled_ones_carry_nothing_of_them() {
+        let rich = span_at(
+            TRACE,
+            0x00f0_67aa_0ba9_02b7,
+            0x5399_5c3f_42cd_8ad8,
+            "execute_tool search_flights_and_hotels_for_the_whole_team",
+            vec![
+                KeyValue::new("gen_ai.conversation.id", "a-long-conversation-id-0001"),
+                KeyValue::new("gen_ai.agent.name", "travel-planner"),
+                KeyValue::new("gen_ai.request.model", "gpt-4o-2024-08-06"),
+                KeyValue::new("gen_ai.provider.name", "openai"),
+                KeyValue::new("gen_ai.tool.call.id", "call_0123456789abcdef"),
+                KeyValue::new("gen_ai.tool.call.arguments", r#"{"from":"BER"}"#),
+            ],
+        );
+        let bare = span_at(TRACE, 0x0b, 0, "execute_tool x", vec![]);
+        let mut fresh = standard();
+        let expected = through_processor(&mut fresh, std::slice::from_ref(&bare));
+
+        let mut ex = standard();
+        ex.set_service_name(Some("svc".into()));
+        for _ in 0..3 {
+            for mut entry in through_processor(&mut ex, std::slice::from_ref(&rich)) {
+                ex.recycle(&mut entry);
+            }
+        }
+        ex.set_service_name(None);
+        let made = through_processor(&mut ex, std::slice::from_ref(&bare));
+        assert_eq!(made, expected);
+        assert!(made[0].session_id.is_none() && made[0].parent_span_id.is_none());
     }
 
     #[test]
@@ -1260,12 +1302,21 @@ mod tests {
         use opentelemetry::trace::TraceId;
         for id in [0, 1, 0xab, 0x00f0_67aa_0ba9_02b7, u64::MAX] {
             let span_id = SpanId::from(id);
-            assert_eq!(hex_id(&span_id.to_bytes()), span_id.to_string());
+            assert_eq!(
+                hex_id(&span_id.to_bytes(), &mut SpareStrings::default()),
+                span_id.to_string()
+            );
             let trace_id = TraceId::from(u128::from(id) << 64 | 0x0e);
-            assert_eq!(hex_id(&trace_id.to_bytes()), trace_id.to_string());
+            assert_eq!(
+                hex_id(&trace_id.to_bytes(), &mut SpareStrings::default()),
+                trace_id.to_string()
+            );
         }
         assert_eq!(
-            hex_id(&TraceId::from(TRACE).to_bytes()),
+            hex_id(
+                &TraceId::from(TRACE).to_bytes(),
+                &mut SpareStrings::default()
+            ),
             TraceId::from(TRACE).to_string()
         );
     }

@@ -75,9 +75,12 @@ pub(crate) fn outcome(
     };
     let error_type = attrs
         .ident(&fixed.error_type)
-        .or_else(|| exception_attrs.as_ref()?.ident(&fixed.exception_type))
-        .or_else(|| attrs.ident(&fixed.exception_type))
-        .map(|found| found.value)
+        .map(|found| found.value.into_owned())
+        .or_else(|| {
+            let found = exception_attrs.as_ref()?.ident(&fixed.exception_type)?;
+            Some(found.value.into_owned())
+        })
+        .or_else(|| Some(attrs.ident(&fixed.exception_type)?.value.into_owned()))
         // A source that only reports a failing outcome (`error`) names no
         // type; the outcome is the best the protocol can say.
         .or(failed_outcome);

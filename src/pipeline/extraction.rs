@@ -114,6 +114,7 @@ impl Extraction {
             // Idle: the spare batch's memory goes back (it is for bursts).
             self.spare = Vec::new();
             self.recycling = Vec::new();
+            self.extractor.release_spares();
             self.sleeper.set_parked(true);
             // A producer that queued before the flag was set did not ring.
             let idle = self.receiver.is_empty();
@@ -204,7 +205,9 @@ impl Extraction {
         }
     }
 
-    /// Frees as many written entries as `made` new ones (at least one).
+    /// Frees as many written entries as `made` new ones (at least one),
+    /// their strings kept by the extractor for the next entries' fields
+    /// (`extract/spare_strings.rs`).
     ///
     /// Freed a batch at a time, a few thousand entries' strings overflowed
     /// `malloc`'s per-thread cache at once into its shared bins, and the next
@@ -217,6 +220,9 @@ impl Extraction {
     /// batch being recycled is freed whole when the thread goes idle.
     fn recycle(&mut self, made: usize) {
         let keep = self.recycling.len().saturating_sub(made.max(1));
+        for entry in &mut self.recycling[keep..] {
+            self.extractor.recycle(entry);
+        }
         self.recycling.truncate(keep);
         if self.recycling.is_empty() && self.recycling.capacity() > 0 {
             let emptied = std::mem::take(&mut self.recycling);
