@@ -75,6 +75,9 @@ pub struct PostgresStorage {
     retention: Option<retention::Retention>,
     /// Batches written since the last retention step.
     batches_since_retention: u32,
+    /// Whether the failure of the retention done under load has been warned
+    /// about (once per spell of failures, as on SQLite).
+    retention_warned: bool,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -441,6 +444,7 @@ impl PostgresStorageBuilder {
             inserted: 0,
             retention: self.retention.map(retention::Retention::new),
             batches_since_retention: 0,
+            retention_warned: false,
         })
     }
 }
@@ -590,10 +594,17 @@ impl Storage for PostgresStorage {
                     if self.batches_since_retention >= super::RETENTION_UNDER_LOAD_AFTER_BATCHES {
                         self.batches_since_retention = 0;
                         // The batch is committed: a failed step is only
-                        // warned about, and tried again later.
-                        if let Err(e) = self.maintain() {
-                            tracing::warn!(target_db = self.target.redacted(), error = %e,
-                                "a retention step failed; it is tried again later");
+                        // warned about, once for a spell of failures (under
+                        // a steady producer one fails every so many
+                        // batches), and tried again later.
+                        match self.maintain() {
+                            Ok(_) => self.retention_warned = false,
+                            Err(e) => {
+                                if !std::mem::replace(&mut self.retention_warned, true) {
+                                    tracing::warn!(target_db = self.target.redacted(), error = %e,
+                                        "a retention step failed; it is tried again later");
+                                }
+                            }
                         }
                     }
                 }

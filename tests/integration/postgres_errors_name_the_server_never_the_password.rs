@@ -3,13 +3,12 @@
 //! (or in `PGPASSWORD`) appears in no error, no `Debug` text and no log line
 //! — not even when the writer fails while running.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reagentic_protocol::{PostgresStorage, ProtocolReader, Storage};
 
 use crate::support::postgres::{connect, server};
-use crate::support::{child, pipeline_at, record_tool_spans};
+use crate::support::{child, pipeline_at, record_tool_spans, Captured};
 
 const PASSWORD: &str = "pw-Very-SECRET-4711";
 
@@ -53,20 +52,6 @@ fn an_unreachable_server_is_named_quickly_without_the_password() {
     assert!(!format!("{installer:?}").contains(PASSWORD));
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_writer_failing_while_running_logs_no_password() {
     // The writer thread logs through the global subscriber: own process.
@@ -107,7 +92,7 @@ fn a_writer_failing_while_running_logs_no_password() {
         let _ = storage.close();
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("protocol storage failed"), "{logs}");
     assert!(logs.contains("postgres://postgres@127.0.0.1"), "{logs}");
     assert!(!logs.contains(PASSWORD), "{logs}");

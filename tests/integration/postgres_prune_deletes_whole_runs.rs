@@ -6,12 +6,13 @@
 //! and retention in the writer, under a steady producer, as on SQLite.
 
 use chrono::{TimeDelta, TimeZone, Utc};
-use reagentic_protocol::storage::{PruneReport, PruneRule};
+use reagentic_protocol::storage::{PruneReport, PruneRule, RETENTION_UNDER_LOAD_AFTER_BATCHES};
 use reagentic_protocol::{
     EntryFilter, EventType, PostgresStorage, ProtocolEntry, ProtocolReader, SqliteStorage, Storage,
 };
 
-use crate::support::postgres::database;
+use crate::support::logs_of;
+use crate::support::postgres::{connect, database};
 
 /// Six sessions over six days, a session that began on the first day and
 /// is still going on the last, and session-less traces in between.
@@ -150,4 +151,76 @@ fn retention_in_the_writer_under_a_steady_producer_keeps_what_should_stay() {
         Box::new(storage),
         std::path::Path::new(&url),
     );
+}
+
+/// A retention step that fails under a steady producer fails no batch, is
+/// warned about once for the spell of failures, and is tried again: once
+/// it can, it deletes what is past the age.
+#[test]
+fn failing_retention_under_load_fails_no_batch_and_warns_once() {
+    let url = database("failing_retention");
+    let mut storage = PostgresStorage::builder(&url)
+        .with_retention(std::time::Duration::from_secs(7 * 86_400))
+        .connect()
+        .unwrap();
+    // A run long past the age, for every step to try to delete.
+    let old = Utc::now() - TimeDelta::days(30);
+    let mut gone = ProtocolEntry::new(EventType::ToolEnd, format!("{:032x}", 1), "1", "t", old);
+    gone.session_id = Some("old".into());
+    storage.write_batch(&[gone]).unwrap();
+    // Every delete fails, as a broken table or a locked-down role would.
+    let mut admin = connect(&url);
+    admin
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN RAISE EXCEPTION 'injected retention failure'; END $$;
+             CREATE TRIGGER refuse_deletes BEFORE DELETE ON protocol_entries
+                 FOR EACH STATEMENT EXECUTE FUNCTION refuse();",
+        )
+        .unwrap();
+    let recent = |n: u32| {
+        let mut entry = ProtocolEntry::new(
+            EventType::ToolEnd,
+            format!("{:032x}", 1000 + n),
+            format!("{n:016x}"),
+            "t",
+            Utc::now(),
+        );
+        entry.session_id = Some("now".into());
+        entry
+    };
+    // Three steps' worth of batches: three failures.
+    let batches = 3 * RETENTION_UNDER_LOAD_AFTER_BATCHES;
+    let logs = logs_of(|| {
+        for n in 0..batches {
+            storage.write_batch(&[recent(n)]).unwrap();
+        }
+    });
+    assert_eq!(
+        logs.matches("a retention step failed").count(),
+        1,
+        "one warning for the spell: {logs}"
+    );
+    assert!(logs.contains("injected retention failure"), "{logs}");
+    let reader = ProtocolReader::open(&url).unwrap();
+    let stored = reader.query(&EntryFilter::default()).unwrap().len();
+    assert_eq!(
+        stored,
+        1 + batches as usize,
+        "every batch stored, nothing deleted"
+    );
+
+    admin
+        .batch_execute("DROP TRIGGER refuse_deletes ON protocol_entries")
+        .unwrap();
+    for n in batches..batches + RETENTION_UNDER_LOAD_AFTER_BATCHES {
+        storage.write_batch(&[recent(n)]).unwrap();
+    }
+    let left = reader.query(&EntryFilter::default()).unwrap();
+    assert_eq!(
+        left.len(),
+        (batches + RETENTION_UNDER_LOAD_AFTER_BATCHES) as usize
+    );
+    assert!(left.iter().all(|e| e.session_id.as_deref() == Some("now")));
+    storage.close().unwrap();
 }
