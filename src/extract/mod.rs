@@ -224,7 +224,8 @@ impl Extractor {
         Some(entry)
     }
 
-    /// The end entry: the last built from `facts`, which it empties.
+    /// The end entry: the last built from `facts`, which it takes the finish
+    /// reasons of.
     fn end_entry(&mut self, facts: &mut SpanFacts<'_>, lineage: &Lineage) -> Option<ProtocolEntry> {
         if !self.is_kept(facts.kind) {
             return None;
@@ -286,7 +287,8 @@ impl Extractor {
         let spares = &mut self.spares;
         let trace_id = hex_id(&span.span_context.trace_id().to_bytes(), spares);
         let span_id = hex_id(&span.span_context.span_id().to_bytes(), spares);
-        let entry_id = spares.copy_parts(&[&trace_id, ":", &span_id, ":", event_type.id_suffix()]);
+        let id = ProtocolEntry::id_parts(&trace_id, &span_id, event_type.id_suffix());
+        let entry_id = spares.copy_parts(&id);
         let name = spares.copy(&facts.name);
         let mut entry = ProtocolEntry::with_id(
             entry_id,
