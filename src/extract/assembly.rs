@@ -362,8 +362,10 @@ impl Extractor {
         out: &mut Vec<ProtocolEntry>,
     ) {
         let vocab = Arc::clone(&self.vocab);
-        let mut all: Vec<SpanFacts<'_>> =
-            spans.iter().map(|s| SpanFacts::read(s, &vocab)).collect();
+        let mut all: Vec<SpanFacts<'_>> = spans
+            .iter()
+            .map(|s| SpanFacts::read(s, &vocab, self.detail))
+            .collect();
         for facts in &all {
             self.remember(facts);
         }

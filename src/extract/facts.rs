@@ -13,6 +13,7 @@ use super::attributes::{Attributes, Found, MAX_IDENT_BYTES};
 use super::classify::{classify_span, handoff_parties, name_suffix, tripped_guardrail, StepKind};
 use super::truncate::cut_bytes;
 use super::vocabulary::Vocabulary;
+use crate::config::DetailLevel;
 
 /// At most this many finish reasons are kept (one per choice; a runaway
 /// list is not a protocol fact).
@@ -74,30 +75,35 @@ pub(crate) struct SpanFacts<'a> {
 }
 
 impl<'a> SpanFacts<'a> {
-    /// Reads the span's facts.
-    pub(crate) fn read(span: &'a SpanData, vocab: &'a Vocabulary) -> Self {
+    /// Reads the span's facts; which keys supplied them (`mapped`) only at
+    /// `DetailLevel::Full`, the one level whose attribute map needs them.
+    pub(crate) fn read(span: &'a SpanData, vocab: &'a Vocabulary, detail: DetailLevel) -> Self {
         let attrs = Attributes::indexed(&span.attributes, &vocab.index);
         let fixed = Fixed::get();
         let kind = classify_span(&attrs, span, &vocab.rules);
-        let mut mapped = Vec::new();
-        let session = take(&mut mapped, attrs.ident(&vocab.session));
-        let agent_attr = take(&mut mapped, attrs.ident(&vocab.agent));
-        let model = take(&mut mapped, attrs.ident(&vocab.model));
-        let provider = take(&mut mapped, attrs.ident(&vocab.provider));
-        let tool_attr = take(&mut mapped, attrs.ident(&vocab.tool_name));
-        let tool_call_id = take(&mut mapped, attrs.ident(&vocab.tool_call_id));
-        let input_tokens = take(&mut mapped, attrs.count(&vocab.input_tokens));
-        let output_tokens = take(&mut mapped, attrs.count(&vocab.output_tokens));
-        let cache_read_input_tokens = take(&mut mapped, attrs.count(&vocab.cache_read));
-        let cache_creation_input_tokens = take(&mut mapped, attrs.count(&vocab.cache_creation));
-        let reasoning_tokens = take(&mut mapped, attrs.count(&vocab.reasoning));
-        let cost_usd = take(&mut mapped, attrs.amount(&vocab.cost));
-        let time_to_first_chunk_ms = take(&mut mapped, attrs.amount(&fixed.time_to_first_chunk))
+        let mut mapped = Mapped {
+            keys: Vec::new(),
+            noting: detail == DetailLevel::Full,
+        };
+        let session = mapped.take(attrs.ident(&vocab.session));
+        let agent_attr = mapped.take(attrs.ident(&vocab.agent));
+        let model = mapped.take(attrs.ident(&vocab.model));
+        let provider = mapped.take(attrs.ident(&vocab.provider));
+        let tool_attr = mapped.take(attrs.ident(&vocab.tool_name));
+        let tool_call_id = mapped.take(attrs.ident(&vocab.tool_call_id));
+        let input_tokens = mapped.take(attrs.count(&vocab.input_tokens));
+        let output_tokens = mapped.take(attrs.count(&vocab.output_tokens));
+        let cache_read_input_tokens = mapped.take(attrs.count(&vocab.cache_read));
+        let cache_creation_input_tokens = mapped.take(attrs.count(&vocab.cache_creation));
+        let reasoning_tokens = mapped.take(attrs.count(&vocab.reasoning));
+        let cost_usd = mapped.take(attrs.amount(&vocab.cost));
+        let time_to_first_chunk_ms = mapped
+            .take(attrs.amount(&fixed.time_to_first_chunk))
             .map(|seconds| seconds * 1000.0);
-        let operation = take(&mut mapped, attrs.ident(&fixed.operation));
+        let operation = mapped.take(attrs.ident(&fixed.operation));
         let finish_reasons = attrs.first_of(&fixed.finish_reasons).and_then(|found| {
             let reasons = finish_reasons(&found.value)?;
-            mapped.push(found.key);
+            mapped.note(found.key);
             Some(reasons)
         });
 
@@ -126,9 +132,10 @@ impl<'a> SpanFacts<'a> {
             StepKind::Handoff => {
                 let suffix = name_suffix(&span.name, StepKind::Handoff, &vocab.rules);
                 let (from_name, to_name) = suffix.map_or((None, None), handoff_parties);
-                handoff_from = take(&mut mapped, attrs.ident(&fixed.handoff_from))
+                handoff_from = mapped
+                    .take(attrs.ident(&fixed.handoff_from))
                     .or_else(|| from_name.map(bounded_name));
-                let to_attr = take(&mut mapped, attrs.ident(&fixed.handoff_to));
+                let to_attr = mapped.take(attrs.ident(&fixed.handoff_to));
                 if let Some(to) = to_attr.or_else(|| to_name.map(bounded_name)) {
                     name = to;
                 }
@@ -171,7 +178,7 @@ impl<'a> SpanFacts<'a> {
             time_to_first_chunk_ms,
             operation,
             vocab,
-            mapped,
+            mapped: mapped.keys,
         }
     }
 }
@@ -196,12 +203,28 @@ fn finish_reasons(value: &Value) -> Option<Vec<String>> {
     (!list.is_empty()).then_some(list)
 }
 
-/// The value found, noting the alias that supplied it in `mapped`.
-fn take<'k, T>(mapped: &mut Vec<&'k str>, found: Option<Found<'k, T>>) -> Option<T> {
-    found.map(|f| {
-        mapped.push(f.key);
-        f.value
-    })
+/// The keys that supplied a span's facts, when they are wanted: noted at
+/// every level, they cost an allocation or two per span read (on every
+/// entry) for a list only the `Full` attribute map reads.
+struct Mapped<'k> {
+    keys: Vec<&'k str>,
+    noting: bool,
+}
+
+impl<'k> Mapped<'k> {
+    /// The value found, noting the alias that supplied it.
+    fn take<T>(&mut self, found: Option<Found<'k, T>>) -> Option<T> {
+        found.map(|f| {
+            self.note(f.key);
+            f.value
+        })
+    }
+
+    fn note(&mut self, key: &'k str) {
+        if self.noting {
+            self.keys.push(key);
+        }
+    }
 }
 
 /// A span name fit for an entry: bounded, and never empty.
@@ -219,24 +242,51 @@ mod tests {
     use crate::extract::test_support::{builtin, span};
 
     #[test]
+    fn the_keys_that_supplied_the_facts_are_noted_only_for_the_full_map() {
+        let s = span(
+            "chat",
+            vec![
+                KeyValue::new("gen_ai.request.model", "gpt-4o"),
+                KeyValue::new("gen_ai.usage.input_tokens", 12),
+            ],
+        );
+        let full = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        assert_eq!(
+            full.mapped,
+            ["gen_ai.request.model", "gen_ai.usage.input_tokens"]
+        );
+        for detail in [DetailLevel::Standard, DetailLevel::Minimal] {
+            let f = SpanFacts::read(&s, builtin(), detail);
+            assert!(f.mapped.is_empty() && f.mapped.capacity() == 0);
+            assert_eq!((f.model, f.input_tokens), (full.model.clone(), Some(12)));
+        }
+    }
+
+    #[test]
     fn agent_name_from_attribute_then_name_suffix_then_span_name() {
         let s = span(
             "invoke_agent planner",
             vec![KeyValue::new("gen_ai.agent.name", "boss")],
         );
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!((f.kind, f.name.as_ref()), (StepKind::Agent, "boss"));
         assert_eq!(f.agent.as_deref(), Some("boss"));
         assert_eq!(f.mapped, ["gen_ai.agent.name"]);
 
         for key in ["agent.name", "agent_name"] {
             let s = span("invoke_agent planner", vec![KeyValue::new(key, "alt")]);
-            assert_eq!(SpanFacts::read(&s, builtin()).name, "alt", "{key}");
+            assert_eq!(
+                SpanFacts::read(&s, builtin(), DetailLevel::Full).name,
+                "alt",
+                "{key}"
+            );
         }
 
         let s = span("invoke_agent planner", vec![]);
         assert_eq!(
-            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .agent
+                .as_deref(),
             Some("planner")
         );
 
@@ -245,7 +295,9 @@ mod tests {
             vec![KeyValue::new("openinference.span.kind", "AGENT")],
         );
         assert_eq!(
-            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .agent
+                .as_deref(),
             Some("Planner")
         );
     }
@@ -253,7 +305,7 @@ mod tests {
     #[test]
     fn non_agent_spans_own_an_agent_only_when_they_say_so() {
         let s = span("chat gpt-4o", vec![]);
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!(
             (f.kind, f.name.as_ref(), f.agent),
             (StepKind::Llm, "chat gpt-4o", None)
@@ -263,7 +315,9 @@ mod tests {
             vec![KeyValue::new("gen_ai.agent.name", "writer")],
         );
         assert_eq!(
-            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .agent
+                .as_deref(),
             Some("writer")
         );
     }
@@ -272,7 +326,7 @@ mod tests {
     fn tool_name_from_attributes_then_suffix_then_span_name() {
         for key in ["gen_ai.tool.name", "tool.name"] {
             let s = span("execute_tool x", vec![KeyValue::new(key, "search")]);
-            let f = SpanFacts::read(&s, builtin());
+            let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
             assert_eq!(
                 (f.name.as_ref(), f.tool_name.as_deref()),
                 ("search", Some("search"))
@@ -280,7 +334,9 @@ mod tests {
         }
         let s = span("execute_tool lookup", vec![]);
         assert_eq!(
-            SpanFacts::read(&s, builtin()).tool_name.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .tool_name
+                .as_deref(),
             Some("lookup")
         );
         let s = span(
@@ -288,7 +344,9 @@ mod tests {
             vec![KeyValue::new("openinference.span.kind", "TOOL")],
         );
         assert_eq!(
-            SpanFacts::read(&s, builtin()).tool_name.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .tool_name
+                .as_deref(),
             Some("fetch")
         );
     }
@@ -298,7 +356,9 @@ mod tests {
         for (key, value) in [("gen_ai.tool.call.id", "c1"), ("tool_call.id", "c2")] {
             let s = span("execute_tool t", vec![KeyValue::new(key, value)]);
             assert_eq!(
-                SpanFacts::read(&s, builtin()).tool_call_id.as_deref(),
+                SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                    .tool_call_id
+                    .as_deref(),
                 Some(value)
             );
         }
@@ -310,13 +370,17 @@ mod tests {
             ],
         );
         assert_eq!(
-            SpanFacts::read(&s, builtin()).model.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .model
+                .as_deref(),
             Some("answered")
         );
         for key in ["gen_ai.request.model", "llm.model_name"] {
             let s = span("chat", vec![KeyValue::new(key, "m")]);
             assert_eq!(
-                SpanFacts::read(&s, builtin()).model.as_deref(),
+                SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                    .model
+                    .as_deref(),
                 Some("m"),
                 "{key}"
             );
@@ -329,7 +393,9 @@ mod tests {
         ] {
             let s = span("chat", vec![KeyValue::new(key, "openai")]);
             assert_eq!(
-                SpanFacts::read(&s, builtin()).provider.as_deref(),
+                SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                    .provider
+                    .as_deref(),
                 Some("openai"),
                 "{key}"
             );
@@ -345,13 +411,13 @@ mod tests {
                 KeyValue::new("handoff.to_agent", "billing"),
             ],
         );
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!((f.kind, f.name.as_ref()), (StepKind::Handoff, "billing"));
         assert_eq!(f.handoff_from.as_deref(), Some("triage"));
         assert_eq!(f.agent, None);
 
         let s = span("handoff refunds", vec![KeyValue::new("from_agent", "a")]);
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!(
             (f.name.as_ref(), f.handoff_from.as_deref()),
             ("refunds", Some("a"))
@@ -361,26 +427,34 @@ mod tests {
             "Handoff: triage -> billing",
             vec![KeyValue::new("to_agent", "x")],
         );
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!(
             (f.name.as_ref(), f.handoff_from.as_deref()),
             ("x", Some("triage"))
         );
 
         let s = span("handoff", vec![]);
-        assert_eq!(SpanFacts::read(&s, builtin()).name, "handoff");
+        assert_eq!(
+            SpanFacts::read(&s, builtin(), DetailLevel::Full).name,
+            "handoff"
+        );
     }
 
     #[test]
     fn empty_names_become_unnamed() {
         let s = span("", vec![]);
-        assert_eq!(SpanFacts::read(&s, builtin()).name, UNNAMED);
+        assert_eq!(
+            SpanFacts::read(&s, builtin(), DetailLevel::Full).name,
+            UNNAMED
+        );
         let s = span(
             "  ",
             vec![KeyValue::new("openinference.span.kind", "AGENT")],
         );
         assert_eq!(
-            SpanFacts::read(&s, builtin()).agent.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .agent
+                .as_deref(),
             Some(UNNAMED)
         );
     }
@@ -390,7 +464,9 @@ mod tests {
         for key in keys::SESSION_ID {
             let s = span("x", vec![KeyValue::new(*key, "sess")]);
             assert_eq!(
-                SpanFacts::read(&s, builtin()).session.as_deref(),
+                SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                    .session
+                    .as_deref(),
                 Some("sess"),
                 "{key}"
             );
@@ -403,7 +479,9 @@ mod tests {
             ],
         );
         assert_eq!(
-            SpanFacts::read(&s, builtin()).session.as_deref(),
+            SpanFacts::read(&s, builtin(), DetailLevel::Full)
+                .session
+                .as_deref(),
             Some("sess")
         );
     }
@@ -423,7 +501,7 @@ mod tests {
                 "chat",
                 vec![KeyValue::new(input, "12"), KeyValue::new(output, 3.0)],
             );
-            let f = SpanFacts::read(&s, builtin());
+            let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
             assert_eq!(
                 (f.input_tokens, f.output_tokens),
                 (Some(12), Some(3)),
@@ -438,7 +516,7 @@ mod tests {
                 KeyValue::new("gen_ai.usage.output_tokens", -1),
             ],
         );
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!((f.input_tokens, f.output_tokens), (Some(7), None));
     }
 
@@ -459,7 +537,7 @@ mod tests {
                 ),
             ],
         );
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!(
             (
                 f.cache_read_input_tokens,
@@ -481,7 +559,7 @@ mod tests {
                 "chat",
                 vec![KeyValue::new("gen_ai.response.finish_reason", text)],
             );
-            let f = SpanFacts::read(&s, builtin());
+            let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
             assert_eq!(
                 f.finish_reasons,
                 Some(expected.iter().map(|s| s.to_string()).collect())
@@ -491,13 +569,16 @@ mod tests {
             "chat",
             vec![KeyValue::new("gen_ai.response.finish_reasons", "")],
         );
-        assert_eq!(SpanFacts::read(&s, builtin()).finish_reasons, None);
+        assert_eq!(
+            SpanFacts::read(&s, builtin(), DetailLevel::Full).finish_reasons,
+            None
+        );
     }
 
     #[test]
     fn guardrails_are_named_by_what_they_check() {
         let s = span("apply_guardrail jailbreak", vec![]);
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!(
             (f.kind, f.name.as_ref()),
             (StepKind::Guardrail, "jailbreak")
@@ -515,7 +596,7 @@ mod tests {
                 KeyValue::new("session.id", "new"),
             ],
         );
-        let f = SpanFacts::read(&s, builtin());
+        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
         assert_eq!(
             (f.input_tokens, f.session.as_deref()),
             (Some(99), Some("new"))

@@ -128,7 +128,7 @@ impl Extractor {
     /// Entries for a span that just started (its start entry, if it is kept).
     pub fn on_start(&mut self, span: &SpanData, out: &mut Vec<ProtocolEntry>) {
         let vocab = Arc::clone(&self.vocab);
-        let mut facts = SpanFacts::read(span, &vocab);
+        let mut facts = SpanFacts::read(span, &vocab, self.detail);
         let lineage = self.remember(&facts);
         if let Some(entry) = self.start_entry(&mut facts, &lineage, StartAttributes::AsKnown) {
             out.push(entry);
@@ -139,7 +139,7 @@ impl Extractor {
     /// Entries for a span that just ended (its end entry or handoff, if kept).
     pub fn on_end(&mut self, span: &SpanData, out: &mut Vec<ProtocolEntry>) {
         let vocab = Arc::clone(&self.vocab);
-        let mut facts = SpanFacts::read(span, &vocab);
+        let mut facts = SpanFacts::read(span, &vocab, self.detail);
         // Attributes recorded late (a session set only at the end) update the
         // memory before the entry is built and before descendants need them.
         let lineage = self.remember(&facts);
@@ -153,8 +153,10 @@ impl Extractor {
     /// Entries (start and end) for a batch of finished spans, as an exporter gets them.
     pub fn on_finished_batch(&mut self, spans: &[SpanData], out: &mut Vec<ProtocolEntry>) {
         let vocab = Arc::clone(&self.vocab);
-        let mut all: Vec<SpanFacts<'_>> =
-            spans.iter().map(|s| SpanFacts::read(s, &vocab)).collect();
+        let mut all: Vec<SpanFacts<'_>> = spans
+            .iter()
+            .map(|s| SpanFacts::read(s, &vocab, self.detail))
+            .collect();
         // Children usually precede their parents in a batch: remember the
         // whole batch before resolving anything.
         for facts in &all {
