@@ -70,7 +70,7 @@ pub(crate) struct SpanFacts<'a> {
     /// The aliases in force (the user's and the built-in ones).
     pub vocab: &'a Vocabulary,
     /// The attribute keys that supplied the fields above, so the `Full`
-    /// attribute map does not repeat them.
+    /// attribute map does not repeat them; empty at the other levels.
     pub mapped: Vec<&'a str>,
 }
 
