@@ -1,5 +1,6 @@
-//! What the crate's unit tests see it log: a buffer a `tracing` subscriber
-//! writes into, for tests that hold a failure to its one warning.
+//! What the crate's tests see it log: a buffer a `tracing` subscriber
+//! writes into, for tests that hold a failure to its one warning. The
+//! integration tests compile this file too (`tests/integration/support`).
 
 use std::sync::{Arc, Mutex};
 

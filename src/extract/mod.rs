@@ -456,15 +456,54 @@ mod tests {
 
         let mut ex = standard();
         ex.set_service_name(Some("svc".into()));
+        // The husks stay alive: a string not taken from them stays theirs,
+        // so `malloc` cannot hand its memory out again and pass for reuse.
+        let (mut recycled, mut husks) = (Vec::new(), Vec::new());
         for _ in 0..3 {
             for mut entry in through_processor(&mut ex, std::slice::from_ref(&rich)) {
+                recycled.extend(string_buffers(&entry));
                 ex.recycle(&mut entry);
+                husks.push(entry);
             }
         }
         ex.set_service_name(None);
         let made = through_processor(&mut ex, std::slice::from_ref(&bare));
         assert_eq!(made, expected);
         assert!(made[0].session_id.is_none() && made[0].parent_span_id.is_none());
+        // And its ids were held in reused strings, not new ones: the rich
+        // span's entries gave back strings of their sizes (a one-letter name
+        // has no spare of its size, and gets a new one).
+        for entry in &made {
+            for id in [&entry.entry_id, &entry.trace_id, &entry.span_id] {
+                assert!(recycled.contains(&id.as_ptr()), "{id} in a new string");
+            }
+        }
+        assert!(husks.iter().all(|husk| husk.trace_id.is_empty()));
+    }
+
+    /// Where an entry's strings (those kept for reuse) hold their text.
+    fn string_buffers(entry: &ProtocolEntry) -> Vec<*const u8> {
+        let optional = [
+            &entry.parent_span_id,
+            &entry.session_id,
+            &entry.service_name,
+            &entry.agent_name,
+            &entry.model,
+            &entry.provider,
+            &entry.tool_name,
+            &entry.tool_call_id,
+            &entry.operation,
+        ];
+        [
+            &entry.entry_id,
+            &entry.trace_id,
+            &entry.span_id,
+            &entry.name,
+        ]
+        .into_iter()
+        .chain(optional.into_iter().flatten())
+        .map(|text| text.as_ptr())
+        .collect()
     }
 
     #[test]

@@ -172,7 +172,11 @@ mod tests {
         assert_eq!(first.capacity(), 32);
         let at = first.as_ptr();
         spares.keep(first);
+        // Kept, not freed (freed, `malloc` could hand the same memory out
+        // again and the pointer below would match all the same).
+        assert_eq!(spares.len(), 1);
         let second = spares.copy("00f067aa0ba902b7_00f067aa0ba902b");
+        assert_eq!(spares.len(), 0, "the kept string was taken");
         assert_eq!(second, "00f067aa0ba902b7_00f067aa0ba902b");
         assert_eq!(second.as_ptr(), at, "the kept string is reused");
         assert_eq!(second.capacity(), 32);

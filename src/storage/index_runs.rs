@@ -321,8 +321,9 @@ fn key_bytes(row: &Row<'_>) -> rusqlite::Result<Vec<u8>> {
     })
 }
 
-/// The ranges read from the sources whose key `keep` accepts, in key order:
-/// each source's are sorted already, so this merges sorted sequences.
+/// The ranges read from the sources whose key `keep` accepts, sorted
+/// together by key and rowid (each source's come sorted; at most
+/// `STEP_ROWS` and one a source, so a sort of them all is cheap).
 fn merged<'k>(
     heads: &'k [Vec<(Vec<u8>, i64, i64)>],
     keep: impl Fn(&[u8]) -> bool,

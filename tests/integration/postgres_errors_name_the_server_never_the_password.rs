@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reagentic_protocol::{PostgresStorage, ProtocolReader, Storage};
 
 use crate::support::postgres::{connect, server};
-use crate::support::{child, pipeline_at, record_tool_spans, Captured};
+use crate::support::{child, pipeline_at, record_tool_spans, LogBuffer};
 
 const PASSWORD: &str = "pw-Very-SECRET-4711";
 
@@ -58,7 +58,7 @@ fn a_writer_failing_while_running_logs_no_password() {
     if child::ran_in_own_process(&test_path!(a_writer_failing_while_running_logs_no_password)) {
         return;
     }
-    let captured = Captured::default();
+    let captured = LogBuffer::default();
     let sink = captured.clone();
     tracing_subscriber::fmt()
         .with_writer(move || sink.clone())

@@ -4,11 +4,15 @@
 
 #[macro_use]
 pub mod child;
+/// The library's own test log capture, compiled in here too: an integration
+/// test cannot reach the crate's `#[cfg(test)]` code.
+#[path = "../../../src/test_logs.rs"]
+mod test_logs;
+pub(crate) use test_logs::{logs_of, LogBuffer};
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -20,38 +24,6 @@ use reagentic_protocol::{
 };
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
-
-/// A `tracing` writer into a shared buffer; clones share it.
-#[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    /// Everything written so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// What `run` logs on this thread, at any level, as plain text lines.
-pub fn logs_of(run: impl FnOnce()) -> String {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let layer = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(move || sink.clone());
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), run);
-    captured.text()
-}
 
 /// The two storage forms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
