@@ -187,7 +187,8 @@ impl Core {
         // Tried without waiting first: `send_timeout` reads the clock for
         // its deadline before it tries, and a queue with room is the common
         // case (callgrind, `--scenario ours_sqlite_1m_burst --spans 4000`:
-        // about 160 instructions a message on the application's thread).
+        // queueing 94.8 → 74.0 M instructions for 202 002 messages, about
+        // 100 a message on the application's thread).
         let rejected = match self.sender.try_send(message) {
             Ok(()) => None,
             Err(TrySendError::Disconnected(message)) => Some((message, true)),
