@@ -152,12 +152,14 @@ impl<'a> Attributes<'a> {
             // Borrowed from the span where its value is text already: most
             // identifiers are copied once, into the entry, or never.
             let text = match self.lookup(alias)? {
-                Cow::Borrowed(value) => match scalar_text(value)? {
-                    Cow::Borrowed(text) => Cow::Borrowed(cut_bytes(text, MAX_IDENT_BYTES)),
-                    Cow::Owned(text) => Cow::Owned(cut_bytes(&text, MAX_IDENT_BYTES).to_owned()),
-                },
-                Cow::Owned(value) => {
-                    Cow::Owned(cut_bytes(&scalar_text(&value)?, MAX_IDENT_BYTES).to_owned())
+                Cow::Borrowed(value) => scalar_text(value)?,
+                Cow::Owned(value) => Cow::Owned(scalar_text(&value)?.into_owned()),
+            };
+            let text = match text {
+                Cow::Borrowed(text) => Cow::Borrowed(cut_bytes(text, MAX_IDENT_BYTES)),
+                Cow::Owned(mut text) => {
+                    text.truncate(cut_bytes(&text, MAX_IDENT_BYTES).len());
+                    Cow::Owned(text)
                 }
             };
             (!text.is_empty()).then_some(Found {

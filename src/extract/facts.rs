@@ -241,6 +241,11 @@ mod tests {
     use crate::extract::keys;
     use crate::extract::test_support::{builtin, span};
 
+    /// The span's facts as read at `Full`, the level that notes `mapped`.
+    fn facts(span: &SpanData) -> SpanFacts<'_> {
+        SpanFacts::read(span, builtin(), DetailLevel::Full)
+    }
+
     #[test]
     fn the_keys_that_supplied_the_facts_are_noted_only_for_the_full_map() {
         let s = span(
@@ -250,7 +255,7 @@ mod tests {
                 KeyValue::new("gen_ai.usage.input_tokens", 12),
             ],
         );
-        let full = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let full = facts(&s);
         assert_eq!(
             full.mapped,
             ["gen_ai.request.model", "gen_ai.usage.input_tokens"]
@@ -268,44 +273,30 @@ mod tests {
             "invoke_agent planner",
             vec![KeyValue::new("gen_ai.agent.name", "boss")],
         );
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!((f.kind, f.name.as_ref()), (StepKind::Agent, "boss"));
         assert_eq!(f.agent.as_deref(), Some("boss"));
         assert_eq!(f.mapped, ["gen_ai.agent.name"]);
 
         for key in ["agent.name", "agent_name"] {
             let s = span("invoke_agent planner", vec![KeyValue::new(key, "alt")]);
-            assert_eq!(
-                SpanFacts::read(&s, builtin(), DetailLevel::Full).name,
-                "alt",
-                "{key}"
-            );
+            assert_eq!(facts(&s).name, "alt", "{key}");
         }
 
         let s = span("invoke_agent planner", vec![]);
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .agent
-                .as_deref(),
-            Some("planner")
-        );
+        assert_eq!(facts(&s).agent.as_deref(), Some("planner"));
 
         let s = span(
             "Planner",
             vec![KeyValue::new("openinference.span.kind", "AGENT")],
         );
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .agent
-                .as_deref(),
-            Some("Planner")
-        );
+        assert_eq!(facts(&s).agent.as_deref(), Some("Planner"));
     }
 
     #[test]
     fn non_agent_spans_own_an_agent_only_when_they_say_so() {
         let s = span("chat gpt-4o", vec![]);
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!(
             (f.kind, f.name.as_ref(), f.agent),
             (StepKind::Llm, "chat gpt-4o", None)
@@ -314,53 +305,33 @@ mod tests {
             "chat gpt-4o",
             vec![KeyValue::new("gen_ai.agent.name", "writer")],
         );
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .agent
-                .as_deref(),
-            Some("writer")
-        );
+        assert_eq!(facts(&s).agent.as_deref(), Some("writer"));
     }
 
     #[test]
     fn tool_name_from_attributes_then_suffix_then_span_name() {
         for key in ["gen_ai.tool.name", "tool.name"] {
             let s = span("execute_tool x", vec![KeyValue::new(key, "search")]);
-            let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+            let f = facts(&s);
             assert_eq!(
                 (f.name.as_ref(), f.tool_name.as_deref()),
                 ("search", Some("search"))
             );
         }
         let s = span("execute_tool lookup", vec![]);
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .tool_name
-                .as_deref(),
-            Some("lookup")
-        );
+        assert_eq!(facts(&s).tool_name.as_deref(), Some("lookup"));
         let s = span(
             "fetch",
             vec![KeyValue::new("openinference.span.kind", "TOOL")],
         );
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .tool_name
-                .as_deref(),
-            Some("fetch")
-        );
+        assert_eq!(facts(&s).tool_name.as_deref(), Some("fetch"));
     }
 
     #[test]
     fn tool_call_id_model_and_provider_aliases() {
         for (key, value) in [("gen_ai.tool.call.id", "c1"), ("tool_call.id", "c2")] {
             let s = span("execute_tool t", vec![KeyValue::new(key, value)]);
-            assert_eq!(
-                SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                    .tool_call_id
-                    .as_deref(),
-                Some(value)
-            );
+            assert_eq!(facts(&s).tool_call_id.as_deref(), Some(value));
         }
         let s = span(
             "chat",
@@ -369,21 +340,10 @@ mod tests {
                 KeyValue::new("gen_ai.response.model", "answered"),
             ],
         );
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .model
-                .as_deref(),
-            Some("answered")
-        );
+        assert_eq!(facts(&s).model.as_deref(), Some("answered"));
         for key in ["gen_ai.request.model", "llm.model_name"] {
             let s = span("chat", vec![KeyValue::new(key, "m")]);
-            assert_eq!(
-                SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                    .model
-                    .as_deref(),
-                Some("m"),
-                "{key}"
-            );
+            assert_eq!(facts(&s).model.as_deref(), Some("m"), "{key}");
         }
         for key in [
             "gen_ai.provider.name",
@@ -392,13 +352,7 @@ mod tests {
             "llm.system",
         ] {
             let s = span("chat", vec![KeyValue::new(key, "openai")]);
-            assert_eq!(
-                SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                    .provider
-                    .as_deref(),
-                Some("openai"),
-                "{key}"
-            );
+            assert_eq!(facts(&s).provider.as_deref(), Some("openai"), "{key}");
         }
     }
 
@@ -411,13 +365,13 @@ mod tests {
                 KeyValue::new("handoff.to_agent", "billing"),
             ],
         );
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!((f.kind, f.name.as_ref()), (StepKind::Handoff, "billing"));
         assert_eq!(f.handoff_from.as_deref(), Some("triage"));
         assert_eq!(f.agent, None);
 
         let s = span("handoff refunds", vec![KeyValue::new("from_agent", "a")]);
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!(
             (f.name.as_ref(), f.handoff_from.as_deref()),
             ("refunds", Some("a"))
@@ -427,49 +381,32 @@ mod tests {
             "Handoff: triage -> billing",
             vec![KeyValue::new("to_agent", "x")],
         );
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!(
             (f.name.as_ref(), f.handoff_from.as_deref()),
             ("x", Some("triage"))
         );
 
         let s = span("handoff", vec![]);
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full).name,
-            "handoff"
-        );
+        assert_eq!(facts(&s).name, "handoff");
     }
 
     #[test]
     fn empty_names_become_unnamed() {
         let s = span("", vec![]);
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full).name,
-            UNNAMED
-        );
+        assert_eq!(facts(&s).name, UNNAMED);
         let s = span(
             "  ",
             vec![KeyValue::new("openinference.span.kind", "AGENT")],
         );
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .agent
-                .as_deref(),
-            Some(UNNAMED)
-        );
+        assert_eq!(facts(&s).agent.as_deref(), Some(UNNAMED));
     }
 
     #[test]
     fn every_session_alias_is_read_in_table_order() {
         for key in keys::SESSION_ID {
             let s = span("x", vec![KeyValue::new(*key, "sess")]);
-            assert_eq!(
-                SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                    .session
-                    .as_deref(),
-                Some("sess"),
-                "{key}"
-            );
+            assert_eq!(facts(&s).session.as_deref(), Some("sess"), "{key}");
         }
         let s = span(
             "x",
@@ -478,12 +415,7 @@ mod tests {
                 KeyValue::new("session.id", "sess"),
             ],
         );
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full)
-                .session
-                .as_deref(),
-            Some("sess")
-        );
+        assert_eq!(facts(&s).session.as_deref(), Some("sess"));
     }
 
     #[test]
@@ -501,7 +433,7 @@ mod tests {
                 "chat",
                 vec![KeyValue::new(input, "12"), KeyValue::new(output, 3.0)],
             );
-            let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+            let f = facts(&s);
             assert_eq!(
                 (f.input_tokens, f.output_tokens),
                 (Some(12), Some(3)),
@@ -516,7 +448,7 @@ mod tests {
                 KeyValue::new("gen_ai.usage.output_tokens", -1),
             ],
         );
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!((f.input_tokens, f.output_tokens), (Some(7), None));
     }
 
@@ -537,7 +469,7 @@ mod tests {
                 ),
             ],
         );
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!(
             (
                 f.cache_read_input_tokens,
@@ -559,7 +491,7 @@ mod tests {
                 "chat",
                 vec![KeyValue::new("gen_ai.response.finish_reason", text)],
             );
-            let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+            let f = facts(&s);
             assert_eq!(
                 f.finish_reasons,
                 Some(expected.iter().map(|s| s.to_string()).collect())
@@ -569,16 +501,13 @@ mod tests {
             "chat",
             vec![KeyValue::new("gen_ai.response.finish_reasons", "")],
         );
-        assert_eq!(
-            SpanFacts::read(&s, builtin(), DetailLevel::Full).finish_reasons,
-            None
-        );
+        assert_eq!(facts(&s).finish_reasons, None);
     }
 
     #[test]
     fn guardrails_are_named_by_what_they_check() {
         let s = span("apply_guardrail jailbreak", vec![]);
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!(
             (f.kind, f.name.as_ref()),
             (StepKind::Guardrail, "jailbreak")
@@ -596,7 +525,7 @@ mod tests {
                 KeyValue::new("session.id", "new"),
             ],
         );
-        let f = SpanFacts::read(&s, builtin(), DetailLevel::Full);
+        let f = facts(&s);
         assert_eq!(
             (f.input_tokens, f.session.as_deref()),
             (Some(99), Some("new"))

@@ -73,6 +73,7 @@ pub(crate) fn outcome(
             .or_else(|| attrs.first_of(table))
             .map(|found| found.value)
     };
+    // Owned: the event's attributes and the span's borrow different data.
     let error_type = attrs
         .ident(&fixed.error_type)
         .map(|found| found.value.into_owned())

@@ -5,9 +5,12 @@
 #[macro_use]
 pub mod child;
 /// The library's own test log capture, compiled in here too: an integration
-/// test cannot reach the crate's `#[cfg(test)]` code.
+/// test cannot reach the crate's `#[cfg(test)]` code. Only the PostgreSQL
+/// tests read logs here; without that feature it would be unused.
+#[cfg(feature = "postgres")]
 #[path = "../../../src/test_logs.rs"]
 mod test_logs;
+#[cfg(feature = "postgres")]
 pub(crate) use test_logs::{logs_of, LogBuffer};
 #[cfg(feature = "postgres")]
 pub mod postgres;
