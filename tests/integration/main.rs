@@ -33,6 +33,8 @@ mod eight_producers_and_a_flush_storm_account_exactly;
 mod entries_reach_the_file_without_a_flush;
 mod error_sources;
 mod exporter_behind_batch_processor;
+// Drives `Extractor` directly, which only the `unstable` feature exports.
+#[cfg(feature = "unstable")]
 mod extractor_never_panics_on_arbitrary_spans;
 mod flush_from_any_runtime;
 mod flush_from_drop_during_panic;
@@ -46,6 +48,8 @@ mod framework_rig;
 mod framework_swiftide;
 #[cfg(target_os = "linux")]
 mod full_filesystem_reports_and_recovers;
+// The fuzz bodies drive `Extractor` too.
+#[cfg(feature = "unstable")]
 mod fuzz_bodies_accept_arbitrary_bytes;
 mod handoffs_guardrails_and_other_spans;
 mod idempotent_rewrite;
