@@ -1073,6 +1073,106 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         assert_eq!(raw_rows(&path).len(), 2);
     }
 
+    /// The schema-2 file exactly as the release before index runs wrote it
+    /// (its `.schema`, read from a file that build created), with one model
+    /// call end carrying the fields schema 2 added.
+    const SCHEMA_2_FILE: &str = "
+CREATE TABLE protocol_entries (
+    schema INTEGER NOT NULL, entry_id TEXT NOT NULL UNIQUE, timestamp TEXT NOT NULL,
+    event_type TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+    parent_span_id TEXT, session_id TEXT, service_name TEXT, agent_name TEXT,
+    name TEXT NOT NULL, model TEXT, provider TEXT, tool_name TEXT, tool_call_id TEXT,
+    input TEXT, output TEXT, input_tokens INTEGER, output_tokens INTEGER,
+    duration_ms REAL, status TEXT NOT NULL, error TEXT, attributes TEXT,
+    operation TEXT, cache_read_input_tokens INTEGER, cache_creation_input_tokens INTEGER,
+    reasoning_tokens INTEGER, finish_reasons TEXT, cost_usd REAL, time_to_first_chunk_ms REAL
+);
+CREATE TABLE protocol_meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE INDEX protocol_entries_session ON protocol_entries (session_id, timestamp);
+CREATE INDEX protocol_entries_trace ON protocol_entries (trace_id, timestamp);
+CREATE INDEX protocol_entries_timestamp ON protocol_entries (timestamp);
+CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timestamp);
+INSERT INTO protocol_meta VALUES ('schema_version', '2');
+INSERT INTO protocol_entries VALUES (2, 'old:llm:end', '2026-11-27T02:59:00.000000Z',
+    'llm_end', '0000000000000000000000004bf92f35', '00000000000000aa', NULL, 'conv-0',
+    'travel-agent', 'planner', 'chat gpt-4o', 'gpt-4o', 'openai', NULL, NULL, NULL,
+    '\"ok\"', 412, 37, 900.0, 'ok', NULL, NULL, 'chat', 100, 0, 12, '[\"stop\"]', 0.0021, 310.5);
+";
+
+    #[test]
+    fn a_schema_2_file_is_read_as_is_then_migrated_and_written_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(SCHEMA_2_FILE)
+            .unwrap();
+        let old_trace = "0000000000000000000000004bf92f35";
+        let by_session = EntryFilter::default().with_session("conv-0");
+        let by_trace = EntryFilter::default().with_trace(old_trace);
+
+        // Read as it is, through its own indexes, without changing it.
+        let reader = ProtocolReader::open(&path).unwrap();
+        let old = reader.query(&by_session).unwrap();
+        assert_eq!(old.len(), 1);
+        let call = &old[0];
+        assert_eq!((call.schema, call.operation.as_deref()), (2, Some("chat")));
+        assert_eq!(
+            (call.cache_read_input_tokens, call.reasoning_tokens),
+            (Some(100), Some(12))
+        );
+        assert_eq!(call.finish_reasons, Some(vec!["stop".to_owned()]));
+        assert_eq!(
+            (call.cost_usd, call.time_to_first_chunk_ms),
+            (Some(0.0021), Some(310.5))
+        );
+        // Schema 4's cost columns are not in the file: a cost it holds reads
+        // as reported by the source, nothing reads as unpriced.
+        assert_eq!(
+            (call.cost_source, call.unpriced_tokens),
+            (Some(crate::entry::CostSource::Reported), None)
+        );
+        assert_eq!(reader.query(&by_trace).unwrap(), old);
+        assert_eq!(meta(&path, "schema_version").as_deref(), Some("2"));
+
+        // Opening for writing migrates it: the random-key indexes give way
+        // to the identity index, the old entry is indexed in runs.
+        let mut storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(
+            meta(&path, "schema_version"),
+            Some(SCHEMA_VERSION.to_string())
+        );
+        let indexes: Vec<String> = entry_indexes(&path)
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("sqlite_autoindex"))
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(indexes, ["protocol_entries_identity"]);
+        assert_eq!(reader.query(&by_session).unwrap(), old, "via the runs");
+        assert_eq!(reader.query(&by_trace).unwrap(), old, "via the runs");
+
+        // Written on: full_entry(0) shares the old entry's trace and session,
+        // and writing it twice (a retry) stores it once.
+        storage.write_batch(&[full_entry(0)]).unwrap();
+        storage.write_batch(&[full_entry(0)]).unwrap();
+        storage.close().unwrap();
+        assert_eq!(raw_rows(&path).len(), 2);
+        let both = reader.query(&by_session).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!(both[0], old[0]);
+        assert_eq!(both[1], full_entry(0));
+        assert_eq!(reader.query(&by_trace).unwrap(), both);
+        let sessions = reader
+            .sessions(&crate::read::SessionFilter::default())
+            .unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(
+            (sessions[0].id.as_str(), sessions[0].entries),
+            ("conv-0", 2)
+        );
+        assert_eq!(sessions[0].input_tokens, 412, "the old model call's tokens");
+    }
+
     /// The columns of each index on `protocol_entries`, by name.
     fn entry_indexes(path: &Path) -> Vec<(String, String)> {
         Connection::open(path)
