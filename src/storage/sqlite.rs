@@ -621,6 +621,14 @@ mod tests {
         dir.path().join("protocol.db")
     }
 
+    /// A protocol file in `dir` made by running `sql`, as an older release
+    /// left it.
+    fn file_from_sql(dir: &tempfile::TempDir, sql: &str) -> PathBuf {
+        let path = db_path(dir);
+        Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        path
+    }
+
     #[test]
     fn a_failing_upkeep_after_a_batch_fails_neither_that_batch_nor_the_next() {
         let dir = tempfile::tempdir().unwrap();
@@ -997,11 +1005,7 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
     #[test]
     fn a_schema_1_file_is_read_as_is_then_migrated_by_the_next_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let path = db_path(&dir);
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(SCHEMA_1_TABLE)
-            .unwrap();
+        let path = file_from_sql(&dir, SCHEMA_1_TABLE);
 
         // A reader never changes the file: the new columns read as NULL.
         let old = crate::read::ProtocolReader::open(&path)
@@ -1073,9 +1077,10 @@ CREATE INDEX protocol_entries_event_type ON protocol_entries (event_type, timest
         assert_eq!(raw_rows(&path).len(), 2);
     }
 
-    /// The schema-2 file exactly as the release before index runs wrote it
-    /// (its `.schema`, read from a file that build created), with one model
-    /// call end carrying the fields schema 2 added.
+    /// A schema-2 file as the release before index runs wrote it: the
+    /// tables and indexes of a file that build created (its `.schema`, laid
+    /// out shorter here), with one model call end carrying the fields
+    /// schema 2 added.
     const SCHEMA_2_FILE: &str = "
 CREATE TABLE protocol_entries (
     schema INTEGER NOT NULL, entry_id TEXT NOT NULL UNIQUE, timestamp TEXT NOT NULL,
@@ -1102,11 +1107,7 @@ INSERT INTO protocol_entries VALUES (2, 'old:llm:end', '2026-11-27T02:59:00.0000
     #[test]
     fn a_schema_2_file_is_read_as_is_then_migrated_and_written_by_the_next_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let path = db_path(&dir);
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(SCHEMA_2_FILE)
-            .unwrap();
+        let path = file_from_sql(&dir, SCHEMA_2_FILE);
         let old_trace = "0000000000000000000000004bf92f35";
         let by_session = EntryFilter::default().with_session("conv-0");
         let by_trace = EntryFilter::default().with_trace(old_trace);
@@ -1350,11 +1351,7 @@ INSERT INTO protocol_entries VALUES (2, 'old:llm:end', '2026-11-27T02:59:00.0000
     #[test]
     fn every_reading_path_works_read_only_on_a_schema_1_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = db_path(&dir);
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(SCHEMA_1_TABLE)
-            .unwrap();
+        let path = file_from_sql(&dir, SCHEMA_1_TABLE);
         let reader = crate::read::ProtocolReader::open(&path).unwrap();
 
         // Following (tail -f, convert) and checking select the file's own
